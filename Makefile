@@ -1,0 +1,54 @@
+# Bicameral: every target creates .venv when missing and installs what it needs.
+# Re-running with nothing changed costs seconds: installs are keyed on pyproject.toml by stamp
+# files, and pip keeps its wheel cache (llama-cpp-python builds from source once, ~11 min on
+# 2 cores, then installs from ~/.cache/pip in seconds). Never add --no-cache-dir here.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+PYTEST_ARGS ?=
+# llama.cpp is built for the CPU it is built on (GGML_NATIVE, llama-cpp-python's default).
+# For a wheel that runs on any x86-64 CPU: make CMAKE_ARGS="-DGGML_NATIVE=OFF" ...
+export CMAKE_ARGS ?=
+
+.PHONY: demo test lint bench eval clean help
+
+help:
+	@echo "make demo   - run the coding-assistant example on the embedded model"
+	@echo "make test   - lint, then the whole test suite (unit, integration, e2e)"
+	@echo "make lint   - ruff and mypy (strict on orchestrator, agents, tools)"
+	@echo "make bench  - benchmarks; figures printed and saved in benchmarks/results/"
+	@echo "make eval   - evaluation harness on a few MATH-500 items with the embedded model"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+
+# One stamp per set of extras, rebuilt when pyproject.toml changes.
+$(VENV)/.stamp-%: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e ".[$(subst +,$(comma),$*)]"
+	@touch $@
+
+comma := ,
+
+demo: $(VENV)/.stamp-local
+	$(BIN)/python examples/coding_assistant/run_demo.py
+
+lint: $(VENV)/.stamp-dev+local+eval
+	$(BIN)/ruff check orchestrator agents tools tests examples benchmarks
+	$(BIN)/ruff format --check orchestrator agents tools tests examples benchmarks
+	$(BIN)/mypy orchestrator agents tools
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.stamp-dev+local+bench
+	$(BIN)/python -m benchmarks.run_all
+
+eval: $(VENV)/.stamp-local+eval
+	$(BIN)/bicameral eval --dataset math500 --path ../shared/data/math500.jsonl --limit 5 \
+		--pipeline examples/math_solver.yaml --out eval-results
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,431 @@
+"""Load a pipeline YAML file into a validated :class:`~orchestrator.spec.PipelineSpec`.
+
+Every mistake in a file becomes one :class:`~orchestrator.exceptions.ConfigError` whose
+``str`` is ``path:line:col: message`` (with a did-you-mean where a name is close to a known
+one), so the CLI prints one line and no traceback.
+
+How a file is read:
+
+1. parsed with ruamel.yaml's round-trip loader, which keeps the line and column of every key
+   and value and never builds Python objects from tags (tags are refused below);
+2. turned into plain data, interpolating ``${VAR}`` and ``${VAR:-default}`` in strings from
+   the environment (``$${`` writes a literal ``${``);
+3. ``--set dotted.key=value`` overrides applied (the value is parsed as YAML; list items are
+   addressed by index, ``graph.edges.0.when=...``);
+4. validated by pydantic with relative paths resolved against the file's directory; the
+   first error, in file order, is mapped back to its line and column.
+
+Example:
+    >>> spec = load_spec("pipeline.yaml", ["limits.max_steps=5"])  # doctest: +SKIP
+    >>> spec.limits.max_steps  # doctest: +SKIP
+    5
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from orchestrator._config_paths import (
+    Loc,
+    dotted,
+    field_names,
+    is_sequence,
+    shape_at,
+    step_shape,
+)
+from orchestrator.exceptions import ConfigError
+from orchestrator.spec import PipelineSpec, SpecIssue, did_you_mean
+
+__all__ = ["load_spec", "parse_spec"]
+
+MAX_VALUES = 100_000
+"""Most keys, items and scalars a file may expand to (YAML aliases multiply them)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted."""
+
+_ALLOWED_TAGS = frozenset(
+    {None, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
+)
+_REF = re.compile(r"\$(\$)?\{([^}]*)(\})?")
+_REF_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
+_ALIASES: Mapping[str | int, tuple[str, ...]] = {
+    "base_url": ("base_urls",),
+    "base_urls": ("base_url",),
+    "model": ("role",),
+    "builtin": ("allow",),
+    "from": ("from_",),
+}
+
+
+def load_spec(
+    path: str | os.PathLike[str],
+    overrides: Iterable[str] = (),
+    *,
+    env: Mapping[str, str] | None = None,
+) -> PipelineSpec:
+    """Read, interpolate, override and validate the pipeline file at ``path``.
+
+    Args:
+        path: the YAML file; prompt files, schema files and other relative paths in it are
+            resolved against its directory.
+        overrides: ``dotted.key=value`` items (the CLI's ``--set``), applied in order.
+        env: variables for ``${VAR}`` interpolation; default ``os.environ``.
+
+    Raises:
+        ConfigError: anything wrong, as ``path:line:col: message``;
+            :class:`~orchestrator.exceptions.SchemaDefinitionError` for an invalid JSON Schema.
+    """
+    name = os.fspath(path)
+    try:
+        text = Path(name).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError("no such file", path=name) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a pipeline file", path=name) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=name) from None
+    base = Path(name).resolve().parent
+    return parse_spec(text, path=name, base_dir=base, overrides=overrides, env=env)
+
+
+def parse_spec(
+    text: str,
+    *,
+    path: str = "<string>",
+    base_dir: str | os.PathLike[str] | None = None,
+    overrides: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> PipelineSpec:
+    """Like :func:`load_spec`, for YAML text; ``path`` only names it in messages.
+
+    Raises:
+        ConfigError: as for :func:`load_spec`.
+    """
+    doc = _Document(path)
+    root = _parse_yaml(text, path)
+    if isinstance(root, CommentedMap | CommentedSeq):
+        doc.values[()] = (root.lc.line + 1, root.lc.col + 1)
+    if root is None:
+        raise ConfigError("the file is empty; a pipeline needs at least models.planner", **doc.at())
+    if not isinstance(root, CommentedMap):
+        kind = "a list" if isinstance(root, CommentedSeq) else "a single value"
+        raise ConfigError(
+            f"a pipeline file must be a mapping (models:, ...), not {kind}", **doc.at()
+        )
+    doc.data = _Converter(doc, os.environ if env is None else env).convert(root, (), 0)
+    for item in overrides:
+        _apply_override(doc, item)
+    context = {"base_dir": Path(base_dir) if base_dir is not None else Path.cwd()}
+    try:
+        return PipelineSpec.model_validate(doc.data, context=context)
+    except ValidationError as exc:
+        raise _first_error(exc, doc) from None
+
+
+@dataclass
+class _Document:
+    """The plain data of a file and where each key and value came from (1-based)."""
+
+    path: str
+    data: Any = None
+    keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    overridden: dict[Loc, str] = field(default_factory=dict)
+
+    def at(self, loc: Loc = (), *, at_key: bool | None = None) -> dict[str, Any]:
+        """``path``, ``line`` and ``col`` keyword arguments for a ConfigError about ``loc``.
+
+        Points at the key when ``at_key`` (None: when the value is a mapping or list, whose
+        own position is that of its first entry), else at the value; a place that is not
+        in the file falls back to the nearest enclosing key.
+        """
+        while loc and loc not in self.values:
+            loc, at_key = loc[:-1], True
+        if at_key is None:
+            at_key = isinstance(_get(self.data, loc), dict | list)
+        line, col = (self.keys.get(loc) if at_key else None) or self.values.get(loc, (1, 1))
+        return {"path": self.path, "line": line, "col": col}
+
+
+def _parse_yaml(text: str, path: str) -> Any:
+    try:
+        return YAML(typ="rt").load(text)
+    except DuplicateKeyError as exc:
+        found = re.search(r'duplicate key "(.*?)"', str(exc.problem))
+        key = found.group(1) if found else "?"
+        raise ConfigError(f"duplicate key {key!r}", **_mark(exc, path)) from None
+    except MarkedYAMLError as exc:
+        context = f" ({exc.context})" if exc.context else ""
+        message = f"YAML syntax error: {exc.problem}{context}"
+        raise ConfigError(message, **_mark(exc, path)) from None
+    except YAMLError as exc:
+        raise ConfigError(f"YAML error: {str(exc).splitlines()[0]}", path=path) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", path=path, line=1, col=1) from None
+
+
+def _mark(exc: MarkedYAMLError, path: str) -> dict[str, Any]:
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return {"path": path}
+    return {"path": path, "line": mark.line + 1, "col": mark.column + 1}
+
+
+class _Converter:
+    """ruamel's round-trip tree -> plain dicts/lists/scalars, recording positions."""
+
+    def __init__(self, doc: _Document, env: Mapping[str, str]) -> None:
+        self.doc = doc
+        self.env = env
+        self.count = 0
+
+    def convert(self, node: Any, loc: Loc, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise ConfigError(f"the file expands to over {MAX_VALUES} values", **self.doc.at(loc))
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", **self.doc.at(loc))
+        if isinstance(node, CommentedMap | CommentedSeq):
+            tag = getattr(getattr(node, "tag", None), "value", None)
+            if tag not in _ALLOWED_TAGS:
+                raise ConfigError(f"YAML tag {tag!r} is not allowed", **self.doc.at(loc))
+            if isinstance(node, CommentedMap):
+                return self._mapping(node, loc, depth)
+            return self._sequence(node, loc, depth)
+        if isinstance(node, str):  # str, or a ruamel ScalarString (quoted, block) subclass
+            return self._interpolate(str(node), loc)
+        if node is None or isinstance(node, bool):
+            return None if node is None else bool(node)
+        if isinstance(node, int | float):
+            return int(node) if isinstance(node, int) else float(node)
+        if isinstance(node, datetime.date):
+            return node.isoformat()
+        tag = getattr(getattr(node, "tag", None), "value", None)
+        what = f"YAML tag {tag!r}" if tag else f"YAML value of type {type(node).__name__}"
+        raise ConfigError(f"{what} is not allowed", **self.doc.at(loc))
+
+    def _mapping(self, node: CommentedMap, loc: Loc, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for raw_key, value in node.items():
+            if isinstance(raw_key, bool):
+                key = "true" if raw_key else "false"
+            elif isinstance(raw_key, str | int | float):
+                key = str(raw_key)
+            else:
+                raise ConfigError("mapping keys must be plain names", **self.doc.at(loc))
+            here = (*loc, key)
+            self._record(here, node.lc.key, node.lc.value, raw_key)
+            out[key] = self.convert(value, here, depth + 1)
+        return out
+
+    def _sequence(self, node: CommentedSeq, loc: Loc, depth: int) -> list[Any]:
+        out: list[Any] = []
+        for i, value in enumerate(node):
+            here = (*loc, i)
+            self._record(here, None, node.lc.item, i)
+            out.append(self.convert(value, here, depth + 1))
+        return out
+
+    def _record(self, loc: Loc, key_lc: Any, value_lc: Any, key: Any) -> None:
+        for table, lookup in ((self.doc.keys, key_lc), (self.doc.values, value_lc)):
+            if lookup is None:
+                continue
+            try:
+                line, col = lookup(key)
+            except (KeyError, IndexError, TypeError):
+                continue  # keys merged in with `<<:` have no position of their own
+            table[loc] = (line + 1, col + 1)
+        if loc not in self.doc.values and loc in self.doc.keys:
+            self.doc.values[loc] = self.doc.keys[loc]
+
+    def _interpolate(self, text: str, loc: Loc) -> str:
+        if "${" not in text:
+            return text
+        out: list[str] = []
+        pos = 0
+        for match in _REF.finditer(text):
+            out.append(text[pos : match.start()])
+            pos = match.end()
+            escaped, body, closed = match.groups()
+            if escaped:
+                out.append(match.group(0)[1:])
+                continue
+            if not closed:
+                raise ConfigError("unclosed '${' (write $${ for a literal)", **self.doc.at(loc))
+            out.append(self._lookup(body, loc))
+        out.append(text[pos:])
+        return "".join(out)
+
+    def _lookup(self, body: str, loc: Loc) -> str:
+        parsed = _REF_BODY.fullmatch(body.strip())
+        if parsed is None or "${" in (parsed.group(2) or ""):
+            raise ConfigError(
+                f"malformed reference '${{{body}}}': write ${{NAME}} or ${{NAME:-default}}",
+                **self.doc.at(loc),
+            )
+        name, default = parsed.group(1), parsed.group(2)
+        value = self.env.get(name)
+        if default is not None and not value:
+            return default
+        if value is None:
+            raise ConfigError(
+                f"environment variable {name!r} is not set (give a default: ${{{name}:-value}})",
+                **self.doc.at(loc),
+            )
+        return value
+
+
+def _get(data: Any, loc: Loc) -> Any:
+    for seg in loc:
+        in_dict = isinstance(data, dict) and seg in data
+        in_list = isinstance(data, list) and isinstance(seg, int) and 0 <= seg < len(data)
+        if not (in_dict or in_list):
+            return None
+        data = data[seg]
+    return data
+
+
+def _apply_override(doc: _Document, item: str) -> None:
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"--set {item}: {message}", path=doc.path)
+
+    key, sep, raw = item.partition("=")
+    segments = key.strip().split(".")
+    if not sep or not all(segments):
+        raise fail("expected dotted.key=value, e.g. limits.max_steps=10")
+    try:
+        value = _plain(YAML(typ="safe", pure=True).load(raw))
+    except (YAMLError, ValueError) as exc:
+        raise fail(f"value does not parse as YAML: {str(exc).splitlines()[0]}") from None
+    node: Any = doc.data
+    loc: Loc = ()
+    for i, seg in enumerate(segments):
+        step: str | int = int(seg) if isinstance(node, list) and seg.lstrip("-").isdigit() else seg
+        if isinstance(node, list) and not (isinstance(step, int) and 0 <= step < len(node)):
+            raise fail(f"{dotted(loc)} has no item {seg} (it has {len(node)})")
+        if step_shape(shape_at(loc), step) is None:
+            names = field_names(shape_at(loc))
+            where = f"{dotted(loc)} has" if loc else "a pipeline has"
+            raise fail(f"{where} no key {seg!r}{did_you_mean(seg, names)}")
+        here = (*loc, step)
+        if i == len(segments) - 1:
+            node[step] = value
+            doc.overridden[here] = item
+            return
+        child = node.get(step) if isinstance(node, dict) else node[int(step)]
+        if child is None:
+            if is_sequence(step_shape(shape_at(loc), step)):
+                raise fail(f"{dotted(here)} has no items to change")
+            child = node[step] = {}
+            doc.overridden[here] = item
+        if not isinstance(child, dict | list):
+            raise fail(f"{dotted(here)} is a single value, not a mapping")
+        node, loc = child, here
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError(f"unsupported value of type {type(value).__name__}")
+
+
+def _first_error(exc: ValidationError, doc: _Document) -> ConfigError:
+    ranked = [_describe(err, doc) for err in exc.errors(include_url=False)]
+    return min(ranked, key=lambda r: r[0])[1] if ranked else ConfigError(str(exc), path=doc.path)
+
+
+def _describe(err: Any, doc: _Document) -> tuple[tuple[int, ...], ConfigError]:
+    """One pydantic error as (rank, ConfigError); the lowest rank is reported."""
+    issue = (err.get("ctx") or {}).get("error")
+    kind: str = err["type"]
+    loc: Loc = tuple(err["loc"])
+    if kind == "missing":
+        loc = loc[:-1]
+    real, exact = _real_path(doc, loc, ())
+    at_key: bool | None = kind in ("missing", "extra_forbidden")
+    error_type = ConfigError
+    if isinstance(issue, SpecIssue):
+        real, exact = _real_path(doc, real, issue.loc)
+        message, error_type = issue.message, issue.error_type
+        at_key = True if issue.at_key else None
+    elif kind == "extra_forbidden":
+        names = field_names(shape_at(real[:-1]))
+        message = f"unknown key {real[-1]!r}{_where(real[:-1])}{did_you_mean(str(real[-1]), names)}"
+    elif kind == "missing":
+        message = f"missing required key {err['loc'][-1]!r}{_where(real)}"
+    else:
+        message = f"{dotted(real) or 'the file'}: {_plain_message(err['msg'])}{_got(err)}"
+    for done, item in doc.overridden.items():
+        if real[: len(done)] == done or (done[: len(real)] == real and real not in doc.values):
+            return (0,), error_type(f"--set {item}: {message}", path=doc.path)
+    where = doc.at(real, at_key=at_key)
+    # a missing key is often the echo of a misspelt one: report other errors first
+    rank = (1, 0 if exact else 1, int(kind == "missing"), where["line"], where["col"])
+    return rank, error_type(message, **where)
+
+
+def _real_path(doc: _Document, start: Loc, extra: Loc) -> tuple[Loc, bool]:
+    """Follow ``start`` then ``extra`` through the data; pydantic's union-member segments
+    in ``start`` are skipped, any miss in ``extra`` makes the result inexact."""
+    node: Any = doc.data
+    real: Loc = ()
+    exact = True
+    for strict, seg in [(False, s) for s in start] + [(True, s) for s in extra]:
+        if isinstance(node, dict):
+            key = next((k for k in (seg, *_ALIASES.get(seg, ())) if k in node), None)
+            if key is not None:
+                node, real = node[key], (*real, key)
+                continue
+        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
+            node, real = node[seg], (*real, seg)
+            continue
+        if strict and isinstance(node, dict | list):
+            exact = False
+    return real, exact
+
+
+def _where(loc: Loc) -> str:
+    return f" in {dotted(loc)}" if loc else " at the top level"
+
+
+_TRANSLATE = (
+    ("Value error, ", ""),
+    ("a valid tuple", "a list"),
+    ("a valid list", "a list"),
+    ("a valid dictionary", "a mapping"),
+    ("Input should be", "expected"),
+)
+
+
+def _plain_message(msg: str) -> str:
+    for old, new in _TRANSLATE:
+        msg = msg.replace(old, new)
+    return msg[:1].lower() + msg[1:]
+
+
+def _got(err: Mapping[str, Any]) -> str:
+    value = err.get("input")
+    if value is not None and not isinstance(value, str | int | float | bool):
+        return ""
+    text = repr(value)
+    return f" (got {text if len(text) <= 60 else text[:57] + '...'})"

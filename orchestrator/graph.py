@@ -1,0 +1,68 @@
+"""Build the planner/reasoner ``StateGraph``. Builds only; ``Pipeline`` compiles and runs it.
+
+    START -> plan -> (finish | act | reason x N | plan) ; act, reason -> plan ; finish -> END
+
+``plan`` decides; ``route_after_plan`` fans tool calls out with ``Send`` (one ``reason`` task
+per ``delegate`` call, one ``act`` task for the ordinary calls); budgets and failures end at
+``finish``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from langgraph.graph import END, START, StateGraph
+
+from agents.actor import make_act_node
+from agents.context import AgentContext
+from agents.finisher import finish
+from agents.planner import make_plan_node
+from agents.reasoner import make_reason_node
+from orchestrator.events import NodeEnd, NodeStart, emit
+from orchestrator.routing import ACT, FINISH, PLAN, REASON, route_after_plan
+from orchestrator.state import RunState
+
+__all__ = ["build_graph", "instrumented"]
+
+T = TypeVar("T")
+
+
+def instrumented(
+    name: str, fn: Callable[[T], Awaitable[dict[str, Any]]]
+) -> Callable[[T], Awaitable[dict[str, Any]]]:
+    """Wrap a node so it emits ``NodeStart``/``NodeEnd`` events."""
+
+    async def node(state: T) -> dict[str, Any]:
+        step = int(state.get("steps", 0)) if isinstance(state, dict) else 0
+        emit(NodeStart(node=name, step=step))
+        start = time.perf_counter()
+        try:
+            return await fn(state)
+        finally:
+            emit(NodeEnd(node=name, duration_s=time.perf_counter() - start))
+
+    node.__name__ = name
+    return node
+
+
+def build_graph(ctx: AgentContext, *, clock: Callable[[], float] = time.time) -> StateGraph:
+    """The standard planner/reasoner graph for ``ctx`` (uncompiled)."""
+    graph: StateGraph = StateGraph(RunState)
+    graph.add_node(PLAN, instrumented(PLAN, make_plan_node(ctx, clock=clock)))
+    graph.add_node(ACT, instrumented(ACT, make_act_node(ctx)))
+    graph.add_node(FINISH, instrumented(FINISH, finish))
+    destinations = [PLAN, ACT, FINISH]
+    if ctx.reasoner is not None:
+        graph.add_node(REASON, instrumented(REASON, make_reason_node(ctx)))
+        graph.add_edge(REASON, PLAN)
+        destinations.append(REASON)
+    graph.add_edge(START, PLAN)
+    graph.add_conditional_edges(
+        PLAN, partial(route_after_plan, has_reasoner=ctx.reasoner is not None), destinations
+    )
+    graph.add_edge(ACT, PLAN)
+    graph.add_edge(FINISH, END)
+    return graph

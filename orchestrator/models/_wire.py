@@ -1,0 +1,377 @@
+"""The OpenAI chat-completions wire format: langchain messages and tools <-> JSON.
+
+Pure functions, no I/O: the request body going out and the ``AIMessage`` coming back. The
+same decoding serves non-streaming replies here and the end of a stream in :mod:`._sse`.
+
+Requests are serialised deterministically (sorted keys, fixed separators, tool-call arguments
+re-encoded the same way every time) so that the prompt a server renders from step N is a
+byte-identical prefix of step N+1's, which is what vLLM's prefix cache needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    InvalidToolCall,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.tool import invalid_tool_call, tool_call
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from orchestrator.exceptions import ModelResponseError
+from orchestrator.models.toolcall_parsers import find_tool_calls
+from orchestrator.schema import split_reasoning
+
+__all__ = [
+    "ReplyContext",
+    "decode_completion",
+    "decode_tool_calls",
+    "dumps",
+    "encode_messages",
+    "encode_tool_choice",
+    "encode_tools",
+    "excerpt",
+    "finish_text",
+    "loads",
+    "recover_calls",
+    "usage_metadata",
+]
+
+_EXCERPT = 200
+# Old vLLM guided-decoding fields, which current vLLM silently ignores, and their
+# ``structured_outputs`` equivalents.
+_GUIDED = {
+    "guided_json": "json",
+    "guided_regex": "regex",
+    "guided_choice": "choice",
+    "guided_grammar": "grammar",
+}
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """What decoding a reply needs to know about the request that produced it.
+
+    Attributes:
+        tool_names: the tools offered; calls left in ``content`` are recovered only for these.
+        recover_calls: False when no tools were offered or ``tool_choice`` was ``"none"``.
+        think_prefilled: the chat template opens ``<think>`` in the prompt, so the reply starts
+            inside reasoning.
+    """
+
+    tool_names: frozenset[str] = frozenset()
+    recover_calls: bool = False
+    think_prefilled: bool = False
+
+
+def dumps(body: Mapping[str, Any]) -> bytes:
+    """Serialise a request body deterministically (sorted keys, compact, UTF-8)."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _dump_args(args: Mapping[str, Any]) -> str:
+    return json.dumps(args, sort_keys=True, ensure_ascii=False)
+
+
+def excerpt(raw: bytes | str) -> str:
+    """The first characters of a body, for error messages."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text[:_EXCERPT]
+
+
+def loads(raw: bytes, url: str) -> dict[str, Any]:
+    """Parse a JSON object body or raise :class:`ModelResponseError` with an excerpt."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ModelResponseError(
+            f"non-JSON or truncated body from {url}: {exc}", url=url, excerpt=excerpt(raw)
+        ) from None
+    if not isinstance(data, dict):
+        raise ModelResponseError(
+            f"expected a JSON object from {url}", url=url, excerpt=excerpt(raw)
+        )
+    return data
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+def _text(content: str | list[str | dict[str, Any]]) -> str:
+    if isinstance(content, str):
+        return content
+    parts = [p if isinstance(p, str) else str(p.get("text", "")) for p in content]
+    return "".join(parts)
+
+
+def _user_content(content: str | list[str | dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Plain text stays a string (every chat template renders that); other parts pass on."""
+    if isinstance(content, str):
+        return content
+    if all(isinstance(p, str) or p.get("type") == "text" for p in content):
+        return _text(content)
+    return [{"type": "text", "text": p} if isinstance(p, str) else p for p in content]
+
+
+def _encode_message(message: BaseMessage) -> dict[str, Any]:
+    out: dict[str, Any]
+    if isinstance(message, SystemMessage):
+        out = {"role": "system", "content": _text(message.content)}
+    elif isinstance(message, HumanMessage):
+        out = {"role": "user", "content": _user_content(message.content)}
+    elif isinstance(message, AIMessage):
+        # Reasoning is never sent back: servers ignore it and it would break prefix caching.
+        out = {"role": "assistant", "content": _text(message.content)}
+        if message.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": _dump_args(call["args"])},
+                }
+                for call in message.tool_calls
+            ]
+    elif isinstance(message, ToolMessage):
+        out = {
+            "role": "tool",
+            "content": _text(message.content),
+            "tool_call_id": message.tool_call_id,
+        }
+    elif isinstance(message, FunctionMessage):
+        out = {"role": "tool", "content": _text(message.content), "name": message.name}
+    elif isinstance(message, ChatMessage):
+        out = {"role": message.role, "content": _text(message.content)}
+    else:
+        raise TypeError(f"cannot send a {type(message).__name__} to a chat-completions server")
+    if message.name and "name" not in out and not isinstance(message, ToolMessage):
+        out["name"] = message.name
+    return out
+
+
+def encode_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """Langchain messages -> OpenAI chat messages."""
+    return [_encode_message(m) for m in messages]
+
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_VALUES = ("items", "additionalItems", "not", "if", "then", "else", "contains")
+_SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
+
+
+def _close_objects(schema: Any) -> Any:
+    """A copy of a JSON Schema with ``additionalProperties: false`` on every object schema
+    that does not say otherwise. ``required`` is left alone: optional stays optional."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in _SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {k: _close_objects(v) for k, v in out[key].items()}
+    for key in _SCHEMA_VALUES:
+        if key in out:
+            out[key] = _close_objects(out[key])
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [_close_objects(s) for s in out[key]]
+    if isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = _close_objects(out["additionalProperties"])
+    is_object = out.get("type") == "object" or "properties" in out
+    if is_object and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def encode_tools(tools: Sequence[Any], *, strict: bool) -> list[dict[str, Any]]:
+    """Tools (dicts, pydantic classes, functions, ``BaseTool``) -> OpenAI tool dicts.
+
+    With ``strict`` each function gets ``"strict": true`` and closed object schemas, which
+    vLLM enforces with constrained decoding.
+    """
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        spec = convert_to_openai_tool(tool)
+        function = spec.get("function")
+        if strict and spec.get("type") == "function" and isinstance(function, dict):
+            function = dict(function)
+            function["parameters"] = _close_objects(
+                function.get("parameters") or {"type": "object", "properties": {}}
+            )
+            function["strict"] = True
+            spec = {**spec, "function": function}
+        out.append(spec)
+    return out
+
+
+def tool_names(tools: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """Names of OpenAI tool dicts."""
+    names = (t.get("function", {}).get("name") for t in tools if isinstance(t, Mapping))
+    return frozenset(n for n in names if isinstance(n, str))
+
+
+def encode_tool_choice(choice: Any) -> str | dict[str, Any] | None:
+    """``tool_choice`` in langchain's conventions -> the OpenAI value.
+
+    ``None`` (server default), ``"auto"``, ``"none"``, ``"required"`` (also ``"any"`` and
+    ``True``), a tool name (forces that tool), or an OpenAI dict passed through.
+    """
+    if choice is None or isinstance(choice, dict):
+        return choice
+    if choice is True or choice == "any":
+        return "required"
+    if choice is False:
+        return "none"
+    if choice in ("auto", "none", "required"):
+        return str(choice)
+    if isinstance(choice, str):
+        return {"type": "function", "function": {"name": choice}}
+    raise ValueError(f"unsupported tool_choice: {choice!r}")
+
+
+def move_guided_fields(body: dict[str, Any]) -> None:
+    """Rewrite removed ``guided_*`` fields into ``structured_outputs`` (in place)."""
+    for old, new in _GUIDED.items():
+        if old in body:
+            value = body.pop(old)
+            structured = dict(body.get("structured_outputs") or {})
+            structured.setdefault(new, value)
+            body["structured_outputs"] = structured
+
+
+# --- replies ------------------------------------------------------------------------------
+
+
+def usage_metadata(usage: Any) -> UsageMetadata | None:
+    """OpenAI ``usage`` -> langchain ``UsageMetadata`` (reasoning and cached tokens if given)."""
+    if not isinstance(usage, dict):
+        return None
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    total = int(usage.get("total_tokens") or prompt + completion)
+    meta = UsageMetadata(input_tokens=prompt, output_tokens=completion, total_tokens=total)
+    details = usage.get("completion_tokens_details")
+    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+        meta["output_token_details"] = {"reasoning": int(details["reasoning_tokens"])}
+    cached = usage.get("prompt_tokens_details")
+    if isinstance(cached, dict) and cached.get("cached_tokens") is not None:
+        meta["input_token_details"] = {"cache_read": int(cached["cached_tokens"])}
+    return meta
+
+
+def _call_id(index: int, name: str, arguments: str) -> str:
+    digest = hashlib.sha1(f"{name}\0{arguments}".encode(), usedforsecurity=False).hexdigest()
+    return f"call_{index}_{digest[:8]}"
+
+
+def decode_tool_calls(raw: Any) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """OpenAI ``tool_calls`` -> valid langchain tool calls and the ones that did not parse."""
+    calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    if not isinstance(raw, list):
+        return calls, invalid
+    for index, item in enumerate(raw):
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict):
+            continue
+        name = function.get("name") or ""
+        arguments = function.get("arguments")
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        call_id = item.get("id") or _call_id(index, name, text)
+        if isinstance(arguments, dict):
+            calls.append(tool_call(name=name, args=arguments, id=call_id))
+            continue
+        try:
+            args = json.loads(text) if text and text.strip() else {}
+        except ValueError as exc:
+            invalid.append(invalid_tool_call(name=name, args=text, id=call_id, error=str(exc)))
+            continue
+        if isinstance(args, dict) and name:
+            calls.append(tool_call(name=name, args=args, id=call_id))
+        else:
+            error = "arguments are not a JSON object" if name else "tool call without a name"
+            invalid.append(invalid_tool_call(name=name, args=text, id=call_id, error=error))
+    return calls, invalid
+
+
+def recover_calls(content: str, ctx: ReplyContext) -> tuple[list[ToolCall], str]:
+    """Tool calls the server left in ``content``, and the content without them.
+
+    Only for offered tools, and only if every call found names one: a JSON answer that merely
+    looks like a call stays an answer.
+    """
+    if not (ctx.recover_calls and content):
+        return [], content
+    found, rest = find_tool_calls(content)
+    if not found or not all(c.name in ctx.tool_names for c in found):
+        return [], content
+    return [tool_call(name=c.name, args=c.arguments, id=c.id) for c in found], rest
+
+
+def finish_text(
+    content: str, reasoning: str | None, ctx: ReplyContext
+) -> tuple[str, str | None, list[ToolCall]]:
+    """Content and reasoning as the server gave them -> (content, reasoning, recovered calls).
+
+    Inline ``<think>`` is split only when the server sent no reasoning field.
+    """
+    if not reasoning:
+        reasoning, content = split_reasoning(content)
+        if reasoning is None and ctx.think_prefilled:
+            reasoning, content = content, ""
+    calls, content = recover_calls(content, ctx)
+    return content, (reasoning or None), calls
+
+
+def decode_completion(
+    data: Mapping[str, Any], ctx: ReplyContext, *, url: str, latency_s: float
+) -> AIMessage:
+    """A chat-completion JSON object -> ``AIMessage``.
+
+    Raises:
+        ModelResponseError: the object has no ``choices[0].message``.
+    """
+    choices = data.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict):
+        raise ModelResponseError(
+            f"reply from {url} has no choices[0].message",
+            url=url,
+            excerpt=excerpt(json.dumps(data)),
+        )
+    raw_reasoning = message.get("reasoning") or message.get("reasoning_content")
+    server_reasoning = raw_reasoning if isinstance(raw_reasoning, str) else None
+    calls, invalid = decode_tool_calls(message.get("tool_calls"))
+    context = ctx if not (calls or invalid) else ReplyContext(think_prefilled=ctx.think_prefilled)
+    raw_content = message.get("content")
+    content, reasoning, recovered = finish_text(
+        raw_content if isinstance(raw_content, str) else "", server_reasoning, context
+    )
+    additional: dict[str, Any] = {"reasoning": reasoning} if reasoning else {}
+    assert isinstance(choice, dict)
+    return AIMessage(
+        content=content,
+        additional_kwargs=additional,
+        tool_calls=calls or recovered,
+        invalid_tool_calls=invalid,
+        usage_metadata=usage_metadata(data.get("usage")),
+        response_metadata={
+            "model_name": data.get("model"),
+            "finish_reason": choice.get("finish_reason"),
+            "latency_s": latency_s,
+            "base_url": url,
+        },
+        id=data.get("id") if isinstance(data.get("id"), str) else None,
+    )

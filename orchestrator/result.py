@@ -1,0 +1,109 @@
+"""``RunResult``: what a run returns, built from the final graph state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from orchestrator.types import RunStatus
+from orchestrator.usage import Price, RoleUsage, cost_of
+
+__all__ = ["ErrorInfo", "RunResult", "result_from_state"]
+
+
+class ErrorInfo(BaseModel):
+    """Why a run failed: the error's class name and its one-line message."""
+
+    type: str
+    message: str
+
+
+class RunResult(BaseModel):
+    """The outcome of one run.
+
+    Attributes:
+        status: completed, failed, budget_exhausted or interrupted.
+        answer: the planner's final answer (``None`` when there is none).
+        outputs: structured results the reasoner produced (validated against their schemas).
+        steps: model turns taken.
+        usage: per-role prompt/completion/reasoning tokens, calls and latency.
+        cost_usd: cost estimate from the configured prices.
+        enforcement: schema-enforcement outcome counts keyed by ``model::schema``.
+        thread_id: the checkpoint thread; pass it to ``Pipeline.resume``.
+        error: set when the run failed or stopped on a budget.
+        pending_approval: the tool call awaiting approval when interrupted.
+        changed_files: workspace files changed by tools.
+        tool_results: each tool call's name, arguments, ok flag and result summary.
+    """
+
+    status: RunStatus
+    answer: str | None = None
+    outputs: list[dict[str, Any]] = Field(default_factory=list)
+    steps: int = 0
+    usage: dict[str, RoleUsage] = Field(default_factory=dict)
+    cost_usd: float = 0.0
+    enforcement: dict[str, dict[str, int]] = Field(default_factory=dict)
+    thread_id: str = ""
+    error: ErrorInfo | None = None
+    elapsed_s: float = 0.0
+    pending_approval: dict[str, Any] | None = None
+    changed_files: list[str] = Field(default_factory=list)
+    tool_results: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RunStatus.COMPLETED
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(u.total_tokens for u in self.usage.values())
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The result as one JSON object (what ``bicameral run --json`` prints)."""
+        return self.model_dump_json(**kwargs)
+
+
+def result_from_state(
+    values: Mapping[str, Any],
+    *,
+    thread_id: str,
+    prices: Mapping[str, Price],
+    elapsed_s: float,
+    status: RunStatus | None = None,
+    error: ErrorInfo | None = None,
+    pending_approval: dict[str, Any] | None = None,
+) -> RunResult:
+    """Build a ``RunResult`` from a graph state snapshot's values."""
+    usage_table = values.get("usage") or {}
+    raw_status = status or RunStatus(values.get("status") or RunStatus.COMPLETED)
+    if raw_status is RunStatus.RUNNING:
+        raw_status = RunStatus.FAILED if error else RunStatus.INTERRUPTED
+    err = error
+    if err is None and values.get("error"):
+        err = ErrorInfo(**values["error"])
+    return RunResult(
+        status=raw_status,
+        answer=values.get("answer"),
+        outputs=list(values.get("outputs") or []),
+        steps=int(values.get("steps") or 0),
+        usage={
+            role: RoleUsage(
+                prompt_tokens=int(u.get("prompt_tokens", 0)),
+                completion_tokens=int(u.get("completion_tokens", 0)),
+                reasoning_tokens=int(u.get("reasoning_tokens", 0)),
+                calls=int(u.get("calls", 0)),
+                latency_s=float(u.get("latency_s", 0.0)),
+            )
+            for role, u in usage_table.items()
+        },
+        cost_usd=round(cost_of(usage_table, prices), 8),
+        enforcement=dict(values.get("enforcement") or {}),
+        thread_id=thread_id,
+        error=err,
+        elapsed_s=round(elapsed_s, 4),
+        pending_approval=pending_approval,
+        changed_files=list(values.get("changed_files") or []),
+        tool_results=list(values.get("tool_results") or []),
+    )

@@ -1,0 +1,358 @@
+"""A pipeline file as typed data: pydantic models with the defaults that keep files short.
+
+:class:`PipelineSpec` is what a YAML pipeline becomes once :func:`orchestrator.config.load_spec`
+has interpolated and validated it; it can also be built from a dict in Python. A minimal
+pipeline names only its models; the standard ``planner`` and ``reasoner`` agents are filled in::
+
+    models:
+      planner: {base_url: http://127.0.0.1:8000/v1, model: scout}
+      reasoner: {base_url: http://127.0.0.1:8001/v1, model: r1}
+
+Relative paths in a file (prompt and schema files, ``workspace``, ``model_path``, a SQLite
+checkpoint, a chat template) are resolved against the file's directory, passed as the
+validation context ``{"base_dir": Path}`` (the working directory when absent).
+
+Cross-field checks raise :class:`SpecIssue`, a ``ValueError`` that says where, relative to the
+object being validated, the problem is; ``config.py`` turns it into ``file:line:col: message``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
+
+from orchestrator._spec_common import (
+    IDENTIFIER,
+    JsonSchema,
+    SpecIssue,
+    SpecModel,
+    StrTuple,
+    base_dir,
+    did_you_mean,
+    resolve_path,
+)
+from orchestrator._spec_graph import (
+    END,
+    GRAPH_STATE_NAMES,
+    Condition,
+    EdgeSpec,
+    GraphSpec,
+    StepSpec,
+    TemplateText,
+)
+from orchestrator._spec_models import ModelSpec, Price, Provider, ServeSpec, infer_provider
+from orchestrator.limits import Limits
+from orchestrator.types import Role, ToolMode
+
+__all__ = [
+    "BUILTIN_TOOL_NAMES",
+    "END",
+    "GRAPH_STATE_NAMES",
+    "IDENTIFIER",
+    "AgentSpec",
+    "Condition",
+    "EdgeSpec",
+    "GraphSpec",
+    "JsonSchema",
+    "Limits",
+    "ModelSpec",
+    "PipelineSpec",
+    "Price",
+    "Provider",
+    "Role",
+    "ServeSpec",
+    "SpecIssue",
+    "SpecModel",
+    "StepSpec",
+    "StrTuple",
+    "TemplateText",
+    "ToolMode",
+    "ToolsSpec",
+    "agent_defaults",
+    "base_dir",
+    "check_checkpoint",
+    "did_you_mean",
+    "infer_provider",
+    "resolve_path",
+]
+
+BUILTIN_TOOL_NAMES: tuple[str, ...] = (
+    "read_file",
+    "write_file",
+    "list_files",
+    "apply_edit",
+    "run_python",
+    "run_tests",
+    "evaluate",
+    "simplify",
+    "check_equal",
+)
+"""Names of the built-in tools (``tools.base.BUILTIN_TOOLS``; a test keeps the two in step)."""
+
+_MODULE_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?")
+
+
+class ToolsSpec(SpecModel):
+    """Which tools a pipeline may use."""
+
+    builtin: StrTuple = Field(
+        default=BUILTIN_TOOL_NAMES, validation_alias=AliasChoices("builtin", "allow")
+    )
+    """Built-in tools enabled (default: all): read_file, write_file, list_files, apply_edit,
+    run_python, run_tests, evaluate, simplify, check_equal."""
+    modules: StrTuple = ()
+    """Allow-list for user tools: ``pkg.mod`` allows every ``pkg.mod[.sub]:attr`` reference;
+    a ``pkg.mod:attr`` entry also enables that tool for the default planner."""
+
+    @field_validator("builtin")
+    @classmethod
+    def _known_builtins(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for i, name in enumerate(names):
+            if name not in BUILTIN_TOOL_NAMES:
+                hint = did_you_mean(name, BUILTIN_TOOL_NAMES)
+                raise SpecIssue(f"unknown built-in tool {name!r}{hint}", loc=(i,))
+        return tuple(dict.fromkeys(names))
+
+    @field_validator("modules")
+    @classmethod
+    def _module_syntax(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        for i, entry in enumerate(entries):
+            if not _MODULE_REF.fullmatch(entry):
+                raise SpecIssue(
+                    f"{entry!r} is not a module path (pkg.mod) or a tool (pkg.mod:attr)",
+                    loc=(i,),
+                )
+        return entries
+
+    @property
+    def enabled(self) -> tuple[str, ...]:
+        """The tools the default planner gets: enabled built-ins plus ``module:attr`` entries."""
+        return self.builtin + tuple(m for m in self.modules if ":" in m)
+
+    def allows(self, ref: str) -> bool:
+        """Whether the user tool ``module:attr`` is covered by the allow-list."""
+        module = ref.partition(":")[0]
+        for entry in self.modules:
+            if entry == ref or (":" not in entry and (module + ".").startswith(entry + ".")):
+                return True
+        return False
+
+    def problem(self, ref: str) -> str | None:
+        """Why ``ref`` (a built-in name or ``module:attr``) can't be used, or None if it can."""
+        if ":" in ref:
+            if not _MODULE_REF.fullmatch(ref):
+                return f"user tool {ref!r} must be written module:attribute"
+            if not self.allows(ref):
+                module = ref.partition(":")[0]
+                return f"user tool {ref!r}: module {module!r} is not allow-listed in tools.modules"
+            return None
+        if ref in self.builtin:
+            return None
+        if ref in BUILTIN_TOOL_NAMES:
+            return f"tool {ref!r} is not enabled in tools.builtin"
+        return f"unknown tool {ref!r}{did_you_mean(ref, self.enabled)}"
+
+
+class AgentSpec(SpecModel):
+    """An agent: a model with a prompt, tools and a tool-calling mode."""
+
+    model: str = Field(validation_alias=AliasChoices("model", "role"))
+    """Key of the model in ``models`` (alias ``role``); default: the agent's own name."""
+    prompt: str | None = None
+    """System prompt text; default: the role's built-in prompt. Filled from prompt_file."""
+    prompt_file: str | None = None
+    """File holding the system prompt, relative to the pipeline file."""
+    tools: StrTuple = ()
+    """Tool names (built-in, or ``module:attr`` allow-listed in tools.modules); default:
+    every enabled tool for the planner, none for other agents."""
+    tool_mode: ToolMode = ToolMode.ACTION
+    """native or action; default: native for an openai model other than the reasoner."""
+    output_schema: JsonSchema | None = None
+    """JSON Schema the agent's final result must match (inline or a file path)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_prompt_file(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("prompt_file"), str):
+            return data
+        if data.get("prompt") is not None:
+            raise SpecIssue("give prompt or prompt_file, not both", loc=("prompt_file",))
+        name = data["prompt_file"]
+        path = resolve_path(name, info)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SpecIssue(
+                f"prompt file {name!r} not found (looked for {path})", loc=("prompt_file",)
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecIssue(
+                f"cannot read prompt file {name!r}: {exc}", loc=("prompt_file",)
+            ) from None
+        return {**data, "prompt": text, "prompt_file": str(path)}
+
+
+def agent_defaults(name: str, raw: Any, models: Mapping[str, Any], tools: Any) -> Any:
+    """``raw`` (one agent's mapping from a file) with the defaults for ``name`` filled in."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        return raw
+    agent = dict(raw)
+    if "model" not in agent and "role" not in agent and name in models:
+        agent["model"] = name
+    ref = agent.get("model", agent.get("role"))
+    if "tools" not in agent and name == Role.PLANNER:
+        agent["tools"] = list(_enabled_tools(tools))
+    if "tool_mode" not in agent and isinstance(ref, str) and ref in models:
+        model = models[ref]
+        if isinstance(model, ModelSpec):
+            provider = model.provider
+        else:
+            provider = infer_provider(model) if isinstance(model, Mapping) else Provider.LOCAL
+        native = provider is Provider.OPENAI and ref != Role.REASONER
+        agent["tool_mode"] = (ToolMode.NATIVE if native else ToolMode.ACTION).value
+    return agent
+
+
+def _enabled_tools(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, ToolsSpec):
+        return raw.enabled
+    if raw is None:
+        return BUILTIN_TOOL_NAMES
+    if not isinstance(raw, Mapping):
+        return ()
+    builtin = raw.get("builtin", raw.get("allow", BUILTIN_TOOL_NAMES))
+    modules = raw.get("modules", ())
+    names = [builtin] if isinstance(builtin, str) else builtin
+    mods = [modules] if isinstance(modules, str) else modules
+    if not isinstance(names, list | tuple) or not isinstance(mods, list | tuple):
+        return ()
+    return tuple(str(n) for n in names) + tuple(m for m in mods if isinstance(m, str) and ":" in m)
+
+
+def check_checkpoint(url: str, info: ValidationInfo) -> str:
+    """Validate a checkpointer URL; make a relative SQLite path absolute (``sqlite:////abs``)."""
+    if url == "memory":
+        return url
+    if url.startswith("sqlite://"):
+        rest = url.removeprefix("sqlite://")
+        if rest in ("", "/", "/:memory:", ":memory:"):
+            return "sqlite:///:memory:"
+        if not rest.startswith("/"):
+            raise SpecIssue(f"checkpoint {url!r}: write sqlite:///relative.db or sqlite:////abs.db")
+        return "sqlite:///" + str(resolve_path(rest[1:], info))
+    if url.startswith(("postgres://", "postgresql://")):
+        return url
+    raise SpecIssue(
+        f"unknown checkpoint URL {url!r}; use memory, sqlite:///path.db or postgres://..."
+    )
+
+
+class PipelineSpec(SpecModel):
+    """A whole pipeline file."""
+
+    version: Literal[1] = 1
+    """Format version."""
+    name: str = "pipeline"
+    """Pipeline name (shown in progress and results)."""
+    description: str | None = None
+    """Free text."""
+    models: dict[str, ModelSpec]
+    """Models by role; ``planner`` (required unless a graph is given) and ``reasoner`` are the
+    standard roles, other names are for custom agents."""
+    tools: ToolsSpec = ToolsSpec()
+    """Tools the pipeline may use."""
+    limits: Limits = Limits()
+    """Run budgets."""
+    checkpoint: str | None = None
+    """Checkpointer: memory, sqlite:///path.db (relative to this file) or postgres://...;
+    default: the caller's (SQLite file for the CLI, memory for the Python API)."""
+    workspace: Path | None = None
+    """Directory the file tools are confined to (relative to this file); default: the caller's."""
+    agents: dict[str, AgentSpec] = Field(default_factory=dict)
+    """Agents by name; ``planner`` and ``reasoner`` exist by default for the standard roles."""
+    graph: GraphSpec | None = None
+    """A custom graph; default: the standard planner/reasoner graph."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _standard_agents(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        models, agents = data.get("models"), data.get("agents")
+        agents = {} if agents is None else agents
+        if not isinstance(models, Mapping) or not isinstance(agents, Mapping):
+            return data
+        merged = dict(agents)
+        for role in Role:
+            if role.value in models and role.value not in merged:
+                merged[role.value] = {}
+        tools = data.get("tools")
+        filled = {name: agent_defaults(name, raw, models, tools) for name, raw in merged.items()}
+        return {**data, "agents": filled}
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _checkpoint(cls, url: str | None, info: ValidationInfo) -> str | None:
+        return None if url is None else check_checkpoint(url, info)
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        return None if path is None else resolve_path(str(path), info)
+
+    @field_validator("agents")
+    @classmethod
+    def _agent_refs(
+        cls, agents: dict[str, AgentSpec], info: ValidationInfo
+    ) -> dict[str, AgentSpec]:
+        models, tools = info.data.get("models"), info.data.get("tools")
+        for name, agent in agents.items():
+            if models is not None and agent.model not in models:
+                hint = did_you_mean(agent.model, models)
+                raise SpecIssue(
+                    f"agent {name!r} uses unknown model {agent.model!r}{hint}",
+                    loc=(name, "model"),
+                )
+            for i, ref in enumerate(agent.tools):
+                problem = tools.problem(ref) if isinstance(tools, ToolsSpec) else None
+                if problem is not None:
+                    raise SpecIssue(problem, loc=(name, "tools", i))
+        return agents
+
+    @field_validator("graph")
+    @classmethod
+    def _step_refs(cls, graph: GraphSpec | None, info: ValidationInfo) -> GraphSpec | None:
+        agents, tools = info.data.get("agents"), info.data.get("tools")
+        for name, step in graph.steps.items() if graph is not None else ():
+            if step.agent is not None and agents is not None and step.agent not in agents:
+                hint = did_you_mean(step.agent, agents)
+                raise SpecIssue(
+                    f"step {name!r} uses unknown agent {step.agent!r}{hint}",
+                    loc=("steps", name, "agent"),
+                )
+            if step.tool is not None and isinstance(tools, ToolsSpec):
+                problem = tools.problem(step.tool)
+                if problem is not None:
+                    raise SpecIssue(problem, loc=("steps", name, "tool"))
+        return graph
+
+    @model_validator(mode="after")
+    def _planner_needed(self) -> PipelineSpec:
+        if self.graph is None and Role.PLANNER.value not in self.models:
+            hint = did_you_mean(Role.PLANNER.value, self.models)
+            raise SpecIssue(
+                f"models.planner is required for the standard graph{hint}",
+                loc=("models",),
+                at_key=True,
+            )
+        return self
+
+    def model_for(self, agent: str) -> ModelSpec:
+        """The model an agent runs on."""
+        return self.models[self.agents[agent].model]

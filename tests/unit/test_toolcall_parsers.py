@@ -1,0 +1,159 @@
+"""find_tool_calls: every textual form of a tool call, exact results, and garbage."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from orchestrator.models.toolcall_parsers import TextToolCall, find_tool_calls
+
+
+def _calls(text: str) -> list[tuple[str, dict[str, object]]]:
+    return [(c.name, c.arguments) for c in find_tool_calls(text)[0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"name": "add", "arguments": {"a": 1, "b": 2}}', [("add", {"a": 1, "b": 2})]),
+        ('{"name": "add", "parameters": {"a": 1}}', [("add", {"a": 1})]),
+        ('{"name": "add", "arguments": "{\\"a\\": 1}"}', [("add", {"a": 1})]),
+        (
+            '[{"name": "a", "arguments": {}}, {"name": "b", "parameters": {"x": [1]}}]',
+            [("a", {}), ("b", {"x": [1]})],
+        ),
+        (
+            '{"type": "function", "function": {"name": "f", "arguments": "{\\"q\\": \\"x\\"}"}}',
+            [("f", {"q": "x"})],
+        ),
+    ],
+    ids=["object", "parameters", "string-arguments", "array", "openai-function"],
+)
+def test_json_forms(text: str, expected: list[tuple[str, dict[str, object]]]) -> None:
+    assert _calls(text) == expected
+    assert find_tool_calls(text)[1] == ""
+
+
+def test_pythonic_with_nested_lists_and_dicts() -> None:
+    text = (
+        '[search(query="paris hotels", filters={"stars": [4, 5], "pool": True, "near": None}, '
+        "limit=-3), add(a=1.5, b=[[1, 2], {'k': 'v'}])]"
+    )
+    assert _calls(text) == [
+        (
+            "search",
+            {
+                "query": "paris hotels",
+                "filters": {"stars": [4, 5], "pool": True, "near": None},
+                "limit": -3,
+            },
+        ),
+        ("add", {"a": 1.5, "b": [[1, 2], {"k": "v"}]}),
+    ]
+
+
+def test_pythonic_accepts_json_literals_and_no_arguments() -> None:
+    assert _calls("[f(flag=true, other=null), g()]") == [("f", {"flag": True, "other": None}), ("g", {})]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[f(1, 2)]",  # positional arguments cannot be mapped to names
+        "[f(a=__import__('os').system('true'))]",  # never evaluated
+        "[f(**kw)]",
+        "[f(a=x)]",
+        "[f(a={1, 2})]",
+    ],
+)
+def test_pythonic_rejects_anything_but_keyword_literals(text: str) -> None:
+    assert find_tool_calls(text) == ([], text)
+
+
+def test_llama4_python_tags() -> None:
+    text = 'Checking.<|python_start|>[get_weather(city="Oslo")]<|python_end|>'
+    calls, rest = find_tool_calls(text)
+    assert [(c.name, c.arguments) for c in calls] == [("get_weather", {"city": "Oslo"})]
+    assert rest == "Checking."
+
+
+def test_llama4_python_tags_unterminated_and_bare_call() -> None:
+    assert _calls('<|python_start|>get_weather(city="Oslo")') == [("get_weather", {"city": "Oslo"})]
+
+
+def test_llama3_python_tag_and_function_tag() -> None:
+    assert _calls('<|python_tag|>brave_search.call(query="x")') == [("brave_search", {"query": "x"})]
+    assert _calls('<function=add>{"a": 1}</function>') == [("add", {"a": 1})]
+
+
+def test_hermes_tool_call_tags() -> None:
+    text = (
+        "I will call two tools.\n"
+        '<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n</tool_call>\n'
+        '<tool_call>{"name": "b", "arguments": {}}</tool_call>'
+    )
+    calls, rest = find_tool_calls(text)
+    assert [(c.name, c.arguments) for c in calls] == [("a", {"x": 1}), ("b", {})]
+    assert rest == "I will call two tools."
+
+
+def test_hermes_repairs_inside_tags_and_accepts_unterminated_last_tag() -> None:
+    text = "<tool_call>{'name': 'a', 'arguments': {'x': True,}}</tool_call><tool_call>{\"name\": \"b\""
+    assert _calls(text) == [("a", {"x": True}), ("b", {})]
+
+
+def test_mistral_marker() -> None:
+    assert _calls('[TOOL_CALLS][{"name": "f", "arguments": {"x": 1}}]') == [("f", {"x": 1})]
+
+
+def test_fenced_block() -> None:
+    text = 'Sure.\n```json\n{"name": "f", "arguments": {"x": 1},}\n```\nDone.'
+    calls, rest = find_tool_calls(text)
+    assert [(c.name, c.arguments) for c in calls] == [("f", {"x": 1})]
+    assert rest == "Sure.\n\nDone."
+
+
+def test_calls_after_prose() -> None:
+    text = 'Let me look that up: {"name": "f", "arguments": {"s": "a}b"}} and [g(x="it\'s")] ok'
+    calls, rest = find_tool_calls(text)
+    assert [(c.name, c.arguments) for c in calls] == [("f", {"s": "a}b"}), ("g", {"x": "it's"})]
+    assert rest == "Let me look that up: and ok"
+
+
+def test_ids_are_deterministic_and_indexed() -> None:
+    text = '[{"name": "f", "arguments": {"x": 1}}, {"name": "f", "arguments": {"x": 1}}]'
+    first, second = find_tool_calls(text)[0]
+    assert first.id.startswith("call_0_") and second.id.startswith("call_1_")
+    assert first.id[7:] == second.id[7:]
+    assert find_tool_calls(text)[0][0] == first
+    assert isinstance(first, TextToolCall)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "just prose, no call",
+        '{"name": "Bob", "age": 3}',  # data, not a call: no arguments key
+        '{"name": "f", "arguments": {"x": 1}, "extra": 2}',  # unknown keys: data
+        '{"name": "", "arguments": {}}',
+        '{"name": "f", "arguments": [1]}',
+        "[1, 2, 3] and {\"a\": 1}",
+        "garbage {{{ [[[ ( \" ' <tool_call> ``` <|python_start|>",
+        "[" * 5000 + "]" * 10,
+        "<tool_call>not json at all</tool_call>",
+    ],
+)
+def test_no_calls(text: str) -> None:
+    assert find_tool_calls(text) == ([], text)
+
+
+def test_never_raises_on_random_garbage() -> None:
+    rng = random.Random(7)
+    alphabet = '{}[]()"\':,=\\ \nabcfnx01-<>|_/`TrueNonel'
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        calls, rest = find_tool_calls(text)
+        assert all(isinstance(c.arguments, dict) and c.name for c in calls)
+        assert isinstance(rest, str)
