@@ -18,6 +18,7 @@ object being validated, the problem is; ``config.py`` turns it into ``file:line:
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -345,12 +346,15 @@ class PipelineSpec(SpecModel):
     @model_validator(mode="after")
     def _planner_needed(self) -> PipelineSpec:
         if self.graph is None and Role.PLANNER.value not in self.models:
-            hint = did_you_mean(Role.PLANNER.value, self.models)
-            raise SpecIssue(
-                f"models.planner is required for the standard graph{hint}",
-                loc=("models",),
-                at_key=True,
-            )
+            message = "models.planner is required for the standard graph"
+            close = difflib.get_close_matches(Role.PLANNER.value, list(self.models), n=1)
+            if close:
+                raise SpecIssue(
+                    f"{message} (is {close[0]!r} a misspelling of 'planner'?)",
+                    loc=("models", close[0]),
+                    at_key=True,
+                )
+            raise SpecIssue(message, loc=("models",), at_key=True)
         return self
 
     def model_for(self, agent: str) -> ModelSpec:

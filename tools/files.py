@@ -192,7 +192,8 @@ def apply_edits(workspace: Path | str, edits: Iterable[Mapping[str, Any]]) -> li
             else:
                 raise ToolError(f"no such file: {display}; give 'content' to create it")
         except ToolError as err:
-            raise ToolError(f"{where}: {err}", tool="apply_edits", details=err.details) from err
+            # Same class (a WorkspaceEscapeError stays one), message prefixed with the edit.
+            raise type(err)(f"{where}: {err}", tool="apply_edits", details=err.details) from err
     changed = [real for real, text in texts.items() if text != originals[real]]
     for real in changed:
         _write(ws, displays[real], texts[real], tool="apply_edits")

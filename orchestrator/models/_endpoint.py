@@ -32,6 +32,7 @@ from orchestrator.exceptions import ModelConnectionError, ModelHTTPError
 __all__ = ["Endpoint", "RetryPolicy"]
 
 _EXCERPT = 200
+_CONNECT_TIMEOUT = 10.0  # a server that takes longer to accept is as good as down
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,14 @@ def _attempt_plan(
 
     The response of a failed attempt must already be read (its body is quoted in errors).
     """
-    last_cause = "no attempt made"
+    last_cause, last_url = "no attempt made", urls[-1]
     last_status: httpx.Response | None = None
     attempts = 0
     for round_ in range(policy.max_retries + 1):
         hint: float | None = None
         for url in urls:
             outcome = yield _Send(url)
-            attempts += 1
+            attempts, last_url = attempts + 1, url
             if isinstance(outcome, httpx.Response):
                 if outcome.is_success:
                     return outcome, url
@@ -116,10 +117,10 @@ def _attempt_plan(
         if round_ < policy.max_retries:
             yield _Wait(policy.delay(round_, hint))
     if last_status is not None:
-        raise _http_error(last_status, urls[-1], attempts)
+        raise _http_error(last_status, last_url, attempts)
     raise ModelConnectionError(
         f"cannot reach {', '.join(urls)} after {attempts} attempt(s): {last_cause}",
-        url=urls[-1],
+        url=last_url,
     )
 
 
@@ -242,7 +243,7 @@ class Endpoint:
             url + path,
             content=body,
             headers={"content-type": "application/json"},
-            timeout=t,
+            timeout=httpx.Timeout(t, connect=min(t, _CONNECT_TIMEOUT)),
         )
 
     def post(self, path: str, body: bytes, *, timeout: float | None = None) -> tuple[bytes, str]:

@@ -3,8 +3,8 @@
 Pure functions, no I/O: the request body going out and the ``AIMessage`` coming back. The
 same decoding serves non-streaming replies here and the end of a stream in :mod:`._sse`.
 
-Requests are serialised deterministically (sorted keys, fixed separators, tool-call arguments
-re-encoded the same way every time) so that the prompt a server renders from step N is a
+Requests are serialised deterministically (sorted keys except schema ``properties``, fixed
+separators, tool-call arguments re-encoded the same way every time) so that the prompt a server renders from step N is a
 byte-identical prefix of step N+1's, which is what vLLM's prefix cache needs.
 """
 
@@ -77,9 +77,24 @@ class ReplyContext:
     think_prefilled: bool = False
 
 
+def _canonical(value: Any, *, keep_order: bool = False) -> Any:
+    if isinstance(value, dict):
+        keys = list(value) if keep_order else sorted(value)
+        return {k: _canonical(value[k], keep_order=k == "properties") for k in keys}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def dumps(body: Mapping[str, Any]) -> bytes:
-    """Serialise a request body deterministically (sorted keys, compact, UTF-8)."""
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    """Serialise a request body deterministically: sorted keys, compact, UTF-8.
+
+    The one exception to sorting is a JSON Schema's ``properties``: constrained decoders
+    (xgrammar, outlines) emit fields in that order, and a schema that puts ``steps`` before
+    ``answer`` means "think first"; alphabetical order would make the model answer first.
+    """
+    canonical = _canonical(dict(body))
+    return json.dumps(canonical, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _dump_args(args: Mapping[str, Any]) -> str:

@@ -1,37 +1,51 @@
 """String-aware bracket scanning over model text (no parsing, no I/O).
 
-Two questions about a reply are answered here, in one pass each over its structural
-characters: where the last balanced ``{...}``/``[...]`` is and where an unclosed one starts
-(:func:`structure`), and what a JSON-like text looks like with its comments removed and its
-missing closing brackets added (:func:`complete`).
+One pass over a reply's structural characters tells where the last balanced ``{...}`` or
+``[...]`` is, where an unclosed one starts, where comments are and which closing brackets are
+missing. :func:`structure` and :func:`complete` answer from that pass.
 
 Quotes count only inside brackets, and a single quote only where a value can start (after
-``{ [ , : (``), so apostrophes in prose are not strings; a single-quoted string ends at a
-newline. A closer that matches an outer opener closes the inner ones.
+``{ [ , : (``, comments aside), so apostrophes in prose are not strings; a single-quoted
+string ends at a newline. ``//``, ``/* */`` and ``#`` comments count only inside brackets.
+A closer that matches an outer opener closes the inner ones.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-__all__ = ["complete", "structure"]
+__all__ = ["Scan", "complete", "scan", "structure"]
 
-_SPECIAL = re.compile(r"""[{}\[\]"'\\\n]""")
-_SPECIAL_OR_COMMENT = re.compile(r"""[{}\[\]"'\\\n/#]""")
+_SPECIAL = re.compile(r"""[{}\[\]"'\\\n/#]""")
 _CLOSER = {"{": "}", "[": "]"}
 
 
-def structure(text: str) -> tuple[tuple[int, int] | None, int | None]:
-    """The last balanced ``{...}``/``[...]`` span, and the start of the outermost unclosed one.
+@dataclass
+class Scan:
+    """What one pass found.
 
-    Example:
-        >>> structure('see {"a": [1]} and {"b": 2')
-        ((4, 14), 19)
+    Attributes:
+        last: the span of the balanced object/array whose closer comes last, if any.
+        tail: the start of the outermost object/array that never closes, if any.
+        closers: the closing brackets missing at the end, innermost first.
+        in_string: whether the text ends inside a string.
+        comments: the spans of comments inside brackets.
     """
+
+    last: tuple[int, int] | None = None
+    tail: int | None = None
+    closers: str = ""
+    in_string: bool = False
+    comments: list[tuple[int, int]] = field(default_factory=list)
+
+
+def scan(text: str) -> Scan:
+    """Scan ``text`` once; see the module docstring for the rules."""
+    out = Scan()
     stack: list[tuple[str, int]] = []
     quote = ""
     skip_to = -1
-    last: tuple[int, int] | None = None
     for m in _SPECIAL.finditer(text):
         i = m.start()
         if i < skip_to:
@@ -42,7 +56,12 @@ def structure(text: str) -> tuple[tuple[int, int] | None, int | None]:
                 skip_to = i + 2
             elif ch == quote or (ch == "\n" and quote == "'"):
                 quote = ""
-        elif ch == '"' or (ch == "'" and _opens_string(text, i)):
+        elif ch in "/#":
+            end = _comment_end(text, i) if stack else None
+            if end is not None:
+                out.comments.append((i, end))
+                skip_to = end
+        elif ch == '"' or (ch == "'" and _opens_string(text, i, out.comments)):
             if stack:
                 quote = ch
         elif ch in _CLOSER:
@@ -50,57 +69,48 @@ def structure(text: str) -> tuple[tuple[int, int] | None, int | None]:
         elif ch in "}]":
             for k in range(len(stack) - 1, -1, -1):
                 if stack[k][0] == ch:
-                    last = (stack[k][1], i + 1)
+                    out.last = (stack[k][1], i + 1)
                     del stack[k:]
                     break
-    return last, (stack[0][1] if stack else None)
+    out.tail = stack[0][1] if stack else None
+    out.closers = "".join(closer for closer, _ in reversed(stack))
+    out.in_string = bool(quote)
+    return out
+
+
+def structure(text: str) -> tuple[tuple[int, int] | None, int | None]:
+    """The last balanced ``{...}``/``[...]`` span, and the start of the outermost unclosed one.
+
+    Example:
+        >>> structure('see {"a": [1]} and {"b": 2')
+        ((4, 14), 19)
+    """
+    found = scan(text)
+    return found.last, found.tail
 
 
 def complete(text: str) -> str:
-    """``text`` without ``//``, ``/* */`` and ``#`` comments, with missing closers appended.
+    """``text`` without its comments and with its missing closing brackets appended.
 
-    Only comments inside brackets and outside strings are removed. Closers are appended only
-    when the text does not end inside a string (a string cut short cannot be completed
-    without inventing its end).
+    Closers are appended only when the text does not end inside a string (a string cut
+    short cannot be completed without inventing its end).
 
     Example:
         >>> complete('{"a": [1, 2], // two\\n "b": {"c": "#x"')
         '{"a": [1, 2], \\n "b": {"c": "#x"}}'
     """
-    stack: list[str] = []
-    quote = ""
-    skip_to = -1
+    found = scan(text)
+    if not found.comments and not found.closers:
+        return text
     pieces: list[str] = []
     pos = 0
-    for m in _SPECIAL_OR_COMMENT.finditer(text):
-        i = m.start()
-        if i < skip_to:
-            continue
-        ch = m.group()
-        if quote:
-            if ch == "\\":
-                skip_to = i + 2
-            elif ch == quote or (ch == "\n" and quote == "'"):
-                quote = ""
-        elif ch in "/#" and stack:
-            end = _comment_end(text, i)
-            if end is not None:
-                pieces.append(text[pos:i])
-                pos = skip_to = end
-        elif ch == '"' or (ch == "'" and _opens_string(text, i)):
-            if stack:
-                quote = ch
-        elif ch in _CLOSER:
-            stack.append(_CLOSER[ch])
-        elif ch in "}]":
-            for k in range(len(stack) - 1, -1, -1):
-                if stack[k] == ch:
-                    del stack[k:]
-                    break
+    for start, end in found.comments:
+        pieces.append(text[pos:start])
+        pos = end
     pieces.append(text[pos:])
     out = "".join(pieces)
-    if stack and not quote:
-        out = out.rstrip() + "".join(reversed(stack))
+    if found.closers and not found.in_string:
+        out = out.rstrip() + found.closers
     return out
 
 
@@ -115,9 +125,16 @@ def _comment_end(text: str, i: int) -> int | None:
     return None
 
 
-def _opens_string(text: str, i: int) -> bool:
-    """Whether a single quote at ``i`` starts a string (after ``{ [ , : (``), not an apostrophe."""
+def _opens_string(text: str, i: int, comments: list[tuple[int, int]]) -> bool:
+    """Whether a single quote at ``i`` starts a string rather than being an apostrophe."""
     j = i - 1
-    while j >= 0 and text[j] in " \t\r\n":
-        j -= 1
+    k = len(comments) - 1
+    while j >= 0:
+        if k >= 0 and comments[k][0] <= j < comments[k][1]:
+            j = comments[k][0] - 1
+            k -= 1
+        elif text[j] in " \t\r\n":
+            j -= 1
+        else:
+            break
     return j < 0 or text[j] in "{[,:("

@@ -29,12 +29,13 @@ async def call(model: Model, mode: str, prompt: Any = "hi") -> AIMessage:
             if mode == "stream"
             else [c async for c in model.astream(prompt)]
         )
-        result = chunks[0]
-        for chunk in chunks[1:]:
-            result = result + chunk
-        assert isinstance(result, AIMessageChunk)
+        pieces = [c for c in chunks if isinstance(c, AIMessageChunk)]
+        assert len(pieces) == len(chunks)
+        total = pieces[0]
+        for piece in pieces[1:]:
+            total = total + piece
         result = AIMessage(
-            **result.model_dump(exclude={"type", "tool_call_chunks", "chunk_position"})
+            **total.model_dump(exclude={"type", "tool_call_chunks", "chunk_position"})
         )
     assert isinstance(result, AIMessage)
     return result

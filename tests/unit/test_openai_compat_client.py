@@ -210,9 +210,11 @@ def test_per_call_timeout_and_default_timeout() -> None:
     model = make_model(rec, timeout=9.0)
     model.invoke("a")
     model.invoke("b", timeout=2.5)
+    make_model(rec, timeout=120).invoke("c")
     timeouts = [r.extensions["timeout"] for r in rec.requests]
-    assert timeouts[0]["read"] == 9.0
+    assert timeouts[0] == {"connect": 9.0, "read": 9.0, "write": 9.0, "pool": 9.0}
     assert timeouts[1] == {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
+    assert timeouts[2] == {"connect": 10.0, "read": 120, "write": 120, "pool": 120}
     assert "timeout" not in rec.bodies[1]
 
 
@@ -235,7 +237,7 @@ def test_missing_api_key_env_var_is_a_config_error(monkeypatch: pytest.MonkeyPat
 
 
 def test_base_urls_accepts_one_string_and_refuses_none() -> None:
-    model = OpenAICompatChatModel(base_urls="http://h/v1", model="m")
+    model = OpenAICompatChatModel(base_urls="http://h/v1", model="m")  # type: ignore[arg-type]
     assert model.base_urls == ["http://h/v1"]
     with pytest.raises(ValueError, match="at least one"):
         OpenAICompatChatModel(base_urls=[], model="m")

@@ -38,7 +38,8 @@ def run(lines: list[str], ctx: ReplyContext = PLAIN) -> AIMessageChunk:
     for chunk in chunks[1:]:
         message = message + chunk.message
     assert isinstance(message, AIMessageChunk)
-    assert chunks[-1].message.chunk_position == "last"
+    last = chunks[-1].message
+    assert isinstance(last, AIMessageChunk) and last.chunk_position == "last"
     return message
 
 

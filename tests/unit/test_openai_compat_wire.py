@@ -30,7 +30,7 @@ from orchestrator.models._wire import (
     usage_metadata,
 )
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -117,6 +117,20 @@ def test_dumps_is_deterministic_and_compact() -> None:
     a = dumps({"b": 1, "a": {"y": "é", "x": [2, 1]}})
     b = dumps({"a": {"x": [2, 1], "y": "é"}, "b": 1})
     assert a == b == '{"a":{"x":[2,1],"y":"é"},"b":1}'.encode()
+
+
+def test_dumps_keeps_schema_property_order() -> None:
+    """Constrained decoding emits fields in schema order: steps before answer stays so."""
+    schema = {
+        "type": "object",
+        "properties": {"steps": {"type": "array", "items": {"type": "string"}}, "answer": {}},
+        "required": ["steps", "answer"],
+    }
+    body = {"response_format": {"json_schema": {"schema": schema, "name": "math"}}}
+    text = dumps(body).decode()
+    assert text.index('"steps"') < text.index('"answer"')
+    assert text.index('"items"') < text.index('"type":"array"')  # inside a property: sorted
+    assert text.index('"name"') < text.index('"schema"')
 
 
 def test_strict_tools_close_every_object_schema_but_keep_required() -> None:
@@ -250,7 +264,7 @@ def test_tool_calls_valid_invalid_and_without_id() -> None:
         ("h", {}, calls[1]["id"]),
         ("k", {"y": 2}, "d"),
     ]
-    assert calls[1]["id"].startswith("call_2_")
+    assert str(calls[1]["id"]).startswith("call_2_")
     assert [(i["name"], i["args"]) for i in invalid] == [("g", '{"x": '), ("m", "[1]")]
 
 

@@ -274,7 +274,7 @@ def test_soundness_over_ten_thousand_random_and_mutated_outputs() -> None:
         else:
             text = "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 60)))
         accepted += _assert_sound(text, schema)
-    assert 1000 < accepted < 9000  # the corpus exercises both outcomes
+    assert 300 < accepted < 9700  # the corpus exercises both outcomes
 
 
 @settings(max_examples=300, deadline=None)

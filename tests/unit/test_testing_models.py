@@ -40,7 +40,7 @@ def test_keyword_responses_and_exceptions_are_raised() -> None:
 
 def test_only_known_kinds_are_scripted() -> None:
     with pytest.raises(TypeError, match="AIMessage, str or exception"):
-        FakeChatModel([42])
+        FakeChatModel([42])  # type: ignore[list-item]
 
 
 def test_requests_record_messages_and_options() -> None:
