@@ -11,7 +11,7 @@ from langchain_core.runnables import Runnable
 
 from orchestrator.events import ModelCallEvent, emit
 from orchestrator.exceptions import ModelResponseError
-from orchestrator.usage import usage_entry
+from orchestrator.usage import UsageTable, usage_entry
 
 __all__ = ["emit_model_calls", "invoke_role"]
 
@@ -36,7 +36,7 @@ async def invoke_role(
     messages: list[BaseMessage],
     role: str,
     **kwargs: Any,
-) -> tuple[AIMessage, dict[str, float]]:
+) -> tuple[AIMessage, UsageTable]:
     """Call a model once; return its reply and the usage entry for the role."""
     start = time.perf_counter()
     reply = await model.ainvoke(messages, **kwargs)

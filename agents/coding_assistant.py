@@ -22,7 +22,7 @@ from agents.context import AgentContext
 from agents.enforced import enforce_role
 from agents.prompts import load_prompt
 from agents.tool_runner import run_tool_call
-from orchestrator.graph import instrumented
+from orchestrator.graph import Graph, instrumented
 from orchestrator.limits import exceeded_limit
 from orchestrator.state import RunState
 from orchestrator.types import Role, RunStatus
@@ -83,7 +83,13 @@ def parse_test_report(text: str) -> dict[str, Any]:
     if not isinstance(report, dict):
         return {"ok": False, "passed": 0, "failed": 0, "errors": 1, "excerpt": text[:2000]}
     failures = report.get("failures") or []
-    excerpt = "\n\n".join(str(f) for f in failures)[:3000] or str(report.get("output", ""))[:3000]
+    excerpt = "\n\n".join(
+        f"{f.get('test', '')}: {f.get('message', '')}\n{f.get('excerpt', '')}"
+        if isinstance(f, dict)
+        else str(f)
+        for f in failures
+    )
+    excerpt = (excerpt or str(report.get("output", "")))[:3000]
     ok = (
         int(report.get("failed", 0)) == 0
         and int(report.get("errors", 0)) == 0
@@ -108,7 +114,7 @@ def _paths(listing: str) -> list[str]:
 
 def coding_assistant_graph(
     ctx: AgentContext, *, max_attempts: int = 3, clock: Callable[[], float] = time.time
-) -> StateGraph:
+) -> Graph:
     """Build the coding-assistant workflow over ``ctx`` (tools: list_files, read_file,
     apply_edit, write_file, run_tests)."""
     tools = ctx.planner_tools
@@ -279,7 +285,7 @@ def coding_assistant_graph(
             return "finish"
         return "apply" if (state.get("results") or {}).get("edits") else "test"
 
-    graph: StateGraph = StateGraph(RunState)
+    graph: Graph = StateGraph(RunState)
     for name, fn in (
         ("explore", explore),
         ("test", test),

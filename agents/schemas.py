@@ -10,7 +10,7 @@ from typing import Any
 
 from orchestrator.types import DelegateKind
 
-__all__ = ["DELEGATE_TOOL_SCHEMA", "MATH_SCHEMA", "CODE_SCHEMA", "default_output_schema"]
+__all__ = ["CODE_SCHEMA", "DELEGATE_TOOL_SCHEMA", "MATH_SCHEMA", "default_output_schema"]
 
 MATH_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -54,16 +54,14 @@ def rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / (1024 * 1024)
 
 
-def _interleave(
-    runs: dict[str, Callable[[], int]], reps: int
-) -> dict[str, list[float]]:
+def _interleave(runs: dict[str, Callable[[], int]], reps: int) -> dict[str, list[float]]:
     """Alternate the runs so drift (other load, CPU frequency) hits each equally.
 
     Each run returns the tokens it generated; samples are tokens per second.
     """
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for rep in range(reps + 1):
-        for name, run in (runs.items() if rep % 2 else reversed(runs.items())):
+        for name, run in runs.items() if rep % 2 else reversed(runs.items()):
             started = time.perf_counter()
             tokens = run()
             elapsed = time.perf_counter() - started
@@ -114,10 +112,10 @@ def bench_overhead(model: LocalChatModel, reps: int, tokens: int) -> dict[str, A
 
 
 def bench_threads(model: LocalChatModel, reps: int, tokens: int) -> dict[str, Any]:
-    """Generation and prompt processing with 1 thread vs every core (same loaded model)."""
-    counts = sorted({1, default_n_threads()})
+    """Generation and prompt processing with 1 thread, the default, and every core."""
+    counts = sorted({1, default_n_threads(), os.cpu_count() or 1})
     models = {n: model.model_copy(update={"n_threads": n}) for n in counts}
-    long_prompt = " ".join(["The planner calls tools and the reasoner checks the math."] * 80)
+    long_prompt = " ".join(["The planner calls tools and the reasoner checks the math."] * 30)
     counter = iter(range(10**6))
 
     def generate(m: LocalChatModel) -> Callable[[], int]:
@@ -196,7 +194,7 @@ def _print_table(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions per path")
-    parser.add_argument("--tokens", type=int, default=96, help="max tokens generated per call")
+    parser.add_argument("--tokens", type=int, default=64, help="max tokens generated per call")
     parser.add_argument("--probe-n-ctx", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe_n_ctx:

@@ -1,20 +1,32 @@
-"""Walk the :class:`~orchestrator.spec.PipelineSpec` type tree by keys (private to config).
+"""Dotted paths into a pipeline file (private to :mod:`orchestrator.config`).
 
-Used to check ``--set`` paths before applying them and to list the keys a mapping accepts
-for did-you-mean hints.
+Walks the :class:`~orchestrator.spec.PipelineSpec` type tree by keys, to check and apply
+``--set`` overrides and to list the keys a mapping accepts for did-you-mean hints.
 """
 
 from __future__ import annotations
 
+import datetime
 import types
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
-from orchestrator.spec import PipelineSpec
+from orchestrator.exceptions import ConfigError
+from orchestrator.spec import PipelineSpec, did_you_mean
 
-__all__ = ["Loc", "dotted", "field_names", "is_sequence", "shape_at", "step_shape"]
+__all__ = [
+    "Loc",
+    "apply_override",
+    "dotted",
+    "field_names",
+    "is_sequence",
+    "shape_at",
+    "step_shape",
+]
 
 Loc = tuple[str | int, ...]
 """Keys and list indexes from the top of a pipeline file down to a value."""
@@ -89,3 +101,66 @@ def _candidates(shape: Any) -> list[Any]:
     if origin in (Union, types.UnionType):
         return [c for arg in get_args(shape) if arg is not type(None) for c in _candidates(arg)]
     return [shape]
+
+
+def apply_override(data: dict[str, Any], item: str, *, path: str) -> list[Loc]:
+    """Apply one ``dotted.key=value`` item (the CLI's ``--set``) to a file's plain data.
+
+    The value is parsed as YAML; list items are addressed by index; missing mappings on the
+    way are created when the pipeline format has them there.
+
+    Returns:
+        The places set or created (errors under them are reported as the override's).
+
+    Raises:
+        ConfigError: a malformed item, a path the format doesn't have, a bad YAML value.
+    """
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"--set {item}: {message}", path=path)
+
+    key, sep, raw = item.partition("=")
+    segments = key.strip().split(".")
+    if not sep or not all(segments):
+        raise fail("expected dotted.key=value, e.g. limits.max_steps=10")
+    try:
+        value = _plain(YAML(typ="safe", pure=True).load(raw))
+    except (YAMLError, ValueError) as exc:
+        raise fail(f"value does not parse as YAML: {str(exc).splitlines()[0]}") from None
+    node: Any = data
+    loc: Loc = ()
+    touched: list[Loc] = []
+    for i, seg in enumerate(segments):
+        step: str | int = int(seg) if isinstance(node, list) and seg.lstrip("-").isdigit() else seg
+        if isinstance(node, list) and not (isinstance(step, int) and 0 <= step < len(node)):
+            raise fail(f"{dotted(loc)} has no item {seg} (it has {len(node)})")
+        if step_shape(shape_at(loc), step) is None:
+            names = field_names(shape_at(loc))
+            where = f"{dotted(loc)} has" if loc else "a pipeline has"
+            raise fail(f"{where} no key {seg!r}{did_you_mean(seg, names)}")
+        here = (*loc, step)
+        if i == len(segments) - 1:
+            node[step] = value
+            return [*touched, here]
+        child = node.get(step) if isinstance(node, dict) else node[int(step)]
+        if child is None:
+            if is_sequence(step_shape(shape_at(loc), step)):
+                raise fail(f"{dotted(here)} has no items to change")
+            child = node[step] = {}
+            touched.append(here)
+        if not isinstance(child, dict | list):
+            raise fail(f"{dotted(here)} is a single value, not a mapping")
+        node, loc = child, here
+    return touched  # not reached: the loop returns at the last segment
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError(f"unsupported value of type {type(value).__name__}")

@@ -29,9 +29,7 @@ def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
     rest = url.removeprefix("sqlite:")
     rest = rest[2:] if rest.startswith("//") else rest
-    if rest.startswith("/") and not rest.startswith("//"):
-        rest = rest[1:]
-    elif rest.startswith("//"):
+    if (rest.startswith("/") and not rest.startswith("//")) or rest.startswith("//"):
         rest = rest[1:]
     if not rest:
         raise ConfigError(f"checkpoint URL {url!r} names no file (use sqlite:///path/to/file)")

@@ -88,8 +88,9 @@ def _exit_code(result: RunResult) -> int:
     return EXIT_OK if result.status in (RunStatus.COMPLETED, RunStatus.INTERRUPTED) else 1
 
 
-def _execute(record: ThreadRecord, *, task: str | None, approve: bool | None,
-             as_json: bool, quiet: bool) -> None:
+def _execute(
+    record: ThreadRecord, *, task: str | None, approve: bool | None, as_json: bool, quiet: bool
+) -> None:
     try:
         pipeline = load_pipeline(
             record.pipeline,
@@ -100,8 +101,14 @@ def _execute(record: ThreadRecord, *, task: str | None, approve: bool | None,
         )
         if task is not None:
             save_thread(record)
-        result = _drive(pipeline, task=task, thread_id=record.thread_id, approve=approve,
-                        as_json=as_json, quiet=quiet or as_json)
+        result = _drive(
+            pipeline,
+            task=task,
+            thread_id=record.thread_id,
+            approve=approve,
+            as_json=as_json,
+            quiet=quiet or as_json,
+        )
     except KeyboardInterrupt:
         typer.echo(
             f"\ninterrupted; the checkpoint is kept. Resume with: bicameral resume "
@@ -161,9 +168,14 @@ def resume(
     if approve and deny:
         raise _fail("give --approve or --deny, not both")
     try:
-        record = load_thread(thread) if pipeline is None else ThreadRecord(
-            thread_id=thread, pipeline=str(pipeline.resolve()),
-            checkpoint=checkpoint or DEFAULT_SQLITE_URL,
+        record = (
+            load_thread(thread)
+            if pipeline is None
+            else ThreadRecord(
+                thread_id=thread,
+                pipeline=str(pipeline.resolve()),
+                checkpoint=checkpoint or DEFAULT_SQLITE_URL,
+            )
         )
     except ConfigError as exc:
         raise _fail(str(exc)) from None

@@ -37,14 +37,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from orchestrator._config_paths import (
-    Loc,
-    dotted,
-    field_names,
-    is_sequence,
-    shape_at,
-    step_shape,
-)
+from orchestrator._config_paths import Loc, apply_override, dotted, field_names, shape_at
 from orchestrator.exceptions import ConfigError
 from orchestrator.spec import PipelineSpec, SpecIssue, did_you_mean
 
@@ -128,7 +121,8 @@ def parse_spec(
         )
     doc.data = _Converter(doc, os.environ if env is None else env).convert(root, (), 0)
     for item in overrides:
-        _apply_override(doc, item)
+        for loc in apply_override(doc.data, item, path=path):
+            doc.overridden[loc] = item
     context = {"base_dir": Path(base_dir) if base_dir is not None else Path.cwd()}
     try:
         return PipelineSpec.model_validate(doc.data, context=context)
@@ -297,56 +291,6 @@ def _get(data: Any, loc: Loc) -> Any:
             return None
         data = data[seg]
     return data
-
-
-def _apply_override(doc: _Document, item: str) -> None:
-    def fail(message: str) -> ConfigError:
-        return ConfigError(f"--set {item}: {message}", path=doc.path)
-
-    key, sep, raw = item.partition("=")
-    segments = key.strip().split(".")
-    if not sep or not all(segments):
-        raise fail("expected dotted.key=value, e.g. limits.max_steps=10")
-    try:
-        value = _plain(YAML(typ="safe", pure=True).load(raw))
-    except (YAMLError, ValueError) as exc:
-        raise fail(f"value does not parse as YAML: {str(exc).splitlines()[0]}") from None
-    node: Any = doc.data
-    loc: Loc = ()
-    for i, seg in enumerate(segments):
-        step: str | int = int(seg) if isinstance(node, list) and seg.lstrip("-").isdigit() else seg
-        if isinstance(node, list) and not (isinstance(step, int) and 0 <= step < len(node)):
-            raise fail(f"{dotted(loc)} has no item {seg} (it has {len(node)})")
-        if step_shape(shape_at(loc), step) is None:
-            names = field_names(shape_at(loc))
-            where = f"{dotted(loc)} has" if loc else "a pipeline has"
-            raise fail(f"{where} no key {seg!r}{did_you_mean(seg, names)}")
-        here = (*loc, step)
-        if i == len(segments) - 1:
-            node[step] = value
-            doc.overridden[here] = item
-            return
-        child = node.get(step) if isinstance(node, dict) else node[int(step)]
-        if child is None:
-            if is_sequence(step_shape(shape_at(loc), step)):
-                raise fail(f"{dotted(here)} has no items to change")
-            child = node[step] = {}
-            doc.overridden[here] = item
-        if not isinstance(child, dict | list):
-            raise fail(f"{dotted(here)} is a single value, not a mapping")
-        node, loc = child, here
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise ValueError(f"unsupported value of type {type(value).__name__}")
 
 
 def _first_error(exc: ValidationError, doc: _Document) -> ConfigError:

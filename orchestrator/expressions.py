@@ -188,7 +188,7 @@ def compile_expression(source: str) -> Expression:
     """
     if not isinstance(source, str):
         raise ConfigError(f"an expression must be a string, not {type(source).__name__}")
-    text = source.strip()
+    text = " ".join(source.split("\n")).strip()  # a template may break a placeholder
     if not text:
         raise ConfigError("empty expression")
     if len(text) > MAX_LENGTH:

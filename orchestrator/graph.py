@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from langgraph.graph import END, START, StateGraph
 
@@ -25,14 +25,22 @@ from orchestrator.events import NodeEnd, NodeStart, emit
 from orchestrator.routing import ACT, FINISH, PLAN, REASON, route_after_plan
 from orchestrator.state import RunState
 
-__all__ = ["build_graph", "instrumented"]
+__all__ = ["Graph", "NodeFn", "build_graph", "instrumented"]
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+
+Graph = StateGraph[RunState, None, RunState, RunState]
+"""The type of every graph Bicameral builds: nodes read and write ``RunState``."""
 
 
-def instrumented(
-    name: str, fn: Callable[[T], Awaitable[dict[str, Any]]]
-) -> Callable[[T], Awaitable[dict[str, Any]]]:
+class NodeFn(Protocol[T_contra]):
+    """A node: takes its input state, returns a state update."""
+
+    def __call__(self, state: T_contra) -> Awaitable[dict[str, Any]]: ...
+
+
+def instrumented(name: str, fn: Callable[[T], Awaitable[dict[str, Any]]]) -> NodeFn[T]:
     """Wrap a node so it emits ``NodeStart``/``NodeEnd`` events."""
 
     async def node(state: T) -> dict[str, Any]:
@@ -48,9 +56,9 @@ def instrumented(
     return node
 
 
-def build_graph(ctx: AgentContext, *, clock: Callable[[], float] = time.time) -> StateGraph:
+def build_graph(ctx: AgentContext, *, clock: Callable[[], float] = time.time) -> Graph:
     """The standard planner/reasoner graph for ``ctx`` (uncompiled)."""
-    graph: StateGraph = StateGraph(RunState)
+    graph: Graph = StateGraph(RunState)
     graph.add_node(PLAN, instrumented(PLAN, make_plan_node(ctx, clock=clock)))
     graph.add_node(ACT, instrumented(ACT, make_act_node(ctx)))
     graph.add_node(FINISH, instrumented(FINISH, finish))

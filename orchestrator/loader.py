@@ -45,7 +45,8 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
             max_tokens=spec.max_tokens,
             timeout=spec.timeout_s,
             max_retries=spec.max_retries,
-            extra_body=dict(spec.extra_body) | ({"seed": spec.seed} if spec.seed is not None else {}),
+            extra_body=dict(spec.extra_body)
+            | ({"seed": spec.seed} if spec.seed is not None else {}),
         )
     from orchestrator.models.local import LocalChatModel, fallback_notice
 
@@ -105,6 +106,9 @@ def pipeline_from_spec(
     tool_ctx = ToolContext(root)
     planner_agent = _agent(spec, Role.PLANNER.value)
     reasoner_agent = _agent(spec, Role.REASONER.value)
+    if planner_agent is None and spec.graph is not None:
+        first = next((s.agent for s in spec.graph.steps.values() if s.agent), None)
+        planner_agent = spec.agents[first] if first else None
     if planner_agent is None:
         raise ConfigError("the pipeline has no planner (models.planner or agents.planner)")
     models: dict[str, BaseChatModel] = {}
@@ -118,18 +122,20 @@ def pipeline_from_spec(
     reasoner = model_for(reasoner_agent, Role.REASONER.value) if reasoner_agent else None
     prices: dict[str, Price] = {}
     names: dict[str, str] = {}
-    for role, agent in ((Role.PLANNER, planner_agent), (Role.REASONER, reasoner_agent)):
+    named = [(Role.PLANNER.value, planner_agent), (Role.REASONER.value, reasoner_agent)]
+    named += [(n, a) for n, a in spec.agents.items() if n not in (Role.PLANNER, Role.REASONER)]
+    for role, agent in named:
         if agent is None:
             continue
         mspec = spec.models[agent.model]
-        prices[role.value] = Price(
+        prices[role] = Price(
             input_per_million=mspec.price.input_per_million,
             output_per_million=mspec.price.output_per_million,
         )
-        names[role.value] = mspec.model or (
+        names[role] = mspec.model or (
             Path(mspec.model_path).name if mspec.model_path else "embedded"
         )
-    builder = graph_builder or _workflow_builder(spec)
+    builder = graph_builder or _workflow_builder(spec, model_for, tool_ctx)
     return Pipeline(
         planner=planner,
         reasoner=reasoner,
@@ -148,18 +154,40 @@ def pipeline_from_spec(
     )
 
 
-def _workflow_builder(spec: PipelineSpec) -> GraphBuilder | None:
-    workflow = getattr(spec, "workflow", "standard")
-    if workflow == "coding_assistant":
+def _workflow_builder(
+    spec: PipelineSpec,
+    model_for: Callable[[AgentSpec, str], BaseChatModel],
+    tool_ctx: ToolContext,
+) -> GraphBuilder | None:
+    if spec.workflow == "coding_assistant":
         from agents.coding_assistant import coding_assistant_graph
 
-        attempts = int(getattr(spec, "max_attempts", 3))
+        attempts = spec.max_attempts
         return lambda ctx: coding_assistant_graph(ctx, max_attempts=attempts)
-    if spec.graph is not None:
-        from orchestrator.custom_graph import custom_graph_builder
+    if spec.graph is None:
+        return None
+    from agents.prompts import load_prompt
+    from orchestrator.custom_graph import AgentRuntime, custom_graph_builder
+    from tools.base import Toolset
 
-        return custom_graph_builder(spec)
-    return None
+    used = {step.agent for step in spec.graph.steps.values() if step.agent is not None}
+    runtimes: dict[str, AgentRuntime] = {}
+    for name in sorted(used):
+        agent = spec.agents[name]
+        mspec = spec.models[agent.model]
+        default_prompt = "reasoner" if agent.model == Role.REASONER.value else "planner"
+        runtimes[name] = AgentRuntime(
+            name=name,
+            model=model_for(agent, name),
+            model_name=mspec.model or "embedded",
+            prompt=agent.prompt or load_prompt(default_prompt),
+            toolset=Toolset(_tools(agent.tools, tool_ctx)),
+            output_schema=agent.output_schema,
+        )
+    step_tools = [s.tool for s in spec.graph.steps.values() if s.tool is not None]
+    return custom_graph_builder(
+        spec.graph, runtimes, Toolset(_tools(sorted(set(step_tools)), tool_ctx))
+    )
 
 
 def flag_overrides(

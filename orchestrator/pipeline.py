@@ -21,29 +21,30 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphRecursionError
-from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
+from langgraph.types import Command, StreamMode
 
 from agents.context import AgentContext, default_tool_mode
 from agents.prompts import load_prompt
 from orchestrator._sync import iterate_in_thread, run_sync
 from orchestrator.checkpoint import open_checkpointer, sync_checkpointer
 from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
-from orchestrator.graph import build_graph
+from orchestrator.graph import Graph, build_graph
 from orchestrator.limits import Limits
 from orchestrator.result import ErrorInfo, RunResult, result_from_state
+from orchestrator.state import RunState
 from orchestrator.types import Role, RunStatus, ToolMode
 from orchestrator.usage import Price
 from tools.base import Toolset
 
 __all__ = ["GraphBuilder", "Pipeline"]
 
-GraphBuilder = Callable[[AgentContext], StateGraph]
+GraphBuilder = Callable[[AgentContext], Graph]
 Checkpointer = str | BaseCheckpointSaver[Any] | None
 
 
@@ -111,13 +112,15 @@ class Pipeline:
 
     # -- building -----------------------------------------------------------------------------
 
-    def build(self) -> StateGraph:
+    def build(self) -> Graph:
         """The uncompiled LangGraph ``StateGraph``."""
         if self._graph_builder is not None:
             return self._graph_builder(self.context)
         return build_graph(self.context, clock=self._clock)
 
-    def compile(self, checkpointer: Checkpointer = None) -> CompiledStateGraph:
+    def compile(
+        self, checkpointer: Checkpointer = None
+    ) -> CompiledStateGraph[RunState, None, RunState, RunState]:
         """The compiled LangGraph graph (memory or sqlite checkpointer), for LangGraph tooling."""
         saver = sync_checkpointer(checkpointer or self._checkpointer, memory=self._memory)
         return self.build().compile(checkpointer=saver)
@@ -135,7 +138,7 @@ class Pipeline:
             "error": None,
         }
 
-    def _config(self, thread_id: str) -> dict[str, Any]:
+    def _config(self, thread_id: str) -> RunnableConfig:
         # Budgets end runs long before LangGraph's recursion limit would.
         return {
             "configurable": {"thread_id": thread_id},
@@ -147,14 +150,17 @@ class Pipeline:
     ) -> AsyncIterator[Event]:
         start = time.perf_counter()
         config = self._config(thread_id)
-        modes = ["custom", "updates", "messages"] if tokens else ["custom", "updates"]
+        modes: list[StreamMode] = ["custom", "updates"]
+        if tokens:
+            modes.append("messages")
         error: ErrorInfo | None = None
         status: RunStatus | None = None
         pending: dict[str, Any] | None = None
         async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
             app = self.build().compile(checkpointer=saver)
             try:
-                async for mode, chunk in app.astream(graph_input, config, stream_mode=modes):
+                stream: AsyncIterator[Any] = app.astream(graph_input, config, stream_mode=modes)
+                async for mode, chunk in stream:
                     if mode == "custom" and isinstance(chunk, Event):
                         yield chunk
                     elif mode == "messages":

@@ -74,6 +74,7 @@ def pipeline_json_schema() -> dict[str, Any]:
         prop = schema["properties"][key]
         prop["additionalProperties"] = {"anyOf": [prop["additionalProperties"], {"type": "null"}]}
     _allow_env_references(schema)
+    _plain_descriptions(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Bicameral pipeline",
@@ -84,6 +85,19 @@ def pipeline_json_schema() -> dict[str, Any]:
 def pipeline_json_schema_text() -> str:
     """:func:`pipeline_json_schema` as indented JSON text with a final newline."""
     return json.dumps(pipeline_json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _plain_descriptions(node: Any) -> None:
+    """Docstrings use reST ``literals``; editors show Markdown, so use single backticks."""
+    if isinstance(node, list):
+        for item in node:
+            _plain_descriptions(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                node[key] = value.replace("``", "`")
+            else:
+                _plain_descriptions(value)
 
 
 def _add_aliases(target: dict[str, Any], model: type[BaseModel]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,6 +74,7 @@ __all__ = [
     "TemplateText",
     "ToolMode",
     "ToolsSpec",
+    "Workflow",
     "agent_defaults",
     "base_dir",
     "check_checkpoint",
@@ -155,7 +157,14 @@ class ToolsSpec(SpecModel):
             return None
         if ref in BUILTIN_TOOL_NAMES:
             return f"tool {ref!r} is not enabled in tools.builtin"
-        return f"unknown tool {ref!r}{did_you_mean(ref, self.enabled)}"
+        known = dict.fromkeys([*BUILTIN_TOOL_NAMES, *self.enabled])
+        return f"unknown tool {ref!r}{did_you_mean(ref, known)}"
+
+
+class Workflow(StrEnum):
+    """Built-in workflows a pipeline file can name instead of writing a graph."""
+
+    CODING_ASSISTANT = "coding_assistant"
 
 
 class AgentSpec(SpecModel):
@@ -263,6 +272,11 @@ class PipelineSpec(SpecModel):
     """Pipeline name (shown in progress and results)."""
     description: str | None = None
     """Free text."""
+    workflow: Workflow | None = None
+    """A built-in workflow instead of the standard graph: coding_assistant (explore, test,
+    edit, re-test in a loop); default: the standard planner/reasoner graph."""
+    max_attempts: int = Field(default=3, ge=1)
+    """coding_assistant: edit-and-test rounds before giving up."""
     models: dict[str, ModelSpec]
     """Models by role; ``planner`` (required unless a graph is given) and ``reasoner`` are the
     standard roles, other names are for custom agents."""
@@ -345,6 +359,8 @@ class PipelineSpec(SpecModel):
 
     @model_validator(mode="after")
     def _planner_needed(self) -> PipelineSpec:
+        if self.workflow is not None and self.graph is not None:
+            raise SpecIssue("give a workflow or a graph, not both", loc=("workflow",))
         if self.graph is None and Role.PLANNER.value not in self.models:
             message = "models.planner is required for the standard graph"
             close = difflib.get_close_matches(Role.PLANNER.value, list(self.models), n=1)

@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 _CREATED = 1_750_000_000
+_FINGERPRINT = "vllm-0.32.0-fake"
 _ids = itertools.count(1)
 
 
@@ -133,6 +134,7 @@ class ChatReply:
             "total_tokens": prompt + done,
             "completion_tokens": done,
             "prompt_tokens_details": None,
+            "completion_tokens_details": None,
         }
         if self.reasoning_tokens is not None:
             usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
@@ -142,6 +144,7 @@ class ChatReply:
         return [c.id or f"chatcmpl-tool-{next(_ids):08x}" for c in self.tool_calls]
 
     def render_json(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The completion as vLLM 0.32 returns it (recorded in tests/fixtures/vllm/)."""
         message: dict[str, Any] = {
             "role": "assistant",
             "content": self.content,
@@ -149,7 +152,9 @@ class ChatReply:
             "annotations": None,
             "audio": None,
             "function_call": None,
-            "tool_calls": [
+        }
+        if self.tool_calls:  # vLLM leaves the key out when there are none
+            message["tool_calls"] = [
                 {"id": i, "type": "function", "function": {"name": c.name, "arguments": a}}
                 for i, c, a in zip(
                     self._call_ids(),
@@ -157,43 +162,56 @@ class ChatReply:
                     [c.args_text() for c in self.tool_calls],
                     strict=True,
                 )
-            ],
-            self.reasoning_field: self.reasoning,
+            ]
+        message[self.reasoning_field] = self.reasoning
+        choice = {
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": self._finish(),
+            "stop_reason": None,
+            "token_ids": None,
+            "routed_experts": None,
         }
         return {
-            "id": f"chatcmpl-{next(_ids):08x}",
+            "id": f"chatcmpl-{next(_ids):016x}",
             "object": "chat.completion",
             "created": _CREATED,
             "model": request.get("model", "fake"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "logprobs": None,
-                    "finish_reason": self._finish(),
-                    "stop_reason": None,
-                }
-            ],
+            "choices": [choice],
             "service_tier": None,
-            "system_fingerprint": None,
+            "system_fingerprint": _FINGERPRINT,
             "usage": self._usage(request),
             "prompt_logprobs": None,
+            "prompt_token_ids": None,
+            "prompt_text": None,
             "kv_transfer_params": None,
+            "ec_transfer_params": None,
+            "metrics": None,
         }
 
     def render_events(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """The stream as vLLM 0.32 sends it: role chunk, deltas, finish chunk, usage chunk."""
         base = {
-            "id": f"chatcmpl-{next(_ids):08x}",
+            "id": f"chatcmpl-{next(_ids):016x}",
             "object": "chat.completion.chunk",
             "created": _CREATED,
             "model": request.get("model", "fake"),
         }
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        def chunk(delta: dict[str, Any]) -> dict[str, Any]:
+            choice = {
+                "index": 0,
+                "delta": delta,
+                "logprobs": None,
+                "finish_reason": None,
+                "token_ids": None,
+            }
             return {**base, "choices": [choice]}
 
-        events = [chunk({"role": "assistant", "content": ""})]
+        first = {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None}
+        events = [{**base, "choices": [{**first, "finish_reason": None}]}]
+        events[0].update(prompt_token_ids=None, prompt_text=None)
         for piece in _pieces(self.reasoning or "", self.chunk_chars):
             events.append(chunk({self.reasoning_field: piece}))
         for piece in _pieces(self.content or "", self.chunk_chars):
@@ -202,15 +220,20 @@ class ChatReply:
             zip(self._call_ids(), self.tool_calls, strict=True)
         ):
             head = {"id": call_id, "type": "function", "index": index}
-            events.append(chunk({"tool_calls": [{**head, "function": {"name": call.name}}]}))
+            name_delta = {**head, "function": {"name": call.name}}
+            events.append(chunk({"content": None, "tool_calls": [name_delta]}))
             for piece in _pieces(call.args_text(), self.chunk_chars):
                 delta: dict[str, Any] = {"index": index, "function": {"arguments": piece}}
                 if self.repeat_name:
                     delta = {**head, "function": {"name": call.name, "arguments": piece}}
-                events.append(chunk({"tool_calls": [delta]}))
-        events.append(chunk({"content": ""}, self._finish()))
+                events.append(chunk({"content": None, "tool_calls": [delta]}))
+        finish = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": self._finish()}
+        events.append({**base, "choices": [{**finish, "stop_reason": None, "token_ids": None}]})
         if (request.get("stream_options") or {}).get("include_usage"):
-            events.append({**base, "choices": [], "usage": self._usage(request)})
+            usage = {k: v for k, v in self._usage(request).items() if v is not None}
+            events.append(
+                {**base, "choices": [], "usage": usage, "system_fingerprint": _FINGERPRINT}
+            )
         return events
 
 
@@ -501,17 +524,15 @@ class FakeOpenAIServer:
 
 
 def load_fixture(path: str | Path) -> Reply:
-    """A recorded real-server response as a reply: ``.json`` (completion) or ``.sse`` (stream).
+    """A recorded real-server response as a reply.
 
-    A ``.json`` file holding ``{"request": ..., "response": ...}`` replays ``response``.
+    The file is JSON: ``{"request": ..., "status": ..., "response": {...}}`` for a completion,
+    ``{"request": ..., "sse": "data: ...\\n\\n..."}`` for a stream (the body as received).
     """
-    p = Path(path)
-    if p.suffix == ".sse":
-        return SSEReply(raw=p.read_bytes())
-    data = json.loads(p.read_text())
-    if isinstance(data, dict) and "response" in data:
-        data = data["response"]
-    return JSONReply(data)
+    data = json.loads(Path(path).read_text())
+    if "sse" in data:
+        return SSEReply(raw=data["sse"].encode())
+    return JSONReply(data["response"], status=data.get("status", 200))
 
 
 @contextlib.contextmanager

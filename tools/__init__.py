@@ -11,6 +11,9 @@ File tools are confined to the run's workspace; code runs in a limited subproces
 
 from __future__ import annotations
 
+# The orchestrator package imports tools.base while it loads; loading it completely first
+# means that cycle always starts on its side, whichever package a program imports first.
+import orchestrator  # noqa: F401  (import order, see above)
 from tools._cgroup import ProcessLimit, process_limit_mode
 from tools._context import ToolContext
 from tools._limits import SandboxLimits

@@ -82,6 +82,7 @@ class PidsCgroup:
         parent = _pids_parent()
         if parent is None:
             return None
+        _remove_stale(parent)
         path = parent / f"bicameral-{os.getpid()}-{secrets.token_hex(4)}"
         try:
             path.mkdir()
@@ -134,6 +135,18 @@ class PidsCgroup:
                 if time.monotonic() >= deadline:
                     return
                 time.sleep(0.005)  # let the kernel reap the killed before the next round
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove cgroups left by supervisors that died (their pid is in the name)."""
+    try:
+        entries = list(parent.glob("bicameral-*-*"))
+    except OSError:
+        return
+    for entry in entries:
+        owner = entry.name.split("-")[1]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            PidsCgroup(entry).remove()
 
 
 def process_limit_mode() -> ProcessLimit:

@@ -31,20 +31,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError as JsonSchemaError
-from jsonschema.exceptions import ValidationError, best_match
 from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ValidationError as PydanticValidationError
 
 from orchestrator.exceptions import (
+    ConfigError,
     SchemaDefinitionError,
     SchemaError,
     ToolArgumentError,
     ToolError,
 )
+from orchestrator.schema import Validator, validator_for
+from orchestrator.schema.validate import errors_of, json_path
 from tools._context import ToolContext
 from tools.files import apply_edit_tool, list_files_tool, read_file_tool, write_file_tool
 from tools.math import check_equal_tool, evaluate_tool, simplify_tool
@@ -102,6 +103,9 @@ def tool_from_function(
     """Wrap a typed function (sync or ``async``) as a tool; its Google docstring's ``Args``
     become the parameter descriptions.
 
+    Raises:
+        ConfigError: the function has neither a docstring nor a ``description``.
+
     Example:
         >>> def add(a: int, b: int) -> int:
         ...     '''Add two integers.'''
@@ -109,6 +113,9 @@ def tool_from_function(
         >>> tool_from_function(add).name
         'add'
     """
+    if description is None and not inspect.getdoc(fn):
+        label = name or getattr(fn, "__name__", repr(fn))
+        raise ConfigError(f"tool function {label!r} needs a docstring or a description")
     metadata = {"requires_approval": requires_approval, "changes_files": changes_files}
     if inspect.iscoroutinefunction(fn):
         return StructuredTool.from_function(
@@ -143,7 +150,7 @@ class Toolset:
     def __init__(self, tools: Iterable[BaseTool] = ()) -> None:
         self._tools: dict[str, BaseTool] = {}
         self._schemas: dict[str, dict[str, Any]] = {}
-        self._validators: dict[str, Draft202012Validator] = {}
+        self._validators: dict[str, Validator] = {}
         for tool in tools:
             if not isinstance(tool, BaseTool):
                 raise ToolError(f"not a langchain tool: {tool!r}")
@@ -219,17 +226,23 @@ class Toolset:
         """
         tool = self.get(name)
         parsed = _as_object(args, tool.name)
-        errors = sorted(self._validators[name].iter_errors(parsed), key=_error_sort_key)
-        if errors:
-            found = [SchemaError(_json_path(e), _describe(e)) for e in errors]
+        found = errors_of(self._validators[name], parsed)
+        if found:
             lines = "; ".join(str(e) for e in found)
             raise ToolArgumentError(
                 f"invalid arguments for {name}: {lines}", tool=name, details=found
             )
         return parsed
 
-    async def acall(self, name: str, args: Mapping[str, Any] | str | None) -> str:
+    async def acall(
+        self,
+        name: str,
+        args: Mapping[str, Any] | str | None,
+        config: RunnableConfig | None = None,
+    ) -> str:
         """Validate, run (a sync tool runs in a worker thread) and return the result as text.
+
+        ``config`` (callbacks, tags, run name) is passed on to the tool, as LangChain does.
 
         Raises:
             ToolError: unknown tool, or the tool failed (the message is for the model).
@@ -237,7 +250,7 @@ class Toolset:
         """
         parsed = self.validate(name, args)
         try:
-            result = await self._tools[name].ainvoke(parsed)
+            result = await self._tools[name].ainvoke(parsed, config)
         except ToolError as err:
             err.tool = err.tool or name
             raise
@@ -245,11 +258,16 @@ class Toolset:
             raise _wrap(exc, name) from exc
         return _as_text(result)
 
-    def call(self, name: str, args: Mapping[str, Any] | str | None) -> str:
+    def call(
+        self,
+        name: str,
+        args: Mapping[str, Any] | str | None,
+        config: RunnableConfig | None = None,
+    ) -> str:
         """The synchronous twin of :meth:`acall`."""
         parsed = self.validate(name, args)
         try:
-            result = self._tools[name].invoke(parsed)
+            result = self._tools[name].invoke(parsed, config)
         except ToolError as err:
             err.tool = err.tool or name
             raise
@@ -266,12 +284,11 @@ def _openai_schema(tool: BaseTool) -> dict[str, Any]:
     return schema
 
 
-def _validator(schema: dict[str, Any], name: str) -> Draft202012Validator:
+def _validator(schema: dict[str, Any], name: str) -> Validator:
     try:
-        Draft202012Validator.check_schema(schema)
-    except JsonSchemaError as exc:
-        raise SchemaDefinitionError(f"tool {name!r} has an invalid schema: {exc.message}") from exc
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return validator_for(schema)
+    except SchemaDefinitionError as exc:
+        raise SchemaDefinitionError(f"tool {name!r} has an invalid schema: {exc}") from exc
 
 
 def _as_object(args: Mapping[str, Any] | str | None, name: str) -> dict[str, Any]:
@@ -291,29 +308,10 @@ def _as_object(args: Mapping[str, Any] | str | None, name: str) -> dict[str, Any
     return dict(args)
 
 
-def _json_path(error: ValidationError) -> str:
-    path = "$"
-    for part in error.absolute_path:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
-
-
-def _describe(error: ValidationError) -> str:
-    if error.context:  # anyOf/oneOf: the most relevant branch says more than "not valid under"
-        return str(best_match(error.context).message)
-    return error.message
-
-
-def _error_sort_key(error: ValidationError) -> tuple[str, str]:
-    return _json_path(error), error.message
-
-
 def _wrap(exc: Exception, name: str) -> ToolError:
     """A failure inside a tool as a :class:`ToolError` (pydantic's as ToolArgumentError)."""
     if isinstance(exc, PydanticValidationError):
-        found = [
-            SchemaError("$" + "".join(f".{p}" for p in e["loc"]), e["msg"]) for e in exc.errors()
-        ]
+        found = [SchemaError(json_path(e["loc"]), e["msg"]) for e in exc.errors()]
         msg = "; ".join(str(e) for e in found)
         return ToolArgumentError(f"invalid arguments for {name}: {msg}", tool=name, details=found)
     return ToolError(f"{name} failed: {type(exc).__name__}: {exc}", tool=name)

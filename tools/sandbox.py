@@ -12,10 +12,12 @@ What a sandboxed process gets:
   run's own temporary directory;
 - stdout and stderr captured with bounded memory and cut to ``max_output_chars`` each.
 
-It is a guard against accidents (loops, memory and fork bombs, floods, stray writes to the
-workspace), not a boundary against hostile code: the child can still read what the user can
-and write where the user can outside the workspace. Capabilities are dropped, so a root
-child cannot raise its limits, but it remains uid 0.
+It is a guard against accidents (endless loops, memory and fork bombs, output floods, stray
+background processes, files scribbled into the working directory), not a boundary against
+hostile code: the child can still read what the user can, and write by absolute path where
+the user can. Capabilities are dropped, so a root child cannot raise its limits, but it
+remains uid 0. Linux is the supported platform (``pidfd``, ``prctl``, ``/proc``, cgroups);
+elsewhere the parts that need them are skipped.
 
 Example:
     >>> result = run_python("print(6 * 7)")
@@ -65,6 +67,7 @@ _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _DRAIN_S = 1.0
+_POLL_S = 0.05
 _READ_SIZE = 65536
 
 
@@ -124,7 +127,7 @@ class SandboxResult:
         return "\n".join(parts)
 
 
-def scrubbed_env(
+def _scrubbed_env(
     source: Mapping[str, str] | None = None, *, scratch: Path | None = None
 ) -> dict[str, str]:
     """The environment a sandboxed process gets: an allow-list, then a deny-list on names."""
@@ -159,7 +162,7 @@ def run_sandboxed(
     Raises:
         ToolError: the command could not be started.
     """
-    env = scrubbed_env(scratch=scratch or cwd)
+    env = _scrubbed_env(scratch=scratch or cwd)
     env.update(extra_env or {})
     cgroup = PidsCgroup.create(limits.max_processes)
     mode = (
@@ -173,6 +176,7 @@ def run_sandboxed(
         "memory_bytes": limits.memory_mb * 1024 * 1024,
         "file_size_bytes": limits.file_size_mb * 1024 * 1024,
         "max_processes": limits.max_processes,
+        "parent_pid": os.getpid(),
     }
     command = [sys.executable, "-I", "-S", _BOOTSTRAP, json.dumps(config), "--", *argv]
     start = time.monotonic()
@@ -239,7 +243,7 @@ def _supervise(
         if cgroup is not None:
             cgroup.kill_all()
 
-    pidfd = os.pidfd_open(proc.pid)
+    pidfd = _pidfd(proc.pid)
     timed_out = killed = False
     alive = True
     stop_at = deadline
@@ -247,8 +251,13 @@ def _supervise(
         for fd in buffers:
             os.set_blocking(fd, False)
             sel.register(fd, selectors.EVENT_READ)
-        sel.register(pidfd, selectors.EVENT_READ)
-        while sel.get_map():
+        if pidfd is not None:
+            sel.register(pidfd, selectors.EVENT_READ)
+        while sel.get_map() or (alive and pidfd is None):
+            if alive and pidfd is None and _exited(proc.pid):
+                alive = False
+                kill_tree()
+                stop_at = min(stop_at, time.monotonic() + _DRAIN_S)
             remaining = stop_at - time.monotonic()
             if remaining <= 0:
                 if killed or not alive:
@@ -257,7 +266,8 @@ def _supervise(
                 kill_tree()
                 stop_at = time.monotonic() + _DRAIN_S
                 continue
-            for key, _ in sel.select(remaining):
+            wait = remaining if pidfd is not None else min(remaining, _POLL_S)
+            for key, _ in sel.select(wait):
                 if key.fd == pidfd:
                     sel.unregister(pidfd)
                     alive = False
@@ -270,12 +280,30 @@ def _supervise(
                     elif chunk is not None:
                         sel.unregister(key.fd)
     kill_tree()
-    os.close(pidfd)
+    if pidfd is not None:
+        os.close(pidfd)
     _, wait_status, usage = os.wait4(proc.pid, 0)
     proc.stdout.close()
     proc.stderr.close()
     cpu = usage.ru_utime + usage.ru_stime
     return out, err, timed_out, os.waitstatus_to_exitcode(wait_status), cpu
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when ``pid`` exits (Linux 5.3+), else None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` has exited, leaving it unreaped (the fallback without a pidfd)."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
 
 
 def _read(fd: int) -> bytes | None:

@@ -15,14 +15,15 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from langchain_core.tools import BaseTool, StructuredTool
 
@@ -39,7 +40,15 @@ _EXCERPT_CHARS = 1500
 _MAX_REPORT_BYTES = 20 * 1024 * 1024
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 _NO_TESTS = 5
-_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+# What makes a file a pytest configuration (None: being there is enough), as pytest decides.
+_CONFIG_MARKERS = {
+    "pytest.ini": None,
+    ".pytest.ini": None,
+    "pyproject.toml": "[tool.pytest",
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
+}
+_CONFIG_SNIFF = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,26 @@ class TestReport:
     def ok(self) -> bool:
         """Every collected test passed and at least one ran."""
         return self.exit_code == 0 and not self.timed_out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the counts, ``ok``, a one-line ``summary`` and the failures; the
+        console ``output`` only when it is the sole explanation (a failure without test
+        failures: a crash, a usage error, a time-out)."""
+        data: dict[str, Any] = {
+            "ok": self.ok,
+            "summary": self.to_text().splitlines()[0],
+            "passed": self.passed,
+            "failed": self.failed,
+            "errors": self.errors,
+            "skipped": self.skipped,
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "duration_s": round(self.duration_s, 3),
+            "failures": [asdict(f) for f in self.failures],
+        }
+        if not self.ok and not self.failures:
+            data["output"] = self.output
+        return data
 
     def to_text(self) -> str:
         """A summary for a model: the counts, then each failure excerpt."""
@@ -152,7 +181,7 @@ def run_tests(
             f"--basetemp={scratch / 'basetemp'}", "--rootdir=.", target,
         ]  # fmt: skip
         root = Path(os.path.realpath(workspace))
-        if not any((root / name).is_file() for name in _CONFIG_FILES):
+        if not _has_pytest_config(root):
             (scratch / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
             argv += ["-c", str(scratch / "pytest.ini")]
         if keyword:
@@ -160,6 +189,19 @@ def run_tests(
         env = {} if autoload_plugins else {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         result = run_sandboxed(argv, cwd=root, limits=limits, scratch=scratch, extra_env=env)
         return _report(result, report_path)
+
+
+def _has_pytest_config(root: Path) -> bool:
+    for name, marker in _CONFIG_MARKERS.items():
+        path = root / name
+        if not path.is_file() or path.is_symlink():
+            continue
+        if marker is None:
+            return True
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            if marker in fh.read(_CONFIG_SNIFF):
+                return True
+    return False
 
 
 def _report(result: SandboxResult, report_path: Path) -> TestReport:
@@ -244,15 +286,15 @@ def run_tests_tool(ctx: ToolContext) -> BaseTool:
     """The ``run_tests`` tool bound to ``ctx``."""
 
     def run_tests_(path: str = ".", keyword: str | None = None) -> str:
-        """Run the workspace's tests with pytest and report passed/failed counts and the
-        first failures with their tracebacks.
+        """Run the workspace's tests with pytest. Returns JSON: ok, summary, passed,
+        failed, errors, skipped, and the first failures (test, message, traceback excerpt).
 
         Args:
             path: test file or directory relative to the workspace; "." runs everything.
             keyword: optional pytest -k expression to select tests by name.
         """
         report = run_tests(ctx.workspace, path=path, keyword=keyword, limits=ctx.limits)
-        return report.to_text()
+        return json.dumps(report.to_dict(), ensure_ascii=False)
 
     return StructuredTool.from_function(
         run_tests_,

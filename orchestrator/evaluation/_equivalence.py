@@ -3,13 +3,15 @@
 Private to the math judge: :func:`parse_structure` reads a normalised answer into a small tree,
 :func:`values_equal` compares two trees, parsing scalar parts with :mod:`._latex` into sympy.
 Numbers must agree exactly (to 12 significant digits after exact evaluation); expressions with
-symbols must agree after expansion or at several fixed pseudo-random points.
+symbols must agree at several fixed pseudo-random points.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import sympy
@@ -19,6 +21,11 @@ from orchestrator.evaluation._latex import parse_latex
 __all__ = ["Value", "compact", "parse_structure", "values_equal"]
 
 _REL_TOL = 1e-12
+# Items of an unordered list compared by meaning, after identical texts pair off; beyond this
+# the list is too long to be an answer, and comparing it would take quadratic time.
+_MAX_SEMANTIC_ITEMS = 100
+_PM = re.compile(r"\\(pm|mp)(?![a-zA-Z])")
+_MAX_PM = 4  # each ``\pm`` doubles the items; more than a few is not an answer
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ def _wrapped(s: str, openers: str, closers: str) -> bool:
 
 
 def _expand_pm(s: str) -> list[str]:
-    match = re.search(r"\\(pm|mp)(?![a-zA-Z])", s)
+    match = _PM.search(s)
     if match is None:
         return [s]
     first, second = ("+", "-") if match.group(1) == "pm" else ("-", "+")
@@ -92,7 +99,10 @@ def _expand_pm(s: str) -> list[str]:
 
 
 def _bag(parts: list[str]) -> Value:
-    items = tuple(parse_structure(p) for part in parts for p in _expand_pm(part))
+    many = len(_PM.findall("".join(parts))) > _MAX_PM
+    items = tuple(
+        parse_structure(p) for part in parts for p in ([part] if many else _expand_pm(part))
+    )
     return items[0] if len(items) == 1 else _Bag(items)
 
 
@@ -115,7 +125,7 @@ def parse_structure(s: str) -> Value:
         if len(inner) > 1:
             return _Seq(s[0] + s[-1], tuple(parse_structure(p) for p in inner))
     parts = _split_top(s, ",")
-    if len(parts) > 1 or re.search(r"\\(pm|mp)(?![a-zA-Z])", s):
+    if len(parts) > 1 or _PM.search(s):
         return _bag(parts)
     sides = _split_top(s, "=")
     if len(sides) == 2:
@@ -164,37 +174,75 @@ def _pairwise(xs: tuple[Value, ...], ys: tuple[Value, ...]) -> bool:
 
 
 def _unordered(xs: list[Value], ys: list[Value]) -> bool:
+    """Equal as multisets: identical texts pair off first, the rest by meaning (greedy
+    matching suffices because equality is transitive)."""
     if len(xs) != len(ys):
         return False
-    if not xs:
-        return True
-    head = xs[0]
-    return any(
-        values_equal(head, y) and _unordered(xs[1:], ys[:k] + ys[k + 1 :]) for k, y in enumerate(ys)
-    )
+    left, right = _drop_same_text(xs, ys)
+    if len(left) > _MAX_SEMANTIC_ITEMS:
+        return False
+    for x in left:
+        match = next((k for k, y in enumerate(right) if values_equal(x, y)), None)
+        if match is None:
+            return False
+        del right[match]
+    return True
+
+
+def _drop_same_text(xs: list[Value], ys: list[Value]) -> tuple[list[Value], list[Value]]:
+    """Both lists less the scalars whose texts appear in both (as often as in both)."""
+    common = _text_counts(xs) & _text_counts(ys)
+    return _without(xs, common), _without(ys, common)
+
+
+def _text_key(value: Value) -> str | None:
+    return compact(value.text) if isinstance(value, _Scalar) else None
+
+
+def _text_counts(values: list[Value]) -> Counter[str]:
+    return Counter(key for v in values if (key := _text_key(v)) is not None)
+
+
+def _without(values: list[Value], drop: Counter[str]) -> list[Value]:
+    budget = Counter(drop)
+    kept: list[Value] = []
+    for value in values:
+        key = _text_key(value)
+        if key is not None and budget[key] > 0:
+            budget[key] -= 1
+        else:
+            kept.append(value)
+    return kept
 
 
 def _scalar_equal(a: str, b: str) -> bool:
     if compact(a) == compact(b):
         return True
     try:
-        return _sympy_equal(parse_latex(a), parse_latex(b))
+        return _sympy_equal(_parsed(a), _parsed(b))
     except Exception:  # sympy raises many unrelated types on odd input
         return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str) -> sympy.Expr:
+    """Parsed once per text: list comparisons meet the same element many times."""
+    return parse_latex(text)
 
 
 def _sympy_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
     if a == b:
         return True
+    if a.is_Rational and b.is_Rational:
+        return False
     diff = a - b
     if diff == 0:
         return True
     if not diff.free_symbols:
         return _numbers_close(a, b)
-    if sympy.expand(diff) == 0:
-        return True
-    ratios = _sample(a, b)
-    return ratios is not None and all(_close(x, y) for x, y in ratios)
+    # Evaluating at points is cheap where expanding (x + y)^40 is not.
+    pairs = _sample(a, b)
+    return pairs is not None and all(_close(x, y) for x, y in pairs)
 
 
 def _numbers_close(a: sympy.Expr, b: sympy.Expr) -> bool:

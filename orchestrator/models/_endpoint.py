@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import random
 import threading
 import time
@@ -122,6 +123,14 @@ def _attempt_plan(
         f"cannot reach {', '.join(urls)} after {attempts} attempt(s): {last_cause}",
         url=last_url,
     )
+
+
+_JSON = {"content-type": "application/json"}
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(seconds, _CONNECT_TIMEOUT))
 
 
 def _describe(exc: BaseException | None) -> str:
@@ -239,11 +248,7 @@ class Endpoint:
         self, client: httpx.Client | httpx.AsyncClient, url: str, path: str, body: bytes, t: float
     ) -> httpx.Request:
         return client.build_request(
-            "POST",
-            url + path,
-            content=body,
-            headers={"content-type": "application/json"},
-            timeout=httpx.Timeout(t, connect=min(t, _CONNECT_TIMEOUT)),
+            "POST", url + path, content=body, headers=_JSON, timeout=_timeout(t)
         )
 
     def post(self, path: str, body: bytes, *, timeout: float | None = None) -> tuple[bytes, str]:

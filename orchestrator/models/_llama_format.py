@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +42,7 @@ __all__ = [
     "ToolMode",
     "ToolPlan",
     "gbnf_for_schema",
+    "grammar_schema",
     "parse_reply",
     "schema_from_response_format",
     "to_llama_messages",
@@ -79,6 +81,9 @@ _ENFORCED_FORMATS = frozenset(
     {"date", "time", "date-time", "uuid", "uuid1", "uuid2", "uuid3", "uuid4", "uuid5"}
 )
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
+_LITERAL_KEYS = frozenset({"const", "enum", "default", "examples"})
+_BOUND_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+_MAX_ENUMERATED = 64
 _LOOSE_CHAR = r'[^"\\]'
 _STRICT_CHAR = r'[^"\\\x7F\x00-\x1F]'
 
@@ -248,7 +253,7 @@ def gbnf_for_schema(schema: Mapping[str, Any]) -> str:
     Raises:
         SchemaDefinitionError: the converter cannot express ``schema`` as a grammar.
     """
-    return _gbnf_cached(json.dumps(schema, sort_keys=True))
+    return _gbnf_cached(json.dumps(grammar_schema(schema), sort_keys=True))
 
 
 @lru_cache(maxsize=256)
@@ -270,15 +275,56 @@ def _gbnf_cached(schema_json: str) -> str:
     )
 
 
+def grammar_schema(schema: Any) -> Any:
+    """``schema`` rewritten so the grammar enforces more of it; validation keeps the original.
+
+    The converter ignores numeric bounds, so a small bounded integer range (at most
+    64 values, e.g. ``{"type": "integer", "minimum": 1, "maximum": 9}``) becomes the ``enum``
+    of its values, which the grammar does enforce: a 135M model asked for a step number of
+    at most 9 otherwise writes 10 again on every re-ask.
+    """
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    values = _integer_values(schema)
+    if values is not None:
+        return {"enum": values}
+    return {
+        key: value if key in _LITERAL_KEYS else grammar_schema(value)
+        for key, value in schema.items()
+    }
+
+
+def _integer_values(node: dict[str, Any]) -> list[int] | None:
+    if node.get("type") not in ("integer", ["integer"]) or "enum" in node or "const" in node:
+        return None
+    bounds = [node.get(k) for k in _BOUND_KEYS]
+    if any(isinstance(b, bool) or not isinstance(b, int | float | None) for b in bounds):
+        return None
+    minimum, maximum, above, below = bounds
+    lows = [math.ceil(minimum)] if minimum is not None else []
+    lows += [math.floor(above) + 1] if above is not None else []
+    highs = [math.floor(maximum)] if maximum is not None else []
+    highs += [math.ceil(below) - 1] if below is not None else []
+    if not lows or not highs or not 0 <= min(highs) - max(lows) < _MAX_ENUMERATED:
+        return None
+    low, high = max(lows), min(highs)
+    step = node.get("multipleOf")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step <= 0):
+        return None
+    return [i for i in range(low, high + 1) if step is None or i % step == 0]
+
+
 def unenforced_keywords(schema: Any) -> list[str]:
     """Keywords in ``schema`` that the grammar accepts but does not enforce, sorted.
 
-    Numeric bounds, ``uniqueItems``, ``not`` and formats other than date/time/uuid pass the
-    grammar unchecked; client-side validation catches them. ``format`` values are reported as
-    ``format:<name>``.
+    Numeric bounds (except small integer ranges, see :func:`grammar_schema`),
+    ``uniqueItems``, ``not`` and formats other than date/time/uuid pass the grammar
+    unchecked; client-side validation catches them. Formats are reported as ``format:<name>``.
     """
     found: set[str] = set()
-    stack: list[Any] = [schema]
+    stack: list[Any] = [grammar_schema(schema)]
     while stack:
         node = stack.pop()
         if isinstance(node, list):
@@ -294,7 +340,7 @@ def unenforced_keywords(schema: Any) -> list[str]:
             if key in ("properties", "$defs", "definitions"):
                 if isinstance(value, dict):
                     stack.extend(value.values())
-            elif key not in ("const", "enum", "default", "examples"):
+            elif key not in _LITERAL_KEYS:
                 stack.append(value)
     return sorted(found)
 

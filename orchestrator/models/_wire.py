@@ -4,8 +4,9 @@ Pure functions, no I/O: the request body going out and the ``AIMessage`` coming 
 same decoding serves non-streaming replies here and the end of a stream in :mod:`._sse`.
 
 Requests are serialised deterministically (sorted keys except schema ``properties``, fixed
-separators, tool-call arguments re-encoded the same way every time) so that the prompt a server renders from step N is a
-byte-identical prefix of step N+1's, which is what vLLM's prefix cache needs.
+separators, tool-call arguments re-encoded the same way every time) so that the prompt a
+server renders from step N is a byte-identical prefix of step N+1's, which is what vLLM's
+prefix cache needs.
 """
 
 from __future__ import annotations

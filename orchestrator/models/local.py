@@ -91,11 +91,18 @@ _ANY_JSON_OBJECT: dict[str, Any] = {"type": "object"}
 
 
 def default_n_threads() -> int:
-    """Threads for generation: every CPU this process may run on (measured best on 2 cores)."""
+    """Threads for generation and prompt processing: half the usable CPUs, at least one.
+
+    Measured on 2 cores (benchmarks/local_model.py): llama.cpp's threads spin-wait for each
+    other, so a thread per core collapses as soon as anything else wants a core (49 tok/s with
+    1 thread vs 4 tok/s with 2 while tests ran alongside); on an idle machine the second
+    thread gained little for a model this small.
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // 2)
 
 
 def fallback_notice(role: str) -> str:

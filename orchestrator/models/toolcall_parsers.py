@@ -84,6 +84,7 @@ _LITERAL_NAMES: dict[str, Any] = {
     "null": None,
 }
 _CLOSERS = {"{": "}", "[": "]", "(": ")"}
+_STRUCTURAL = re.compile(r"""[{}\[\]()"'\\\n]""")
 # Escapes Python knows; any other backslash is doubled before parsing, which is what Python
 # does with it anyway, minus the warning (an error under ``-W error``).
 _UNKNOWN_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -173,7 +174,10 @@ def _find_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
     if spans:
         return _disjoint(spans)
     stripped = text.strip()
-    if stripped[:1] in ("{", "["):
+    # The whole text as one (possibly broken) call or array of calls; if a balanced value
+    # ends before the text does, what follows is prose and the scan below handles it.
+    end = _balanced_end(stripped, 0) if stripped[:1] in ("{", "[") else -1
+    if end is None or end == len(stripped):
         found = _parse_payload(stripped, lenient=True, bare=False, need_args=True)
         if found:
             return [(0, len(text), found)]
@@ -224,16 +228,21 @@ def _scan_prose(
 
 
 def _balanced_end(text: str, start: int) -> int | None:
-    """Index just past the bracket that closes ``text[start]``, aware of quoted strings."""
+    """Index just past the bracket that closes ``text[start]``, aware of quoted strings.
+
+    Only structural characters are visited (a regex skips the rest), so long texts are cheap.
+    """
     stack: list[str] = []
     quote = ""
-    i = start
-    n = len(text)
-    while i < n:
-        ch = text[i]
+    skip_to = -1
+    for m in _STRUCTURAL.finditer(text, start):
+        i = m.start()
+        if i < skip_to:
+            continue
+        ch = m.group()
         if quote:
             if ch == "\\":
-                i += 1
+                skip_to = i + 2
             elif ch == quote:
                 quote = ""
             elif ch == "\n" and quote == "'":
@@ -247,7 +256,6 @@ def _balanced_end(text: str, start: int) -> int | None:
                 return None
             if not stack:
                 return i + 1
-        i += 1
     return None
 
 

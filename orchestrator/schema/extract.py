@@ -6,8 +6,8 @@ A reasoning model's answer may be the whole reply, a fenced block, the last ``{.
 common case (the whole reply is the answer) costs nothing more than one ``json.loads``.
 
 Example:
-    >>> [c.source for c in candidates('Sure:\\n```json\\n{"a": 1}\\n```')]
-    ['whole', 'fence', 'balanced']
+    >>> [(c.source, c.repair) for c in candidates('Sure:\\n```json\\n{"a": 1}\\n```')]
+    [('whole', False), ('fence', True), ('balanced', False), ('balanced', True), ('whole', False)]
 """
 
 from __future__ import annotations
@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.models.toolcall_parsers import find_tool_calls
-from orchestrator.schema.scan import structure
+from orchestrator.schema.scan import scan
 
 __all__ = ["Candidate", "candidates"]
 
 _FENCE = re.compile(r"```[ \t]*([\w+\-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _JSON_FENCE_LANGS = frozenset({"", "json", "jsonc", "json5", "js", "javascript"})
 # What may follow an opening bracket for the rest of the text to be worth repairing.
-_JSONISH = re.compile(r"""[\{\[]\s*(?:["'\{\[\]\}\-\d/#]|[A-Za-z_]\w*\s*:|true|false|null|True|False|None|\Z)""")
+_JSONISH = re.compile(
+    r"""[\{\[]\s*(?:["'\{\[\]\}\-\d/#]|[A-Za-z_]\w*\s*:|true|false|null|True|False|None|\Z)"""
+)
+_MAX_SEGMENTS = 8
 _LABEL = re.compile(r"^\W*(?:final\s+)?(?:answer|result|output|json)\W*$", re.IGNORECASE)
 
 
@@ -60,9 +63,10 @@ def candidates(content: str) -> Iterator[Candidate]:
         content: the reply with its reasoning already removed.
 
     Yields:
-        The whole text; fenced blocks, last first; the last balanced object or array and
-        the outermost unclosed one; the whole text again, for repair; the text after a
-        closing label or colon; the last tool call written as text.
+        The whole text; fenced blocks, last first; the balanced objects and arrays not
+        nested in another, last first (prose after an answer may hold ``[1]``), as they
+        stand, then for repair; the outermost unclosed one; the whole text again, for
+        repair; the text after a closing label or colon; the last tool call as text.
     """
     text = content.strip()
     if not text:
@@ -74,18 +78,17 @@ def candidates(content: str) -> Iterator[Candidate]:
             if inner:
                 json_like = m.group(1).lower() in _JSON_FENCE_LANGS or inner[0] in "{["
                 yield Candidate("fence", inner, repair=json_like)
-    last, tail = structure(text)
-    balanced = None if last is None else Candidate("balanced", text[last[0] : last[1]], True)
-    unclosed = None
-    if tail is not None and _JSONISH.match(text, tail):
-        unclosed = Candidate("tail", text[tail:], repair=True)
-    if unclosed is not None and (last is None or tail is not None and tail < last[0]):
-        yield unclosed
-        unclosed = None
-    if balanced is not None:
-        yield balanced
-    if unclosed is not None:
-        yield unclosed
+    found = scan(text)
+    tail = found.tail if found.tail is not None and _JSONISH.match(text, found.tail) else None
+    segments = found.segments[-_MAX_SEGMENTS:]
+    if tail is not None and (not segments or tail < segments[-1][0]):
+        yield Candidate("tail", text[tail:], repair=True)  # what closes after it is nested
+        tail = None
+    for repair in (False, True):
+        for start, end in reversed(segments):
+            yield Candidate("balanced", text[start:end], repair=repair)
+    if tail is not None:
+        yield Candidate("tail", text[tail:], repair=True)
     yield Candidate("whole", text, repair=text[0] in "{[")
     after = _after_prose(text)
     if after:

@@ -31,7 +31,7 @@ def response_format_for(schema: SchemaLike, name: str = "output") -> dict[str, A
     Raises:
         SchemaDefinitionError: the schema is invalid.
     """
-    body = schema_dict(schema)
+    body = dict(schema_dict(schema))
     check_schema(body)
     clean = _BAD_NAME_CHARS.sub("_", name).strip("_")[:64] or "output"
     return {"type": "json_schema", "json_schema": {"name": clean, "schema": body, "strict": True}}

@@ -50,8 +50,11 @@ def coerce_scalars(value: Any, validator: Validator) -> tuple[Any, bool]:
     changed = False
     for _ in range(_MAX_ROUNDS):
         fixes: list[tuple[list[str | int], Any]] = []
-        for error in iter_raw_errors(validator, value):
-            _collect(error, fixes)
+        try:
+            for error in iter_raw_errors(validator, value):
+                _collect(error, fixes)
+        except RecursionError:  # too deep to validate is too deep to fix
+            break
         applied = False
         for path, new in fixes:
             if not path:

@@ -173,9 +173,10 @@ class _Loop:
             replies.append(reply)
             _add_usage(usage, reply)
             reasoning, content = message_parts(reply)
+            answer = _answer_text(reply, content)
             try:
                 parsed = parse_output(
-                    _answer_text(reply, content),
+                    answer,
                     self.schema,
                     reasoning=reasoning,
                     allow_repair=_finish_reason(reply) != "length",
@@ -183,16 +184,18 @@ class _Loop:
             except SchemaValidationError as err:
                 if attempt > self.max_retries:
                     self._record(EnforceOutcome.FAILED)
+                    noun = "attempt" if attempt == 1 else "attempts"
                     raise SchemaValidationError(
                         f"{self.model_name} output did not match schema {self.schema_name!r} "
-                        f"after {attempt} attempts: {err.errors[0] if err.errors else err}",
+                        f"after {attempt} {noun}: {err.errors[0] if err.errors else err}",
                         errors=err.errors,
-                        raw=content,
+                        raw=reply.text,
                         tried=err.tried,
                         attempts=attempt,
                         usage=usage,
                     ) from err
-                conversation = [*conversation, reply, HumanMessage(self._reask(err))]
+                reask = HumanMessage(self._reask(err))
+                conversation = [*conversation, _for_history(reply, answer), reask]
                 continue
             outcome = _outcome(parsed) if attempt == 1 else EnforceOutcome.REASKED
             self._record(outcome)
@@ -229,6 +232,14 @@ def _answer_text(reply: BaseMessage, content: str) -> str:
         return content
     calls = [{"name": c["name"], "arguments": c["args"]} for c in reply.tool_calls]
     return "\n".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in calls)
+
+
+def _for_history(reply: BaseMessage, answer: str) -> BaseMessage:
+    """The reply as it goes back in a re-ask: native tool calls become text, since a call
+    left in the history would need a tool result before the next user message."""
+    if isinstance(reply, AIMessage) and reply.tool_calls:
+        return AIMessage(content=answer)
+    return reply
 
 
 def _finish_reason(reply: BaseMessage) -> str | None:

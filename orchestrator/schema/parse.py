@@ -167,10 +167,12 @@ class _Run:
 
     def _check(self, value: Any, label: str, *, repaired: bool) -> tuple[Any, bool, bool] | None:
         coerced = False
-        if not _is_valid(self.validator, value) and not self.strict:
+        valid = _is_valid(self.validator, value)
+        if not valid and not self.strict:
             self.tried.append(f"coerce:{label}")
             value, coerced = coerce_scalars(value, self.validator)
-        errors = errors_of(self.validator, value) if not _is_valid(self.validator, value) else []
+            valid = coerced and _is_valid(self.validator, value)
+        errors = [] if valid else errors_of(self.validator, value)
         if not errors and self.model is not None:
             try:
                 value = self.model.model_validate(value)

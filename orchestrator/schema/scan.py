@@ -26,6 +26,7 @@ class Scan:
     """What one pass found.
 
     Attributes:
+        segments: the spans of balanced objects/arrays not inside another, in order.
         last: the span of the balanced object/array whose closer comes last, if any.
         tail: the start of the outermost object/array that never closes, if any.
         closers: the closing brackets missing at the end, innermost first.
@@ -33,6 +34,7 @@ class Scan:
         comments: the spans of comments inside brackets.
     """
 
+    segments: list[tuple[int, int]] = field(default_factory=list)
     last: tuple[int, int] | None = None
     tail: int | None = None
     closers: str = ""
@@ -69,9 +71,13 @@ def scan(text: str) -> Scan:
         elif ch in "}]":
             for k in range(len(stack) - 1, -1, -1):
                 if stack[k][0] == ch:
-                    out.last = (stack[k][1], i + 1)
+                    start = stack[k][1]
+                    while out.segments and out.segments[-1][0] > start:
+                        out.segments.pop()  # inside the one closing now
+                    out.segments.append((start, i + 1))
                     del stack[k:]
                     break
+    out.last = out.segments[-1] if out.segments else None
     out.tail = stack[0][1] if stack else None
     out.closers = "".join(closer for closer, _ in reversed(stack))
     out.in_string = bool(quote)

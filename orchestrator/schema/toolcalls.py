@@ -58,9 +58,10 @@ def parse_tool_calls(
             )
         validator = validator_for(by_name[call.name])
         arguments: Any = call.arguments
-        if not validator.is_valid(arguments) and not strict:
-            arguments, _ = coerce_scalars(arguments, validator)
         errors = errors_of(validator, arguments)
+        if errors and not strict:
+            arguments, coerced = coerce_scalars(arguments, validator)
+            errors = errors_of(validator, arguments) if coerced else errors
         if errors:
             raise SchemaValidationError(
                 f"invalid arguments for tool {call.name!r}: {errors[0]}",

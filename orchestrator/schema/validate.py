@@ -26,7 +26,7 @@ import referencing.exceptions
 import referencing.jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
-from pydantic import BaseModel
+from pydantic import BaseModel, PydanticUserError
 
 from orchestrator.exceptions import SchemaDefinitionError, SchemaError
 
@@ -50,7 +50,10 @@ _MAX_ERRORS = 20
 _MAX_MESSAGE = 300
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+_TOO_DEEP = SchemaError("$", "value is nested too deeply to validate")
+
 _cache: dict[str, Validator] = {}
+_by_id: dict[int, tuple[Mapping[str, Any], Any, Validator]] = {}
 _lock = threading.Lock()
 
 
@@ -66,8 +69,9 @@ def canonical_json(schema: Mapping[str, Any]) -> str:
         raise SchemaDefinitionError(f"schema is not valid JSON: {err}") from err
 
 
-def schema_dict(schema: SchemaLike) -> dict[str, Any]:
-    """The JSON Schema of ``schema``: the dict itself, or a pydantic model's JSON schema.
+def schema_dict(schema: SchemaLike) -> Mapping[str, Any]:
+    """The JSON Schema of ``schema``: the mapping itself, or a pydantic model's JSON schema
+    (built once per model; do not mutate it).
 
     Raises:
         SchemaDefinitionError: neither a mapping nor a pydantic model class.
@@ -75,7 +79,7 @@ def schema_dict(schema: SchemaLike) -> dict[str, Any]:
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return _model_schema(schema)
     if isinstance(schema, Mapping):
-        return dict(schema)
+        return schema
     raise SchemaDefinitionError(
         f"a schema must be a JSON Schema dict or a pydantic model class, not {schema!r}"
     )
@@ -83,7 +87,10 @@ def schema_dict(schema: SchemaLike) -> dict[str, Any]:
 
 @functools.cache
 def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
+    try:
+        return model.model_json_schema()
+    except PydanticUserError as err:  # e.g. a field type with no JSON Schema
+        raise SchemaDefinitionError(f"{model.__name__} has no JSON Schema: {err}") from err
 
 
 def validator_for(schema: Mapping[str, Any]) -> Validator:
@@ -105,17 +112,24 @@ def validator_for(schema: Mapping[str, Any]) -> Validator:
     """
     if not isinstance(schema, Mapping):
         raise SchemaDefinitionError(f"a JSON Schema must be an object, not {type(schema).__name__}")
+    # Fast path: the same schema object again, unchanged since (``==`` is far cheaper than
+    # canonical JSON). The entry holds the object, so its id cannot be reused meanwhile.
+    hit = _by_id.get(id(schema))
+    if hit is not None and hit[0] is schema and hit[1] == schema:
+        return hit[2]
     key = canonical_json(schema)
     validator = _cache.get(key)
-    if validator is not None:
-        return validator
-    schema_copy = json.loads(key)  # private copy: callers may mutate theirs
-    _check(schema_copy)
-    validator = _VALIDATOR_CLS(schema_copy, format_checker=_FORMAT_CHECKER)
+    if validator is None:
+        schema_copy = json.loads(key)  # private copy: callers may mutate theirs
+        _check(schema_copy)
+        validator = _VALIDATOR_CLS(schema_copy, format_checker=_FORMAT_CHECKER)
     with _lock:
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
+        if len(_by_id) >= _CACHE_SIZE:
+            _by_id.pop(next(iter(_by_id)))
         _cache[key] = validator
+        _by_id[id(schema)] = (schema, json.loads(key), validator)
     return validator
 
 
@@ -134,16 +148,21 @@ def errors_of(validator: Validator, instance: Any) -> list[SchemaError]:
     For ``anyOf``/``oneOf`` failures the closest branch's error is reported, since that is
     the one a model can act on.
 
+    A value nested too deeply to validate is one error at ``$``.
+
     Raises:
         SchemaDefinitionError: the schema holds a reference that cannot be resolved.
     """
     out: list[SchemaError] = []
-    for error in _iter_errors(validator, instance):
-        if error.context:
-            error = best_match([error])
-        out.append(SchemaError(json_path(error.absolute_path), _short(error.message)))
-        if len(out) >= _MAX_ERRORS:
-            break
+    try:
+        for error in _iter_errors(validator, instance):
+            if error.context:
+                error = best_match([error])
+            out.append(SchemaError(json_path(error.absolute_path), _short(error.message)))
+            if len(out) >= _MAX_ERRORS:
+                break
+    except RecursionError:
+        return [_TOO_DEEP]
     out.sort(key=lambda e: (e.path, e.message))
     return out
 

@@ -68,7 +68,8 @@ def test_sigkill_then_resume_repeats_nothing_completed(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         proc = subprocess.Popen(
             [sys.executable, str(script), server.base_url, str(db), str(log), str(marker)],
-            stderr=subprocess.PIPE, env=env,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         try:
             _wait_for(marker, proc)
@@ -89,8 +90,9 @@ def test_sigkill_then_resume_repeats_nothing_completed(tmp_path: Path) -> None:
             return f"step {n} done"
 
         planner = OpenAICompatChatModel(base_urls=[server.base_url], model="fake")
-        pipeline = Pipeline(planner=planner, tools=[tool_from_function(step)],
-                            checkpointer=f"sqlite:///{db}")
+        pipeline = Pipeline(
+            planner=planner, tools=[tool_from_function(step)], checkpointer=f"sqlite:///{db}"
+        )
         result = pipeline.resume("killed-thread")
         assert result.status is RunStatus.COMPLETED
         assert result.answer == "both steps done"

@@ -233,3 +233,8 @@ def test_mangled_files_only_ever_raise_config_error(
     except ConfigError as exc:
         assert str(exc).startswith("m.yaml")
         assert "\n" not in str(exc)
+
+
+def test_builtin_tool_names_match_the_tools_package() -> None:
+    base = pytest.importorskip("tools.base")
+    assert set(base.BUILTIN_TOOLS) == set(BUILTIN_TOOL_NAMES)

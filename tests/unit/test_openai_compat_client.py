@@ -379,3 +379,12 @@ def test_retry_after_parsing() -> None:
     assert 25 < (_retry_after(httpx.Headers({"retry-after": later})) or 0) <= 30
     assert _retry_after(httpx.Headers({"retry-after": "soon"})) is None
     assert _retry_after(httpx.Headers({})) is None
+
+
+def test_the_suite_refuses_real_network() -> None:
+    policy = RetryPolicy(max_retries=0)
+    model = OpenAICompatChatModel(
+        base_urls=["http://192.0.2.1:8000/v1"], model="m", retry_policy=policy
+    )
+    with pytest.raises(ModelConnectionError, match="tests may not use the network"):
+        model.invoke("hi")

@@ -23,11 +23,15 @@ def delete_branch(name: str) -> str:
 
 
 def _planner() -> FakeChatModel:
-    return FakeChatModel([
-        AIMessage(content="", tool_calls=[{"name": "delete_branch", "args": {"name": "old"},
-                                           "id": "c1"}]),
-        "done",
-    ])
+    return FakeChatModel(
+        [
+            AIMessage(
+                content="",
+                tool_calls=[{"name": "delete_branch", "args": {"name": "old"}, "id": "c1"}],
+            ),
+            "done",
+        ]
+    )
 
 
 def _pipeline(planner: FakeChatModel, checkpoint: str | None = None) -> Pipeline:
@@ -41,8 +45,11 @@ def test_approval_pauses_then_approve_runs_the_tool() -> None:
     pipeline = _pipeline(planner)
     paused = pipeline.run("clean up")
     assert paused.status is RunStatus.INTERRUPTED
-    assert paused.pending_approval == {"tool": "delete_branch", "arguments": {"name": "old"},
-                                       "call_id": "c1"}
+    assert paused.pending_approval == {
+        "tool": "delete_branch",
+        "arguments": {"name": "old"},
+        "call_id": "c1",
+    }
     assert ran == []
     done = pipeline.resume(paused.thread_id, approve=True)
     assert done.status is RunStatus.COMPLETED and ran == ["old"]

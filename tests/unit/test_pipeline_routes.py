@@ -79,8 +79,9 @@ def test_unknown_tool_is_a_tool_error() -> None:
 
 def test_consecutive_invalid_calls_fail_the_run() -> None:
     bad = [calls(call("nope", {}, f"c{i}")) for i in range(5)]
-    result = Pipeline(planner=FakeChatModel(bad), tools=[add],
-                      limits=Limits(max_invalid_tool_calls=3)).run("x")
+    result = Pipeline(
+        planner=FakeChatModel(bad), tools=[add], limits=Limits(max_invalid_tool_calls=3)
+    ).run("x")
     assert result.status is RunStatus.FAILED
     assert result.error is not None and "3 invalid tool calls in a row" in result.error.message
 
@@ -99,11 +100,15 @@ def test_delegates_run_in_parallel_and_return_in_call_order() -> None:
         answer = "4" if "2+2" in task else "6"
         return f'<think>easy</think>{{"answer": "{answer}", "steps": ["add"]}}'
 
-    planner = FakeChatModel([
-        calls(call("delegate", {"kind": "math", "task": "2+2"}, "d1"),
-              call("delegate", {"kind": "math", "task": "3+3"}, "d2")),
-        "4 and 6",
-    ])
+    planner = FakeChatModel(
+        [
+            calls(
+                call("delegate", {"kind": "math", "task": "2+2"}, "d1"),
+                call("delegate", {"kind": "math", "task": "3+3"}, "d2"),
+            ),
+            "4 and 6",
+        ]
+    )
     result = Pipeline(planner=planner, reasoner=FunctionChatModel(reasoner_fn)).run("sums")
     assert result.status is RunStatus.COMPLETED
     tms = tool_messages(planner, 1)
@@ -123,12 +128,19 @@ def test_reasoner_output_repaired_and_validated() -> None:
 
 
 def test_caller_schema_wins_and_reask_feeds_errors_back() -> None:
-    schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 10}},
-              "required": ["n"]}
-    planner = FakeChatModel([
-        calls(call("delegate", {"kind": "math", "task": "big n", "output_schema": schema}, "d1")),
-        "done",
-    ])
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer", "minimum": 10}},
+        "required": ["n"],
+    }
+    planner = FakeChatModel(
+        [
+            calls(
+                call("delegate", {"kind": "math", "task": "big n", "output_schema": schema}, "d1")
+            ),
+            "done",
+        ]
+    )
     reasoner = FakeChatModel(['{"n": 3}', '{"n": 12}'])
     result = Pipeline(planner=planner, reasoner=reasoner).run("x")
     assert result.outputs[0]["result"] == {"n": 12}
@@ -137,8 +149,9 @@ def test_caller_schema_wins_and_reask_feeds_errors_back() -> None:
 
 
 def test_reasoner_that_never_satisfies_schema_gives_planner_a_tool_error() -> None:
-    planner = FakeChatModel([calls(call("delegate", {"kind": "math", "task": "?"}, "d1")),
-                             "could not solve"])
+    planner = FakeChatModel(
+        [calls(call("delegate", {"kind": "math", "task": "?"}, "d1")), "could not solve"]
+    )
     reasoner = FakeChatModel(["no json here"] * 3)
     result = Pipeline(planner=planner, reasoner=reasoner, max_enforce_retries=2).run("x")
     [tm] = tool_messages(planner, 1)
@@ -149,8 +162,9 @@ def test_reasoner_that_never_satisfies_schema_gives_planner_a_tool_error() -> No
 
 def test_max_steps_ends_with_budget_exhausted() -> None:
     loop = [calls(call("add", {"a": 1, "b": i}, f"c{i}")) for i in range(10)]
-    result = Pipeline(planner=FakeChatModel(loop), tools=[add],
-                      limits=Limits(max_steps=3)).run("loop")
+    result = Pipeline(planner=FakeChatModel(loop), tools=[add], limits=Limits(max_steps=3)).run(
+        "loop"
+    )
     assert result.status is RunStatus.BUDGET_EXHAUSTED
     assert result.steps == 3 and len(result.tool_results) == 3
     assert result.error is not None and "max_steps" in result.error.message
@@ -158,13 +172,17 @@ def test_max_steps_ends_with_budget_exhausted() -> None:
 
 def test_token_and_cost_limits() -> None:
     loop = [calls(call("add", {"a": 1, "b": i}, f"c{i}")) for i in range(10)]
-    result = Pipeline(planner=FakeChatModel(loop), tools=[add],
-                      limits=Limits(max_total_tokens=150)).run("loop")
+    result = Pipeline(
+        planner=FakeChatModel(loop), tools=[add], limits=Limits(max_total_tokens=150)
+    ).run("loop")
     assert result.status is RunStatus.BUDGET_EXHAUSTED
     assert "max_total_tokens" in (result.error.message if result.error else "")
-    priced = Pipeline(planner=FakeChatModel(loop), tools=[add],
-                      prices={"planner": Price(input_per_million=1000.0)},
-                      limits=Limits(max_cost_usd=0.1)).run("loop")
+    priced = Pipeline(
+        planner=FakeChatModel(loop),
+        tools=[add],
+        prices={"planner": Price(input_per_million=1000.0)},
+        limits=Limits(max_cost_usd=0.1),
+    ).run("loop")
     assert priced.status is RunStatus.BUDGET_EXHAUSTED and priced.cost_usd >= 0.1
 
 
@@ -176,18 +194,21 @@ def test_wall_time_limit_uses_the_clock() -> None:
         return now[0]
 
     loop = [calls(call("add", {"a": 1, "b": i}, f"c{i}")) for i in range(10)]
-    result = Pipeline(planner=FakeChatModel(loop), tools=[add], clock=clock,
-                      limits=Limits(max_wall_time_s=100)).run("loop")
+    result = Pipeline(
+        planner=FakeChatModel(loop), tools=[add], clock=clock, limits=Limits(max_wall_time_s=100)
+    ).run("loop")
     assert result.status is RunStatus.BUDGET_EXHAUSTED
     assert "max_wall_time_s" in (result.error.message if result.error else "")
 
 
 def test_model_error_fails_the_run_and_resume_continues() -> None:
-    planner = FakeChatModel([
-        calls(call("add", {"a": 1, "b": 2}, "c1")),
-        ModelConnectionError("cannot reach http://127.0.0.1:9/v1: connection refused"),
-        "3",
-    ])
+    planner = FakeChatModel(
+        [
+            calls(call("add", {"a": 1, "b": 2}, "c1")),
+            ModelConnectionError("cannot reach http://127.0.0.1:9/v1: connection refused"),
+            "3",
+        ]
+    )
     pipeline = Pipeline(planner=planner, tools=[add])
     failed = pipeline.run("1+2")
     assert failed.status is RunStatus.FAILED
@@ -199,10 +220,12 @@ def test_model_error_fails_the_run_and_resume_continues() -> None:
 
 
 def test_action_mode_planner_uses_tools_through_json() -> None:
-    planner = FakeChatModel([
-        '{"action": "add", "arguments": {"a": 20, "b": 22}}',
-        '{"action": "final", "result": "42"}',
-    ])
+    planner = FakeChatModel(
+        [
+            '{"action": "add", "arguments": {"a": 20, "b": 22}}',
+            '{"action": "final", "result": "42"}',
+        ]
+    )
     result = Pipeline(planner=planner, tools=[add], planner_mode=ToolMode.ACTION).run("20+22")
     assert result.status is RunStatus.COMPLETED and result.answer == "42"
     assert result.tool_results[0]["result"] == "42"
@@ -212,8 +235,13 @@ def test_action_mode_planner_uses_tools_through_json() -> None:
 
 def test_action_mode_invalid_reply_is_retried_then_fails() -> None:
     planner = FakeChatModel(["nonsense"] * 12)
-    result = Pipeline(planner=planner, tools=[add], planner_mode=ToolMode.ACTION,
-                      max_enforce_retries=1, limits=Limits(max_invalid_tool_calls=2)).run("x")
+    result = Pipeline(
+        planner=planner,
+        tools=[add],
+        planner_mode=ToolMode.ACTION,
+        max_enforce_retries=1,
+        limits=Limits(max_invalid_tool_calls=2),
+    ).run("x")
     assert result.status is RunStatus.FAILED
 
 

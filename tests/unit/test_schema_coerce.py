@@ -27,19 +27,36 @@ GOOD = {"answer": 42, "steps": ["6 * 7 = 42"]}
     ("raw", "source", "repaired", "coerced"),
     [
         ('{"answer": 42, "steps": ["6 * 7 = 42"]}', "whole", False, False),
-        ('<think>{"answer": 41, "steps": []}</think>{"answer": 42, "steps": ["6 * 7 = 42"]}',
-         "whole", False, False),
-        ('Here you go:\n```json\n{"answer": 42, "steps": ["6 * 7 = 42"]}\n```\nDone.',
-         "fence", False, False),
-        ('I first thought {"answer": 41, "steps": []} but the answer is '
-         '{"answer": 42, "steps": ["6 * 7 = 42"]} indeed.', "balanced", False, False),
+        (
+            '<think>{"answer": 41, "steps": []}</think>{"answer": 42, "steps": ["6 * 7 = 42"]}',
+            "whole",
+            False,
+            False,
+        ),
+        (
+            'Here you go:\n```json\n{"answer": 42, "steps": ["6 * 7 = 42"]}\n```\nDone.',
+            "fence",
+            False,
+            False,
+        ),
+        (
+            'I first thought {"answer": 41, "steps": []} but the answer is '
+            '{"answer": 42, "steps": ["6 * 7 = 42"]} indeed.',
+            "balanced",
+            False,
+            False,
+        ),
         ("{'answer': 42, 'steps': ['6 * 7 = 42'],}", "balanced", True, False),
         ('{"answer": 42, // the product\n "steps": ["6 * 7 = 42"]}', "balanced", True, False),
         ('Result: {"answer": 42, "steps": ["6 * 7 = 42"]', "tail", True, False),
         ('{"answer": "42", "steps": ["6 * 7 = 42"]}', "whole", False, True),
         ("```\n{'answer': '42', 'steps': ['6 * 7 = 42']}\n```", "fence", True, True),
-        ('<think>only thinking {"answer": 42, "steps": ["6 * 7 = 42"]}</think>',
-         "reasoning:balanced", False, False),
+        (
+            '<think>only thinking {"answer": 42, "steps": ["6 * 7 = 42"]}</think>',
+            "reasoning:balanced",
+            False,
+            False,
+        ),
     ],
 )
 def test_recovers_the_answer(raw: str, source: str, repaired: bool, coerced: bool) -> None:
@@ -78,12 +95,21 @@ def test_answer_after_prose_for_scalars() -> None:
         ('"null"', {"type": "null"}, None),
         ('{"x": "3"}', {"properties": {"x": {"enum": [1, 3]}}}, {"x": 3}),
         ('{"x": "false"}', {"properties": {"x": {"const": False}}}, {"x": False}),
-        ('{"x": ["1", "2"]}', {"properties": {"x": {"type": "array", "items": {"type": "integer"}}}},
-         {"x": [1, 2]}),
-        ('{"x": "7"}', {"properties": {"x": {"anyOf": [{"type": "boolean"}, {"type": "integer"}]}}},
-         {"x": 7}),
-        ('{"x": "7"}', {"properties": {"x": {"$ref": "#/$defs/N"}}, "$defs": {"N": {"type": "integer"}}},
-         {"x": 7}),
+        (
+            '{"x": ["1", "2"]}',
+            {"properties": {"x": {"type": "array", "items": {"type": "integer"}}}},
+            {"x": [1, 2]},
+        ),
+        (
+            '{"x": "7"}',
+            {"properties": {"x": {"anyOf": [{"type": "boolean"}, {"type": "integer"}]}}},
+            {"x": 7},
+        ),
+        (
+            '{"x": "7"}',
+            {"properties": {"x": {"$ref": "#/$defs/N"}}, "$defs": {"N": {"type": "integer"}}},
+            {"x": 7},
+        ),
     ],
 )
 def test_lossless_scalar_coercion(value: str, schema: dict[str, Any], expected: Any) -> None:
@@ -185,3 +211,13 @@ def test_tool_call_written_as_text_matches_an_action_schema() -> None:
         "action": "search",
         "arguments": {"query": "x"},
     }
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_values_nested_too_deeply_are_refused_not_crashed_on(depth: int) -> None:
+    recursive = {
+        "$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}},
+        "$ref": "#/$defs/n",
+    }
+    with pytest.raises(SchemaValidationError):
+        coerce("[" * depth + "]" * depth, recursive)

@@ -28,7 +28,9 @@ SCHEMA: dict[str, Any] = {
 PROMPT: list[BaseMessage] = [SystemMessage("Answer in JSON."), HumanMessage("6 * 7?")]
 
 
-def _reply(content: str, *, tokens: tuple[int, int, int] = (10, 5, 3), **metadata: Any) -> AIMessage:
+def _reply(
+    content: str, *, tokens: tuple[int, int, int] = (10, 5, 3), **metadata: Any
+) -> AIMessage:
     inp, out, reasoning = tokens
     return AIMessage(
         content=content,
@@ -42,8 +44,9 @@ def _reply(content: str, *, tokens: tuple[int, int, int] = (10, 5, 3), **metadat
     )
 
 
-async def _run(mode: str, model: FakeChatModel, messages: Sequence[BaseMessage], schema: Any,
-               **kwargs: Any) -> EnforceResult:
+async def _run(
+    mode: str, model: FakeChatModel, messages: Sequence[BaseMessage], schema: Any, **kwargs: Any
+) -> EnforceResult:
     if mode == "sync":
         return enforce(model, list(messages), schema, **kwargs)
     return await aenforce(model, list(messages), schema, **kwargs)
@@ -57,7 +60,11 @@ async def test_first_pass(mode: str) -> None:
     model = FakeChatModel([_reply('{"answer": 42}')])
     stats = EnforcementStats()
     result = await _run(mode, model, PROMPT, SCHEMA, stats=stats)
-    assert (result.value, result.attempts, result.outcome) == ({"answer": 42}, 1, EnforceOutcome.FIRST_PASS)
+    assert (result.value, result.attempts, result.outcome) == (
+        {"answer": 42},
+        1,
+        EnforceOutcome.FIRST_PASS,
+    )
     assert result.usage == {"input_tokens": 10, "output_tokens": 5, "reasoning_tokens": 3}
     assert [m.content for m in result.messages] == ['{"answer": 42}']
     [(messages, options)] = model.requests
@@ -94,7 +101,9 @@ async def test_invalid_then_valid_reasks_with_the_failing_paths(mode: str) -> No
 
 
 @MODES
-async def test_budget_exhausted_raises_with_attempts_last_output_errors_and_usage(mode: str) -> None:
+async def test_budget_exhausted_raises_with_attempts_last_output_errors_and_usage(
+    mode: str,
+) -> None:
     model = FakeChatModel([_reply("no idea"), _reply('{"answer": 1.5}'), _reply("unused")])
     stats = EnforcementStats()
     with pytest.raises(SchemaValidationError) as info:
@@ -112,7 +121,7 @@ async def test_budget_exhausted_raises_with_attempts_last_output_errors_and_usag
 @MODES
 async def test_zero_retries_means_one_call(mode: str) -> None:
     model = FakeChatModel([_reply("nope")])
-    with pytest.raises(SchemaValidationError) as info:
+    with pytest.raises(SchemaValidationError, match="after 1 attempt: ") as info:
         await _run(mode, model, PROMPT, SCHEMA, max_retries=0)
     assert info.value.attempts == 1
     assert info.value.errors == [SchemaError("$", "no JSON value found in the output")]
@@ -176,6 +185,22 @@ async def test_native_tool_call_matches_an_action_schema(mode: str) -> None:
     assert result.value == {"action": "search", "arguments": {"q": "x"}}
 
 
+@MODES
+async def test_invalid_native_tool_call_goes_back_as_text(mode: str) -> None:
+    action = {
+        "type": "object",
+        "properties": {"action": {"const": "final"}},
+        "required": ["action"],
+    }
+    call = AIMessage(content="", tool_calls=[{"name": "search", "args": {"q": "x"}, "id": "c1"}])
+    model = FakeChatModel([call, '{"action": "final"}'])
+    result = await _run(mode, model, PROMPT, action)
+    assert result.outcome == EnforceOutcome.REASKED
+    echoed = model.requests[1][0][2]
+    assert isinstance(echoed, AIMessage) and echoed.tool_calls == []
+    assert echoed.content == '<tool_call>{"name": "search", "arguments": {"q": "x"}}</tool_call>'
+
+
 class Answer(BaseModel):
     answer: int
 
@@ -183,7 +208,9 @@ class Answer(BaseModel):
 @MODES
 async def test_pydantic_schema(mode: str) -> None:
     stats = EnforcementStats()
-    result = await _run(mode, FakeChatModel([_reply('{"answer": 42}')]), PROMPT, Answer, stats=stats)
+    result = await _run(
+        mode, FakeChatModel([_reply('{"answer": 42}')]), PROMPT, Answer, stats=stats
+    )
     assert result.value == Answer(answer=42)
     assert list(stats.as_dict()) == ["fake::Answer"]
 

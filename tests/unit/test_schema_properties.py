@@ -65,7 +65,11 @@ def _extend(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
 
 
 _SCHEMAS = st.recursive(_LEAVES, _extend, max_leaves=8).map(
-    lambda s: s if s.get("type") in ("object", "array") else {"type": "object", "properties": {"v": s}, "required": ["v"]}
+    lambda s: (
+        s
+        if s.get("type") in ("object", "array")
+        else {"type": "object", "properties": {"v": s}, "required": ["v"]}
+    )
 )
 
 
@@ -189,7 +193,9 @@ def _render(value: Any, rng: random.Random) -> tuple[str, list[str]]:
         applied.append("prose-after")
     if rng.random() < 0.5:
         draft = '{"draft": [1, 2, {"x": "not this"}]}'
-        think = rng.choice([f"<think>\nA draft: {draft}\nHmm, fix it.\n</think>\n", f"So {draft}.</think>"])
+        think = rng.choice(
+            [f"<think>\nA draft: {draft}\nHmm, fix it.\n</think>\n", f"So {draft}.</think>"]
+        )
         text = think + text
         applied.append("think-block")
     return text, applied
@@ -216,12 +222,19 @@ def test_coerce_recovers_the_original_instance(
 _SOUNDNESS_SCHEMAS: list[dict[str, Any]] = [
     {
         "type": "object",
-        "properties": {"answer": {"type": "integer", "minimum": 0}, "steps": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "answer": {"type": "integer", "minimum": 0},
+            "steps": {"type": "array", "items": {"type": "string"}},
+        },
         "required": ["answer", "steps"],
         "additionalProperties": False,
     },
     {"type": "array", "items": {"type": "number"}, "minItems": 1},
-    {"type": "object", "properties": {"ok": {"const": True}, "when": {"type": "string", "format": "date"}}, "required": ["ok"]},
+    {
+        "type": "object",
+        "properties": {"ok": {"const": True}, "when": {"type": "string", "format": "date"}},
+        "required": ["ok"],
+    },
     {"type": "integer", "multipleOf": 3},
     {"anyOf": [{"type": "object", "required": ["a"]}, {"type": "boolean"}]},
 ]
@@ -232,7 +245,7 @@ _VALID_OUTPUTS = [
     "The answer is: 9",
     '{"a": {"nested": [1, 2, {"deep": null}]}}',
 ]
-_ALPHABET = '{}[]()"\':,.-+eE0123456789 \n\ttruefalsnulTrueNone/*#<>think`jsonabc\\'
+_ALPHABET = "{}[]()\"':,.-+eE0123456789 \n\ttruefalsnulTrueNone/*#<>think`jsonabc\\"
 
 
 def _mutate(text: str, rng: random.Random) -> str:

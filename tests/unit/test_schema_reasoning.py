@@ -11,8 +11,11 @@ from orchestrator.schema import message_parts, split_reasoning
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("<think>a + b</think>\n{\"x\": 1}", ("a + b", '{"x": 1}')),
-        ("opening tag was in the prompt</think> answer", ("opening tag was in the prompt", "answer")),
+        ('<think>a + b</think>\n{"x": 1}', ("a + b", '{"x": 1}')),
+        (
+            "opening tag was in the prompt</think> answer",
+            ("opening tag was in the prompt", "answer"),
+        ),
         ("<think>cut off while thinking", ("cut off while thinking", "")),
         ("<think>one</think> x <think>two</think> y", ("one\n\ntwo", "x  y")),
         ("<thinking>t</thinking>c", ("t", "c")),

@@ -28,7 +28,9 @@ TOOLS: list[dict[str, Any]] = [
 
 
 def test_valid_calls_become_langchain_tool_calls() -> None:
-    text = '<tool_call>{"name": "read_file", "arguments": {"path": "a.py", "limit": "10"}}</tool_call>'
+    text = (
+        '<tool_call>{"name": "read_file", "arguments": {"path": "a.py", "limit": "10"}}</tool_call>'
+    )
     [call] = parse_tool_calls(text, TOOLS)
     assert call["name"] == "read_file"
     assert call["args"] == {"path": "a.py", "limit": 10}
@@ -49,12 +51,16 @@ def test_unknown_tool_names_the_tool() -> None:
     with pytest.raises(SchemaValidationError, match="unknown tool 'rm_rf'") as info:
         parse_tool_calls('[rm_rf(path="/")]', TOOLS)
     assert info.value.tool == "rm_rf"
-    assert info.value.errors == [SchemaError("$.name", "unknown tool 'rm_rf'; use one of: now, read_file")]
+    assert info.value.errors == [
+        SchemaError("$.name", "unknown tool 'rm_rf'; use one of: now, read_file")
+    ]
 
 
 def test_invalid_arguments_name_the_tool_and_the_path() -> None:
     text = '{"name": "read_file", "arguments": {"limit": "ten", "mode": "w"}}'
-    with pytest.raises(SchemaValidationError, match="invalid arguments for tool 'read_file'") as info:
+    with pytest.raises(
+        SchemaValidationError, match="invalid arguments for tool 'read_file'"
+    ) as info:
         parse_tool_calls(text, TOOLS)
     err = info.value
     assert err.tool == "read_file"

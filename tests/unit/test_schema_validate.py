@@ -130,3 +130,24 @@ def test_stats_count_merge_and_report_every_outcome() -> None:
     assert stats.count("m", "s", EnforceOutcome.FAILED) == 1
     with pytest.raises(ValueError):
         stats.merge(stats)
+
+
+def test_pydantic_model_without_a_json_schema_is_a_definition_error() -> None:
+    from collections.abc import Callable
+
+    from pydantic import ConfigDict
+
+    class Opaque(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        fn: Callable[[], int]
+
+    with pytest.raises(SchemaDefinitionError, match="Opaque has no JSON Schema"):
+        response_format_for(Opaque)
+
+
+def test_same_schema_object_is_served_from_the_fast_path_and_sees_mutation() -> None:
+    schema: dict[str, Any] = {"type": "object", "title": "fast-path"}
+    first = validator_for(schema)
+    assert validator_for(schema) is first
+    schema["required"] = ["x"]
+    assert not validator_for(schema).is_valid({})

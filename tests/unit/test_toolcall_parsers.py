@@ -54,7 +54,10 @@ def test_pythonic_with_nested_lists_and_dicts() -> None:
 
 
 def test_pythonic_accepts_json_literals_and_no_arguments() -> None:
-    assert _calls("[f(flag=true, other=null), g()]") == [("f", {"flag": True, "other": None}), ("g", {})]
+    assert _calls("[f(flag=true, other=null), g()]") == [
+        ("f", {"flag": True, "other": None}),
+        ("g", {}),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -83,7 +86,9 @@ def test_llama4_python_tags_unterminated_and_bare_call() -> None:
 
 
 def test_llama3_python_tag_and_function_tag() -> None:
-    assert _calls('<|python_tag|>brave_search.call(query="x")') == [("brave_search", {"query": "x"})]
+    assert _calls('<|python_tag|>brave_search.call(query="x")') == [
+        ("brave_search", {"query": "x"})
+    ]
     assert _calls('<function=add>{"a": 1}</function>') == [("add", {"a": 1})]
 
 
@@ -99,7 +104,9 @@ def test_hermes_tool_call_tags() -> None:
 
 
 def test_hermes_repairs_inside_tags_and_accepts_unterminated_last_tag() -> None:
-    text = "<tool_call>{'name': 'a', 'arguments': {'x': True,}}</tool_call><tool_call>{\"name\": \"b\""
+    text = (
+        "<tool_call>{'name': 'a', 'arguments': {'x': True,}}</tool_call><tool_call>{\"name\": \"b\""
+    )
     assert _calls(text) == [("a", {"x": True}), ("b", {})]
 
 
@@ -139,7 +146,7 @@ def test_ids_are_deterministic_and_indexed() -> None:
         '{"name": "f", "arguments": {"x": 1}, "extra": 2}',  # unknown keys: data
         '{"name": "", "arguments": {}}',
         '{"name": "f", "arguments": [1]}',
-        "[1, 2, 3] and {\"a\": 1}",
+        '[1, 2, 3] and {"a": 1}',
         "garbage {{{ [[[ ( \" ' <tool_call> ``` <|python_start|>",
         "[" * 5000 + "]" * 10,
         "<tool_call>not json at all</tool_call>",
@@ -151,9 +158,20 @@ def test_no_calls(text: str) -> None:
 
 def test_never_raises_on_random_garbage() -> None:
     rng = random.Random(7)
-    alphabet = '{}[]()"\':,=\\ \nabcfnx01-<>|_/`TrueNonel'
+    alphabet = "{}[]()\"':,=\\ \nabcfnx01-<>|_/`TrueNonel"
     for _ in range(2000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
         calls, rest = find_tool_calls(text)
         assert all(isinstance(c.arguments, dict) and c.name for c in calls)
         assert isinstance(rest, str)
+
+
+def test_several_calls_with_prose_between_keep_the_prose() -> None:
+    text = '{"name": "a", "arguments": {}}\nThen I will call {"name": "b", "arguments": {"x": 1}}'
+    calls, rest = find_tool_calls(text)
+    assert [(c.name, c.arguments) for c in calls] == [("a", {}), ("b", {"x": 1})]
+    assert rest == "Then I will call"
+
+
+def test_whole_text_call_missing_its_final_brace() -> None:
+    assert _calls('{"name": "a", "arguments": {"x": [1, 2]}') == [("a", {"x": [1, 2]})]

@@ -190,6 +190,36 @@ def test_approval_and_file_change_flags() -> None:
     assert not (plain.metadata or {}).get("requires_approval")
 
 
+def test_functions_need_a_description() -> None:
+    from orchestrator.exceptions import ConfigError
+
+    def bare(x: int) -> int:
+        return x
+
+    with pytest.raises(ConfigError, match="needs a docstring"):
+        tool_from_function(bare)
+    assert tool_from_function(bare, description="Echo x.").description == "Echo x."
+
+
+def test_pydantic_errors_inside_a_tool_are_argument_errors() -> None:
+    from pydantic import BaseModel
+
+    class Point(BaseModel):
+        x: int
+
+    def make(raw: dict[str, Any]) -> str:
+        """Build a point.
+
+        Args:
+            raw: the fields.
+        """
+        return str(Point.model_validate(raw))
+
+    toolset = Toolset([tool_from_function(make)])
+    with pytest.raises(ToolArgumentError, match=r"\$\.x: Input should be a valid integer"):
+        toolset.call("make", {"raw": {"x": "nope"}})
+
+
 def test_select_keeps_the_given_order_and_refuses_unknown(toolset: Toolset) -> None:
     assert toolset.select(["shout", "add"]).names == ("shout", "add")
     with pytest.raises(ToolError, match="did you mean 'shout'"):

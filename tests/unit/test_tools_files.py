@@ -36,7 +36,11 @@ def test_read_file_numbers_lines(ws: Path) -> None:
 
 def test_read_file_line_range(ws: Path) -> None:
     out = read_file(ws, "calc.py", 5, 6)
-    assert out.splitlines() == ["calc.py (lines 5-6 of 6)", "5\tdef mul(a, b):", "6\t    return a * b"]
+    assert out.splitlines() == [
+        "calc.py (lines 5-6 of 6)",
+        "5\tdef mul(a, b):",
+        "6\t    return a * b",
+    ]
     assert "past the end" in read_file(ws, "calc.py", 40)
     with pytest.raises(ToolError, match="before start_line"):
         read_file(ws, "calc.py", 5, 2)
@@ -56,7 +60,7 @@ def test_read_file_refuses_binaries_directories_and_missing(ws: Path) -> None:
         read_file(ws, "blob.bin")
     with pytest.raises(ToolError, match="is a directory"):
         read_file(ws, "pkg")
-    with pytest.raises(ToolError, match="no such file: nope.py"):
+    with pytest.raises(ToolError, match=r"no such file: nope\.py"):
         read_file(ws, "nope.py")
 
 
@@ -73,7 +77,7 @@ def test_write_file_creates_parents(ws: Path) -> None:
 def test_write_file_respects_the_size_limit_and_git(ws: Path) -> None:
     with pytest.raises(ToolError, match="limit is 4"):
         write_file(ws, "big.txt", "12345", max_bytes=4)
-    with pytest.raises(ToolError, match="inside .git"):
+    with pytest.raises(ToolError, match=r"inside \.git"):
         write_file(ws, ".git/hooks/post-commit", "#!/bin/sh\n")
     assert not (ws / ".git" / "hooks").exists()
 
@@ -185,7 +189,7 @@ def test_apply_edits_is_all_or_nothing(ws: Path) -> None:
         ({"path": "calc.py"}, "'search' must be a string"),
         ({"path": "missing.py", "search": "a", "replace": "b"}, "no such file: missing.py"),
         ({"path": "../x.py", "content": "x"}, "outside|above"),
-        ({"path": ".git/config", "content": "x"}, "inside .git"),
+        ({"path": ".git/config", "content": "x"}, r"inside \.git"),
     ],
 )
 def test_apply_edits_reports_bad_edits(ws: Path, edit: dict[str, str], message: str) -> None:

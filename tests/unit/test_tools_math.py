@@ -9,7 +9,7 @@ import pytest
 from orchestrator.exceptions import ToolError
 from tools import SandboxLimits, ToolContext, Toolset, build_tools
 from tools import _math_worker as worker
-from tools.math import check_equal, evaluate, simplify
+from tools.math import check_equal, evaluate
 
 # In-process: the worker's functions (fast; the sandboxed path is covered below).
 
@@ -122,7 +122,7 @@ def test_public_functions_run_in_the_sandbox() -> None:
 
 
 def test_refused_input_is_a_tool_error() -> None:
-    with pytest.raises(ToolError, match="evaluate: '.' is not allowed"):
+    with pytest.raises(ToolError, match=r"evaluate: '\.' is not allowed"):
         evaluate("().__class__")
 
 

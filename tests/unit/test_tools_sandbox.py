@@ -130,3 +130,13 @@ def test_capped_buffer_cuts_by_characters_when_all_bytes_were_kept() -> None:
     buf.feed(b"a" * 150)
     text, cut = buf.text()
     assert cut and text.startswith("a" * 66) and text.endswith("a" * 34)
+
+
+def test_works_without_pidfd(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tools.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "_pidfd", lambda pid: None)
+    assert run_python("print('polled')").stdout == "polled\n"
+    code = "import os\nos.close(1)\nos.close(2)\nwhile True:\n    pass"
+    result = run_python(code, limits=SandboxLimits(wall_timeout_s=1))
+    assert result.timed_out and result.killed_by is KillReason.WALL_TIMEOUT

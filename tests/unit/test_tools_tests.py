@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from orchestrator.exceptions import ToolError, WorkspaceEscapeError
 from tools import SandboxLimits, ToolContext, Toolset, build_tools
 from tools.tests import run_tests
 
-TESTS = '''
+TESTS = """
 import pytest
 from calc import add, mul
 
@@ -32,14 +33,16 @@ class TestMore:
 @pytest.mark.skip(reason="later")
 def test_later():
     pass
-'''
+"""
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "tests").mkdir(parents=True)
-    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n")
+    (root / "calc.py").write_text(
+        "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+    )
     (root / "tests" / "test_calc.py").write_text(TESTS)
     return root
 
@@ -89,7 +92,9 @@ def test_no_tests_collected(tmp_path: Path) -> None:
 
 
 def test_hanging_tests_are_stopped(repo: Path) -> None:
-    (repo / "tests" / "test_hang.py").write_text("def test_hang():\n    while True:\n        pass\n")
+    (repo / "tests" / "test_hang.py").write_text(
+        "def test_hang():\n    while True:\n        pass\n"
+    )
     limits = SandboxLimits(wall_timeout_s=2, cpu_seconds=30)
     report = run_tests(repo, path="tests/test_hang.py", limits=limits)
     assert report.timed_out and not report.ok
@@ -98,7 +103,14 @@ def test_hanging_tests_are_stopped(repo: Path) -> None:
 
 def test_parent_configuration_does_not_leak_in(tmp_path: Path, repo: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --this-option-does-not-exist\n")
+    (repo / "pyproject.toml").write_text("[project]\nname = 'calc'\n")  # not a pytest config
     assert run_tests(repo, keyword="mul").ok
+
+
+def test_the_workspace_configuration_applies(repo: Path) -> None:
+    (repo / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-k mul'\n")
+    report = run_tests(repo)
+    assert report.ok and report.passed == 1
 
 
 def test_nothing_is_left_in_the_workspace(repo: Path) -> None:
@@ -116,7 +128,19 @@ def test_paths_and_keywords_are_checked(repo: Path) -> None:
         run_tests(repo, keyword="--rootdir=/")
 
 
-def test_run_tests_tool(repo: Path) -> None:
+def test_run_tests_tool_returns_json(repo: Path) -> None:
     toolset = Toolset(build_tools(["run_tests"], ToolContext(repo)))
-    text = toolset.call("run_tests", {"keyword": "add"})
-    assert text.startswith("0 passed, 1 failed")
+    report = json.loads(toolset.call("run_tests", {"keyword": "add"}))
+    assert report["ok"] is False
+    assert report["summary"].startswith("0 passed, 1 failed, 0 errors")
+    assert (report["passed"], report["failed"], report["errors"]) == (0, 1, 0)
+    (failure,) = report["failures"]
+    assert failure["test"] == "tests/test_calc.py::test_add"
+    assert failure["kind"] == "failed"
+    assert "assert -1 == 5" in failure["excerpt"]
+    assert "output" not in report
+
+
+def test_report_keeps_the_console_output_when_it_is_all_there_is(tmp_path: Path) -> None:
+    data = run_tests(tmp_path).to_dict()
+    assert data["exit_code"] == 5 and "no tests ran" in data["output"]
