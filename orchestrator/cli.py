@@ -264,3 +264,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -253,7 +253,8 @@ def gbnf_for_schema(schema: Mapping[str, Any]) -> str:
     Raises:
         SchemaDefinitionError: the converter cannot express ``schema`` as a grammar.
     """
-    return _gbnf_cached(json.dumps(grammar_schema(schema), sort_keys=True))
+    # Key order is kept: the grammar writes properties in schema order (title before steps).
+    return _gbnf_cached(json.dumps(grammar_schema(schema)))
 
 
 @lru_cache(maxsize=256)

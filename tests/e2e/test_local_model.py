@@ -19,7 +19,7 @@ from orchestrator.schema import EnforcementStats, coerce, enforce, response_form
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "title": {"type": "string", "minLength": 1, "maxLength": 40},
+        "title": {"type": "string", "minLength": 1, "maxLength": 32},
         "steps": {
             "type": "array",
             "minItems": 1,
@@ -28,7 +28,7 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "n": {"type": "integer", "minimum": 1, "maximum": 9},
-                    "text": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "text": {"type": "string", "minLength": 1, "maxLength": 32},
                 },
                 "required": ["n", "text"],
                 "additionalProperties": False,

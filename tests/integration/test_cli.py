@@ -1,0 +1,147 @@
+"""The `bicameral` CLI: typer's runner for the commands, and a real subprocess against the
+loopback fake vLLM server for `run --json`, exit codes and `resume`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from tests.fake_openai_server import ChatReply, ErrorReply, FakeOpenAIServer, ToolCallSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD = sorted((ROOT / "tests" / "fixtures" / "bad_pipelines").glob("*.yaml"))
+EXAMPLES = [
+    ROOT / "examples" / "math_solver.yaml",
+    ROOT / "examples" / "coding_assistant" / "pipeline.yaml",
+]
+runner = CliRunner()
+
+
+def _pipeline(tmp: Path, url: str, extra: str = "") -> Path:
+    path = tmp / "pipeline.yaml"
+    path.write_text(
+        "name: cli-test\n"
+        "models:\n"
+        f"  planner: {{base_url: '{url}', model: fake, max_retries: 0}}\n"
+        f"  reasoner: {{base_url: '{url}', model: fake-r1, max_retries: 0}}\n"
+        "tools: {builtin: [evaluate, check_equal]}\n" + extra
+    )
+    return path
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_validate_and_render(path: Path) -> None:
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
+    graph = runner.invoke(app, ["graph", str(path)])
+    assert graph.exit_code == 0 and "graph TD" in graph.stdout and "__start__" in graph.stdout
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_bad_pipelines_exit_2_with_one_located_line(path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(str(path)), lines[0]
+    assert "Traceback" not in result.output
+    expect = path.read_text().splitlines()[0].removeprefix("# expect: ").split(":")[:2]
+    assert lines[0].split(":")[1:3] == expect or "--set" in lines[0]
+
+
+def test_schema_command_prints_the_pipeline_json_schema() -> None:
+    result = runner.invoke(app, ["schema"])
+    schema = json.loads(result.stdout)
+    assert result.exit_code == 0 and "models" in schema["properties"]
+
+
+def test_serve_dry_run_prints_vllm_commands(tmp_path: Path) -> None:
+    path = _pipeline(tmp_path, "http://127.0.0.1:8000/v1")
+    path.write_text(
+        path.read_text().replace(
+            "http://127.0.0.1:8000/v1', model: fake-r1", "http://127.0.0.1:8001/v1', model: fake-r1"
+        )
+    )
+    result = runner.invoke(app, ["serve", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    planner, reasoner = result.stdout.strip().splitlines()
+    assert "--enable-auto-tool-choice" in planner and "llama4_pythonic" in planner
+    assert "--reasoning-parser deepseek_r1" in reasoner
+
+
+def test_bad_set_is_a_usage_error(tmp_path: Path) -> None:
+    path = _pipeline(tmp_path, "http://127.0.0.1:9/v1")
+    result = runner.invoke(app, ["run", str(path), "--task", "x", "--set", "limits.max_stepz=3"])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "max_steps" in result.stderr
+
+
+def test_run_json_completes_through_a_real_subprocess(tmp_path: Path) -> None:
+    with FakeOpenAIServer() as server:
+        server.enqueue(
+            ChatReply(tool_calls=[ToolCallSpec("evaluate", {"expression": "6*7"}, id="e1")]),
+            ChatReply("The answer is 42."),
+        )
+        path = _pipeline(tmp_path, server.base_url)
+        proc = _cli("run", str(path), "--task", "What is 6*7?", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)  # exactly one JSON object on stdout
+    assert result["status"] == "completed" and result["answer"] == "The answer is 42."
+    assert result["tool_results"][0]["result"] == "42"
+    assert (tmp_path / ".bicameral" / "checkpoints.sqlite").exists()
+
+
+def test_failed_run_exits_1_and_resume_completes(tmp_path: Path) -> None:
+    with FakeOpenAIServer() as server:
+        server.enqueue(ErrorReply(500))
+        path = _pipeline(tmp_path, server.base_url)
+        failed = _cli("run", str(path), "--task", "hi", "--json", "--thread", "t1", cwd=tmp_path)
+        assert failed.returncode == 1, failed.stderr
+        body = json.loads(failed.stdout)
+        assert body["status"] == "failed" and body["error"]["type"] == "ModelHTTPError"
+        server.enqueue(ChatReply("hello"))
+        resumed = _cli("resume", "t1", "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["answer"] == "hello"
+
+
+def test_budget_exhausted_exits_1(tmp_path: Path) -> None:
+    with FakeOpenAIServer() as server:
+        server.enqueue(
+            *[
+                ChatReply(
+                    tool_calls=[ToolCallSpec("evaluate", {"expression": f"{i}+1"}, id=f"c{i}")]
+                )
+                for i in range(3)
+            ]
+        )
+        path = _pipeline(tmp_path, server.base_url, "limits: {max_steps: 2}\n")
+        proc = _cli("run", str(path), "--task", "loop", "--json", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["status"] == "budget_exhausted"
+
+
+def test_unreachable_server_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    path = _pipeline(tmp_path, "http://127.0.0.1:9/v1")
+    proc = _cli("run", str(path), "--task", "hi", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "127.0.0.1:9" in proc.stdout
