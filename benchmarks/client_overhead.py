@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from orchestrator.models.openai_compat import OpenAICompatChatModel
-from tests.fake_openai_server import serve_in_subprocess
+from tests.fake_openai_server import ChatReply, serve_in_subprocess
 
 RESULTS = Path(__file__).parent / "results" / "client_overhead.json"
 MESSAGES = [
@@ -122,6 +123,32 @@ async def bench_async(url: str, calls: int) -> dict[str, float]:
     return _row(t_bare, t_client)
 
 
+def bench_breakdown(calls: int) -> dict[str, float]:
+    """Where the overhead goes, without I/O: langchain's own ``invoke`` bookkeeping (measured on
+    its FakeListChatModel, which every langchain chat model pays) and this client's request
+    building + reply parsing."""
+    fake = FakeListChatModel(responses=["4"])
+    model = OpenAICompatChatModel(base_urls=["http://unused/v1"], model="bench")
+    raw = json.dumps(ChatReply("4").render_json({"model": "bench", "messages": []})).encode()
+
+    def ours() -> Any:
+        request = model._prepare(MESSAGES, None, {}, stream=False)
+        return request.result(raw, "http://unused/v1", 0.0)
+
+    out = {}
+    for name, fn in (
+        ("langchain_invoke_floor_ms", lambda: fake.invoke(MESSAGES)),
+        ("client_build_parse_ms", ours),
+    ):
+        samples = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+        out[name] = round(_median_ms(samples), 4)
+    return out
+
+
 def _row(t_bare: list[float], t_client: list[float]) -> dict[str, float]:
     bare, client = _median_ms(t_bare), _median_ms(t_client)
     return {
@@ -155,6 +182,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sync_row = bench_sync(url, args.calls)
         async_row = asyncio.run(bench_async(url, args.calls))
         conc = asyncio.run(bench_concurrency(url, args.concurrency))
+    breakdown = bench_breakdown(args.calls)
     report: dict[str, Any] = {
         "benchmark": "client_overhead",
         "python": platform.python_version(),
@@ -164,6 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "sync": sync_row,
         "async": async_row,
         "concurrency": conc,
+        "breakdown_without_io": breakdown,
         "passed": (
             sync_row["ratio"] <= TARGET_RATIO
             and async_row["ratio"] <= TARGET_RATIO
@@ -180,6 +209,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"concurrent ainvoke: {conc['succeeded']}/{conc['calls']} succeeded "
         f"in {conc['wall_s']:.2f} s"
+    )
+    floor, ours = breakdown["langchain_invoke_floor_ms"], breakdown["client_build_parse_ms"]
+    print(
+        f"without I/O: langchain invoke bookkeeping {floor:.3f} ms (any BaseChatModel), "
+        f"this client's request building + reply parsing {ours:.3f} ms"
     )
     print(f"target ratio <= {TARGET_RATIO}x: {'PASS' if report['passed'] else 'FAIL'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

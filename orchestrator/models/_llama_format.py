@@ -1,4 +1,4 @@
-"""The embedded model's wire format: LangChain messages and options in, llama.cpp terms out.
+"""The embedded model's wire format: LangChain messages and tools in, llama.cpp terms out.
 
 Pure functions, no model and no I/O, shared by the sync, async and streaming paths of
 :class:`~orchestrator.models.local.LocalChatModel`:
@@ -6,23 +6,21 @@ Pure functions, no model and no I/O, shared by the sync, async and streaming pat
 * :func:`to_llama_messages`: messages -> the ``{"role", "content"}`` dicts a GGUF chat
   template renders (tool calls and tool results become text: small models' templates ignore
   the structured fields);
-* :func:`schema_from_response_format`: OpenAI's ``json_schema`` form or llama-cpp-python's
-  ``json_object`` form -> the JSON Schema to constrain decoding with;
 * :func:`tool_plan` / :meth:`ToolPlan.schema` / :func:`parse_reply`: how bound tools and
   ``tool_choice`` turn into a grammar and back into ``AIMessage.tool_calls``;
-* :func:`gbnf_for_schema` / :func:`unenforced_keywords`: JSON Schema -> llama.cpp grammar,
-  failing loudly where llama-cpp-python would silently fall back to "any JSON".
+* :func:`reply_message` / :func:`call_chunks`: generated text -> ``AIMessage`` (or, streaming,
+  the tool-call chunks of the last chunk).
+
+Grammars themselves are :mod:`orchestrator.models._llama_grammar`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from langchain_core.messages import (
@@ -33,59 +31,24 @@ from langchain_core.messages import (
     InvalidToolCall,
     SystemMessage,
     ToolCall,
+    ToolCallChunk,
     ToolMessage,
 )
+from langchain_core.messages.ai import UsageMetadata
 
-from orchestrator.exceptions import ConfigError, SchemaDefinitionError
+from orchestrator.exceptions import ConfigError
 
 __all__ = [
     "ToolMode",
     "ToolPlan",
-    "gbnf_for_schema",
-    "grammar_schema",
+    "call_chunks",
     "parse_reply",
-    "schema_from_response_format",
+    "reply_message",
     "to_llama_messages",
     "tool_plan",
-    "unenforced_keywords",
 ]
 
-# Keywords llama-cpp-python's schema-to-grammar converter accepts but does not enforce: the
-# schema layer's validation (and re-ask) must catch what gets through.
-_UNENFORCED = frozenset(
-    {
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "uniqueItems",
-        "contains",
-        "minContains",
-        "maxContains",
-        "minProperties",
-        "maxProperties",
-        "patternProperties",
-        "propertyNames",
-        "dependentRequired",
-        "dependentSchemas",
-        "not",
-        "if",
-        "then",
-        "else",
-        "unevaluatedItems",
-        "unevaluatedProperties",
-    }
-)
-_ENFORCED_FORMATS = frozenset(
-    {"date", "time", "date-time", "uuid", "uuid1", "uuid2", "uuid3", "uuid4", "uuid5"}
-)
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
-_LITERAL_KEYS = frozenset({"const", "enum", "default", "examples"})
-_BOUND_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-_MAX_ENUMERATED = 64
-_LOOSE_CHAR = r'[^"\\]'
-_STRICT_CHAR = r'[^"\\\x7F\x00-\x1F]'
 
 
 class ToolMode(StrEnum):
@@ -212,140 +175,6 @@ def _parameters(function: Mapping[str, Any]) -> dict[str, Any]:
     return dict(params) if isinstance(params, Mapping) and params else dict(_ANY_OBJECT)
 
 
-def schema_from_response_format(response_format: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The JSON Schema to constrain decoding with, from an OpenAI or llama.cpp form.
-
-    * ``{"type": "json_schema", "json_schema": {"schema": S, ...}}`` (OpenAI; what
-      :func:`orchestrator.schema.response_format_for` builds) -> ``S``. llama-cpp-python
-      itself silently ignores this form.
-    * ``{"type": "json_object", "schema": S}`` (llama-cpp-python) -> ``S``.
-    * ``{"type": "json_object"}`` -> any JSON object; ``{"type": "text"}`` / ``None`` -> None.
-
-    Raises:
-        ConfigError: an unknown ``type`` or a missing schema.
-    """
-    if response_format is None:
-        return None
-    kind = response_format.get("type")
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        schema = response_format.get("schema", _ANY_OBJECT)
-    elif kind == "json_schema":
-        spec = response_format.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, Mapping) else None
-    else:
-        raise ConfigError(
-            f"response_format type {kind!r} is not supported; use json_schema or json_object"
-        )
-    if not isinstance(schema, Mapping):
-        raise ConfigError("response_format has no JSON Schema object under json_schema.schema")
-    return dict(schema)
-
-
-def gbnf_for_schema(schema: Mapping[str, Any]) -> str:
-    """The llama.cpp grammar (GBNF) that constrains output to ``schema``.
-
-    llama-cpp-python, given a schema it cannot convert (an external ``$ref``, a boolean
-    sub-schema, a regex with look-around, an unknown type), silently constrains to "any JSON"
-    instead. This function raises, so the caller decides. Results are cached per schema.
-
-    Raises:
-        SchemaDefinitionError: the converter cannot express ``schema`` as a grammar.
-    """
-    # Key order is kept: the grammar writes properties in schema order (title before steps).
-    return _gbnf_cached(json.dumps(grammar_schema(schema)))
-
-
-@lru_cache(maxsize=256)
-def _gbnf_cached(schema_json: str) -> str:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    try:
-        gbnf = str(json_schema_to_gbnf(schema_json))
-    except Exception as err:  # the converter raises ValueError, AssertionError, KeyError...
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise SchemaDefinitionError(
-            f"llama.cpp cannot turn this JSON Schema into a grammar: {reason}"
-        ) from err
-    # The converter's string characters admit raw control characters (a newline inside a
-    # string), which is not JSON; llama.cpp's own JSON grammar excludes them, and so do we.
-    return "\n".join(
-        line.replace(_LOOSE_CHAR, _STRICT_CHAR, 1) if line.startswith("char ::= ") else line
-        for line in gbnf.splitlines()
-    )
-
-
-def grammar_schema(schema: Any) -> Any:
-    """``schema`` rewritten so the grammar enforces more of it; validation keeps the original.
-
-    The converter ignores numeric bounds, so a small bounded integer range (at most
-    64 values, e.g. ``{"type": "integer", "minimum": 1, "maximum": 9}``) becomes the ``enum``
-    of its values, which the grammar does enforce: a 135M model asked for a step number of
-    at most 9 otherwise writes 10 again on every re-ask.
-    """
-    if isinstance(schema, list):
-        return [grammar_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    values = _integer_values(schema)
-    if values is not None:
-        return {"enum": values}
-    return {
-        key: value if key in _LITERAL_KEYS else grammar_schema(value)
-        for key, value in schema.items()
-    }
-
-
-def _integer_values(node: dict[str, Any]) -> list[int] | None:
-    if node.get("type") not in ("integer", ["integer"]) or "enum" in node or "const" in node:
-        return None
-    bounds = [node.get(k) for k in _BOUND_KEYS]
-    if any(isinstance(b, bool) or not isinstance(b, int | float | None) for b in bounds):
-        return None
-    minimum, maximum, above, below = bounds
-    lows = [math.ceil(minimum)] if minimum is not None else []
-    lows += [math.floor(above) + 1] if above is not None else []
-    highs = [math.floor(maximum)] if maximum is not None else []
-    highs += [math.ceil(below) - 1] if below is not None else []
-    if not lows or not highs or not 0 <= min(highs) - max(lows) < _MAX_ENUMERATED:
-        return None
-    low, high = max(lows), min(highs)
-    step = node.get("multipleOf")
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step <= 0):
-        return None
-    return [i for i in range(low, high + 1) if step is None or i % step == 0]
-
-
-def unenforced_keywords(schema: Any) -> list[str]:
-    """Keywords in ``schema`` that the grammar accepts but does not enforce, sorted.
-
-    Numeric bounds (except small integer ranges, see :func:`grammar_schema`),
-    ``uniqueItems``, ``not`` and formats other than date/time/uuid pass the grammar
-    unchecked; client-side validation catches them. Formats are reported as ``format:<name>``.
-    """
-    found: set[str] = set()
-    stack: list[Any] = [grammar_schema(schema)]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        for key, value in node.items():
-            if key in _UNENFORCED:
-                found.add(key)
-            elif key == "format" and isinstance(value, str) and value not in _ENFORCED_FORMATS:
-                found.add(f"format:{value}")
-            if key in ("properties", "$defs", "definitions"):
-                if isinstance(value, dict):
-                    stack.extend(value.values())
-            elif key not in _LITERAL_KEYS:
-                stack.append(value)
-    return sorted(found)
-
-
 def to_llama_messages(
     messages: Sequence[BaseMessage], *, note: str | None = None
 ) -> list[dict[str, str]]:
@@ -456,3 +285,48 @@ def _call_id(index: int, name: str, args: Any) -> str:
         f"{name}:{json.dumps(args, sort_keys=True, default=str)}".encode(), usedforsecurity=False
     ).hexdigest()
     return f"call_{index}_{digest[:10]}"
+
+
+def reply_message(
+    text: str,
+    plan: ToolPlan,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    metadata: dict[str, Any],
+) -> AIMessage:
+    """The ``AIMessage`` for generated ``text``: content or tool calls, usage, metadata."""
+    content, tool_calls, invalid = parse_reply(text, plan)
+    return AIMessage(
+        content=content,
+        tool_calls=tool_calls,
+        invalid_tool_calls=invalid,
+        usage_metadata=UsageMetadata(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=input_tokens + output_tokens,
+        ),
+        response_metadata=metadata,
+    )
+
+
+def call_chunks(message: AIMessage) -> list[ToolCallChunk]:
+    """A whole message's tool calls (valid or not) as stream chunks: aggregating the chunks
+    gives back the same ``tool_calls`` and ``invalid_tool_calls``."""
+    chunks = [
+        ToolCallChunk(
+            type="tool_call_chunk", name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i
+        )
+        for i, c in enumerate(message.tool_calls)
+    ]
+    chunks.extend(
+        ToolCallChunk(
+            type="tool_call_chunk",
+            name=c["name"],
+            args=c["args"],
+            id=c["id"],
+            index=len(chunks) + i,
+        )
+        for i, c in enumerate(message.invalid_tool_calls)
+    )
+    return chunks

@@ -11,8 +11,10 @@ What real servers do that this handles:
   would concatenate them, so a name or id already sent for an index is not sent again;
 * reasoning arrives as ``delta.reasoning`` (vLLM now) or ``delta.reasoning_content``; without
   a server reasoning parser it arrives inline as ``<think>...</think>`` and is split here as
-  it streams (text before a lone ``</think>`` is only known to be reasoning afterwards, so a
-  stream can split that form only when the model is configured with ``think_prefilled``).
+  it streams. Think tags never reach content: a stray ``</think>`` after the server's split
+  (seen on a real vLLM R1 server) is dropped. What a stream already sent cannot be taken
+  back, so text before a lone ``</think>`` is known to be reasoning only when the model is
+  configured with ``think_prefilled``; non-streaming replies have no such limit.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ class _ThinkSplitter:
     def __init__(self, *, prefilled: bool) -> None:
         self.state = "think" if prefilled else "start"
         self.held = ""
+        self.thought = False  # some reasoning was sent already
+
+    def server_split(self) -> None:
+        """The server parses reasoning: what arrives as content starts as content."""
+        self.thought = True
+        if self.state == "start":
+            self.state = "content"
 
     def feed(self, text: str) -> tuple[str, str]:
         """(reasoning, content) to emit now; a possible partial tag is held back."""
@@ -62,6 +71,7 @@ class _ThinkSplitter:
                     continue
                 keep = _partial_suffix(self.held, _CLOSE)
                 reasoning += self.held[: len(self.held) - keep]
+                self.thought = self.thought or bool(reasoning)
                 self.held = self.held[len(self.held) - keep :]
                 break
             elif self.state == "after":
@@ -69,8 +79,22 @@ class _ThinkSplitter:
                 if self.held:
                     self.state = "content"
             else:
-                content += self.held
-                self.held = ""
+                opening, closing = self.held.find(_OPEN), self.held.find(_CLOSE)
+                at = min(i for i in (opening, closing, len(self.held)) if i >= 0)
+                if at < len(self.held):
+                    # a new think block, or a stray closing tag (dropped: what came before
+                    # it was already sent as content and cannot be taken back)
+                    content += self.held[:at]
+                    if at == opening:
+                        self.state, self.held = "think", self.held[at + len(_OPEN) :]
+                        reasoning += "\n\n" if self.thought or reasoning else ""
+                    else:
+                        self.held = self.held[at + len(_CLOSE) :]
+                    continue
+                keep = max(_partial_suffix(self.held, _OPEN), _partial_suffix(self.held, _CLOSE))
+                content += self.held[: len(self.held) - keep]
+                self.held = self.held[len(self.held) - keep :]
+                break
         return reasoning, content
 
     def flush(self) -> tuple[str, str]:
@@ -124,7 +148,6 @@ class StreamDecoder:
         self._model: str | None = None
         self._id: str | None = None
         self._usage: Any = None
-        self._server_reasoning = False
         self._think = _ThinkSplitter(prefilled=ctx.think_prefilled)
         self._content: list[str] = []
         self._slots: dict[int, _ToolSlot] = {}
@@ -243,10 +266,10 @@ class StreamDecoder:
         raw = delta.get("reasoning") or delta.get("reasoning_content")
         reasoning = raw if isinstance(raw, str) else ""
         if reasoning:
-            self._server_reasoning = True
+            self._think.server_split()
         text = delta.get("content")
         content = text if isinstance(text, str) else ""
-        if content and not self._server_reasoning:
+        if content:
             thought, content = self._think.feed(content)
             reasoning += thought
         self._content.append(content)

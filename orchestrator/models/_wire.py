@@ -87,6 +87,11 @@ def _canonical(value: Any, *, keep_order: bool = False) -> Any:
     return value
 
 
+# Top-level fields whose values this module builds itself in a fixed key order (or that hold
+# no objects at all): they need no canonical walk, which matters for long conversations.
+_BUILT_HERE = frozenset({"messages", "model", "stream", "stream_options", "stop"})
+
+
 def dumps(body: Mapping[str, Any]) -> bytes:
     """Serialise a request body deterministically: sorted keys, compact, UTF-8.
 
@@ -94,7 +99,7 @@ def dumps(body: Mapping[str, Any]) -> bytes:
     (xgrammar, outlines) emit fields in that order, and a schema that puts ``steps`` before
     ``answer`` means "think first"; alphabetical order would make the model answer first.
     """
-    canonical = _canonical(dict(body))
+    canonical = {k: body[k] if k in _BUILT_HERE else _canonical(body[k]) for k in sorted(body)}
     return json.dumps(canonical, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -340,10 +345,15 @@ def finish_text(
 ) -> tuple[str, str | None, list[ToolCall]]:
     """Content and reasoning as the server gave them -> (content, reasoning, recovered calls).
 
-    Inline ``<think>`` is split only when the server sent no reasoning field.
+    Think tags never stay in content, even after a server's reasoning parser has split the
+    reply: a real vLLM R1 server left a second ``</think>`` in ``content``, and text before such
+    a tag is the model still thinking.
     """
-    if not reasoning:
-        reasoning, content = split_reasoning(content)
+    more, content = split_reasoning(content)
+    if reasoning and more:
+        reasoning = f"{reasoning}\n\n{more}"
+    elif not reasoning:
+        reasoning = more
         if reasoning is None and ctx.think_prefilled:
             reasoning, content = content, ""
     calls, content = recover_calls(content, ctx)

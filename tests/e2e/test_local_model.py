@@ -103,7 +103,7 @@ def test_structured_output_valid_in_ten_of_ten_runs() -> None:
     validator = Draft202012Validator(PLAN_SCHEMA)
     for run in range(10):
         # Different seeds and temperatures; every model shares the one loaded file.
-        model = LocalChatModel(seed=run, temperature=(0.2, 0.5, 0.8)[run % 3], max_tokens=160)
+        model = LocalChatModel(seed=run, temperature=(0.2, 0.5, 0.8)[run % 3], max_tokens=200)
         result = enforce(
             model, PLAN_MESSAGES, PLAN_SCHEMA, max_retries=3, stats=stats, schema_name="plan"
         )
@@ -187,6 +187,29 @@ async def test_astream_yields_tokens(local_model: LocalChatModel) -> None:
 
     assert len(tokens) >= 2
     assert "".join(str(t) for t in tokens).strip()
+
+
+def test_leaving_a_stream_early_frees_the_model(local_model: LocalChatModel) -> None:
+    stream = local_model.stream("Count from one to fifty in words.", max_tokens=200)
+    first = next(c for c in stream if c.content)
+    stream.close()
+
+    assert first.content
+    reply = local_model.invoke("Say hi.", max_tokens=8)
+    assert isinstance(reply.content, str) and reply.content.strip()
+
+
+async def test_leaving_an_async_stream_early_stops_generation(
+    local_model: LocalChatModel,
+) -> None:
+    stream = local_model.astream("Count from one to fifty in words.", max_tokens=200)
+    async for chunk in stream:
+        if chunk.content:
+            break
+    await stream.aclose()
+
+    reply = await local_model.ainvoke("Say hi.", max_tokens=8)
+    assert isinstance(reply.content, str) and reply.content.strip()
 
 
 async def test_ainvoke_leaves_the_event_loop_free(local_model: LocalChatModel) -> None:

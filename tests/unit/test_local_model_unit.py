@@ -21,12 +21,14 @@ from orchestrator.exceptions import ConfigError, ModelError, SchemaDefinitionErr
 from orchestrator.models._llama_format import (
     ToolMode,
     ToolPlan,
-    gbnf_for_schema,
-    grammar_schema,
     parse_reply,
-    schema_from_response_format,
     to_llama_messages,
     tool_plan,
+)
+from orchestrator.models._llama_grammar import (
+    gbnf_for_schema,
+    grammar_schema,
+    schema_from_response_format,
     unenforced_keywords,
 )
 from orchestrator.models._llama_registry import (

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from orchestrator.exceptions import (
@@ -388,3 +389,17 @@ def test_the_suite_refuses_real_network() -> None:
     )
     with pytest.raises(ModelConnectionError, match="tests may not use the network"):
         model.invoke("hi")
+
+
+def test_invocation_and_tracing_params_match_langchain() -> None:
+    model = make_model(Recorder(), temperature=0.3, max_tokens=9)
+    ours = model._get_invocation_params(stop=["x"], tools=[])
+    assert ours == BaseChatModel._get_invocation_params(model, stop=["x"], tools=[])
+    assert model._get_ls_params(stop=["x"], temperature=0.5) == {
+        "ls_provider": "openai_compat",
+        "ls_model_name": "smol",
+        "ls_model_type": "chat",
+        "ls_temperature": 0.5,
+        "ls_max_tokens": 9,
+        "ls_stop": ["x"],
+    }

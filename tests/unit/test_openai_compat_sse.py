@@ -131,12 +131,28 @@ def test_reasoning_deltas_go_to_additional_kwargs(field: str) -> None:
         sse(
             event({field: "2 + 2"}),
             event({field: " = 4"}),
-            event({"content": "<think>is not split when the server parses</think>4"}),
+            event({"content": "The answer: 4"}),
             event({}, "stop"),
         )
     )
     assert message.additional_kwargs == {"reasoning": "2 + 2 = 4"}
-    assert message.content == "<think>is not split when the server parses</think>4"
+    assert message.content == "The answer: 4"
+
+
+def test_think_tags_left_in_content_after_server_reasoning_never_stay() -> None:
+    """Seen on a real vLLM R1 server: a second </think> in content after the split."""
+    message = run(
+        sse(
+            event({"reasoning": "2 + 2 = 4"}),
+            event({"content": "\n"}),
+            event({"content": "</thi"}),
+            event({"content": "nk> <th"}),
+            event({"content": "ink>more</think>4 <b>"}),
+            event({}, "stop"),
+        )
+    )
+    assert message.additional_kwargs == {"reasoning": "2 + 2 = 4\n\nmore"}
+    assert message.content == "\n 4 <b>"
 
 
 def test_inline_think_split_across_chunk_boundaries() -> None:

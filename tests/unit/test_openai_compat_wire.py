@@ -292,6 +292,9 @@ def test_plain_reply_with_metadata_and_usage() -> None:
         ({"content": "2+2 is 4</think>4"}, "2+2 is 4", "4"),
         ({"content": None, "reasoning": "all thinking"}, "all thinking", ""),
         ({"content": "<think>cut off"}, "cut off", ""),
+        # real vLLM R1 server, </think> forced: a second closing tag left in content
+        ({"content": "\n</think>", "reasoning": "12 * 7 = 90"}, "12 * 7 = 90", ""),
+        ({"content": "more</think>84", "reasoning": "12 * 7"}, "12 * 7\n\nmore", "84"),
     ],
 )
 def test_reasoning_never_stays_in_content(
