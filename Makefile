@@ -8,9 +8,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PYTEST_ARGS ?=
-# llama.cpp is built for the CPU it is built on (GGML_NATIVE, llama-cpp-python's default).
-# For a wheel that runs on any x86-64 CPU: make CMAKE_ARGS="-DGGML_NATIVE=OFF" ...
-export CMAKE_ARGS ?=
+# llama.cpp is built portable (AVX2/FMA, no AVX-512/AMX): the native build (llama-cpp-python's
+# default) crashed on the first multi-token prompt on our AMX-capable CI VMs, and the portable
+# build runs SmolLM2-135M at ~52 tokens/s on 2 cores. To try another build, change CMAKE_ARGS
+# and clear pip's cached wheel first (pip keys it on the version, not on CMAKE_ARGS):
+#   .venv/bin/pip cache remove llama_cpp_python
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: demo test lint bench eval clean help
 

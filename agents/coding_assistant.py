@@ -164,11 +164,14 @@ def coding_assistant_graph(
                 chosen = picked + [p for p in paths if "test" in p and p not in picked]
                 chosen = chosen[:_MAX_READ]
         sources: dict[str, str] = {}
+        records = [listing.record()]
         for path in chosen:
             read = await run_tool_call(tools, "read_file", {"path": path})
+            records.append(read.record())
             if read.ok:
                 sources[path] = read.text[:_SOURCE_CHARS]
         update["results"] = {"files": paths, "sources": sources, "attempts": 0}
+        update["tool_results"] = records
         return update
 
     async def test(state: RunState) -> dict[str, Any]:
@@ -176,7 +179,7 @@ def coding_assistant_graph(
         report = parse_test_report(outcome.text)
         runs = list((state.get("results") or {}).get("test_runs", []))
         runs.append(report)
-        return {"results": {"tests": report, "test_runs": runs}}
+        return {"results": {"tests": report, "test_runs": runs}, "tool_results": [outcome.record()]}
 
     async def code(state: RunState) -> dict[str, Any]:
         results = state.get("results") or {}

@@ -1,9 +1,9 @@
 """What the orchestration benchmarks share: the two-step workflow, timing, memory, results.
 
 The workflow every comparison runs is the smallest one that exercises a tool round trip:
-the model calls the async tool ``add(a=2, b=3)``, sees the result, and answers ``5``. It is scripted two
-ways, from the same rule (a tool call until the conversation holds a tool result, then the
-answer):
+the model calls the async tool ``add(a=2, b=3)``, sees the result, and answers ``5``. It is
+scripted two ways, from the same rule (a tool call until the conversation holds a tool
+result, then the answer):
 
 * in-process, as a function for ``FunctionChatModel`` (:func:`planner_reply`), and
 * over HTTP, as a reply of the loopback fake vLLM server (:class:`ToolThenAnswer`), which

@@ -2,26 +2,35 @@
 
 Every run is the two-call workflow of ``benchmarks._common`` (the planner calls ``add``, then
 answers) through ONE ``OpenAICompatChatModel`` (one pooled ``httpx.AsyncClient``). The fake
-server runs in its own process, so its CPU is not charged to the client's event loop, and
-answers each request after 50 ms. The ideal wall time of N concurrent runs is the critical
-path of one run: 2 calls x 50 ms = 100 ms. For N = 1, 10, 100, 500 the table shows the
-median wall time over interleaved repetitions and its ratio to the ideal (target at
-N = 100: <= 1.25x), side by side with two references on the same server, model and pool:
+server runs in its own process, so its CPU is not charged to the client's event loop (on 2
+cores it still competes for the machine), and answers each request after 50 ms. The ideal
+wall time of N concurrent runs is the critical path of one run: 2 calls x 50 ms = 100 ms.
+The table shows, for N = 1, 10, 100, 500, the wall time of a batch of N runs started
+together and its ratio to the ideal (target at N = 100: <= 1.25x), side by side with
+references on the same server and pool size:
 
-* ``langgraph``: the minimal hand-written graph of ``benchmarks.overhead``;
-* ``httpx``: two sequential raw POSTs per run (no framework at all), the transport floor.
+* ``bic+httpx2``: the same Pipeline and model with an injected httpx transport that sends
+  through an ``httpx2.AsyncClient`` (pydantic's httpx fork, whose connection pool is not
+  quadratic in the number of connections and queued requests, unlike httpcore 1.0's);
+* ``langgraph``: the minimal hand-written graph of ``benchmarks.overhead`` on the same model;
+* ``httpx``: two sequential raw POSTs per run through one ``httpx.AsyncClient`` (no
+  framework at all): the floor of anything built on httpx 0.28 / httpcore 1.0;
+* ``httpx2``: the same through ``httpx2``.
 
-On one event loop a batch cannot finish before the loop has done all of its CPU work, so the
-ratio at large N measures CPU per run: wall >= N x (CPU per run) once that exceeds 100 ms.
-The CPU column is the process CPU time of the batch.
+The ``httpx2`` columns appear when ``httpx2`` is installed (the bench extra's peers bring it).
 
-Memory: a first pass, in increasing N, records the process's peak RSS after each N (and the
-RSS growth), before the timed repetitions.
+On one event loop a batch cannot end before the loop has done all of its CPU work, so at
+large N the ratio measures CPU per run: wall >= N x (CPU per run) once that passes 100 ms.
+The ``cpu/run`` column is Bicameral's process CPU time per run.
 
-The pool is sized ``max(N, 100)`` (100 is the client's default); one extra row runs N = 500
-with the default pool, where runs queue for connections.
+N = 1, 10, 100 are medians over ``--reps`` interleaved repetitions (after a warm-up pass
+that also records memory); N = 500 is a single batch per side (a cold pool of 500
+connections), without the langgraph and httpx references (about 20 s each, and no news after
+N = 100), to keep the script under two minutes. Peak RSS is the
+process's high-water mark (``getrusage``) after Bicameral's batch of that size, taken in
+increasing N.
 
-Usage: ``python -m benchmarks.concurrency [--reps N]`` from the repo root (under a minute).
+Usage: ``python -m benchmarks.concurrency [--reps N]`` from the repo root (about 1.5 min).
 Prints a table; writes ``benchmarks/results/concurrency.json``.
 """
 
@@ -39,6 +48,11 @@ from typing import Any
 
 import httpx
 from langchain_core.messages import HumanMessage
+
+try:  # pydantic's httpx fork, installed with the bench extra's peers (openai, pydantic-ai)
+    import httpx2
+except ImportError:  # pragma: no cover
+    httpx2 = None
 
 from benchmarks._common import (
     ADD_ARGS,
@@ -64,24 +78,74 @@ TARGET_RATIO = 1.25
 DEFAULT_POOL = 100
 
 Batch = Callable[[int], Awaitable[int]]
+Sample = tuple[float, float, int]
+
+
+class Httpx2Transport(httpx.AsyncBaseTransport):
+    """An httpx transport that sends through a pooled ``httpx2.AsyncClient``.
+
+    For the benchmark only: shows what Bicameral's client would gain from a pool that is
+    not quadratic, without touching the client (its transport is injectable).
+    """
+
+    def __init__(self, pool: int) -> None:
+        limits = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
+        self._client = httpx2.AsyncClient(trust_env=False, timeout=None, limits=limits)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        reply = await self._client.request(
+            request.method,
+            str(request.url),
+            headers=request.headers.raw,
+            content=await request.aread(),
+        )
+        headers = [(k, v) for k, v in reply.headers.raw if k.lower() not in _HOP_HEADERS]
+        return httpx.Response(reply.status_code, headers=headers, content=reply.content)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+_HOP_HEADERS = (b"content-encoding", b"content-length", b"transfer-encoding")
 
 
 class Side:
-    """One way of running the workflow N times at once, over its own pooled client."""
+    """Every way of running the workflow N times at once, each over its own pool of ``pool``."""
 
     def __init__(self, url: str, pool: int) -> None:
         self.model = OpenAICompatChatModel(base_urls=[url], model="bench", max_connections=pool)
         self.pipeline = Pipeline(planner=self.model, tools=[add])
         self.graph = minimal_graph(self.model, [add])
-        self.http = httpx.AsyncClient(
-            base_url=url,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-        )
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        self.http = httpx.AsyncClient(base_url=url, trust_env=False, limits=limits)
+        self.model2: OpenAICompatChatModel | None = None
+        self.pipeline2: Pipeline | None = None
+        self.http2: Any = None
+        if httpx2 is not None:
+            self.model2 = OpenAICompatChatModel(
+                base_urls=[url], model="bench", transport=Httpx2Transport(pool)
+            )
+            self.pipeline2 = Pipeline(planner=self.model2, tools=[add])
+            limits2 = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
+            self.http2 = httpx2.AsyncClient(base_url=url, trust_env=False, limits=limits2)
+
+    def batches(self) -> dict[str, Batch]:
+        """The sides, by name, in table order."""
+        out: dict[str, Batch] = {"bicameral": self.bicameral}
+        if self.pipeline2 is not None:
+            out["bic+httpx2"] = self.bicameral_httpx2
+        out["langgraph"] = self.langgraph
+        out["httpx"] = self.httpx_floor
+        if self.http2 is not None:
+            out["httpx2"] = self.httpx2_floor
+        return out
 
     async def bicameral(self, n: int) -> int:
-        results = await asyncio.gather(*(self.pipeline.arun(TASK) for _ in range(n)))
-        return sum(r.answer == ANSWER for r in results)
+        return await _pipeline_batch(self.pipeline, n)
+
+    async def bicameral_httpx2(self, n: int) -> int:
+        assert self.pipeline2 is not None
+        return await _pipeline_batch(self.pipeline2, n)
 
     async def langgraph(self, n: int) -> int:
         async def one() -> bool:
@@ -92,19 +156,38 @@ class Side:
         return sum(await asyncio.gather(*(one() for _ in range(n))))
 
     async def httpx_floor(self, n: int) -> int:
-        async def one() -> bool:
-            for body in _BODIES:
-                response = await self.http.post(
-                    "/chat/completions", content=body, headers=_JSON
-                )
-                reply = json.loads(response.content)
-            return bool(reply["choices"][0]["message"]["content"] == ANSWER)
+        return await _raw_batch(self.http, n)
 
-        return sum(await asyncio.gather(*(one() for _ in range(n))))
+    async def httpx2_floor(self, n: int) -> int:
+        return await _raw_batch(self.http2, n)
 
     async def aclose(self) -> None:
         await self.model.aclose()
         await self.http.aclose()
+        if self.model2 is not None:
+            await self.model2.aclose()
+            transport = self.model2.transport
+            if isinstance(transport, Httpx2Transport):
+                await transport.aclose()
+        if self.http2 is not None:
+            await self.http2.aclose()
+
+
+async def _pipeline_batch(pipeline: Pipeline, n: int) -> int:
+    results = await asyncio.gather(*(pipeline.arun(TASK) for _ in range(n)))
+    return sum(r.answer == ANSWER for r in results)
+
+
+async def _raw_batch(client: Any, n: int) -> int:
+    """``n`` concurrent runs of two sequential raw POSTs (the workflow's two requests)."""
+
+    async def one() -> bool:
+        for body in _BODIES:
+            response = await client.post("/chat/completions", content=body, headers=_JSON)
+            reply = json.loads(response.content)
+        return bool(reply["choices"][0]["message"]["content"] == ANSWER)
+
+    return sum(await asyncio.gather(*(one() for _ in range(n))))
 
 
 _JSON = {"content-type": "application/json"}
@@ -126,7 +209,7 @@ _BODIES = [
 ]
 
 
-async def _timed(batch: Batch, n: int) -> tuple[float, float, int]:
+async def _timed(batch: Batch, n: int) -> Sample:
     """Wall seconds, process CPU seconds and successful runs of one batch of ``n`` runs."""
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -137,97 +220,98 @@ async def _timed(batch: Batch, n: int) -> tuple[float, float, int]:
 async def measure(url: str, reps: int) -> dict[str, Any]:
     pools = {n: max(n, DEFAULT_POOL) for n in SIZES}
     sides = {pool: Side(url, pool) for pool in sorted(set(pools.values()))}
-    memory: dict[str, Any] = {}
-    try:
-        # Memory pass (and warm-up), smallest N first, Bicameral only.
-        for n in SIZES:
-            before = rss_mb()
-            wall, _, ok = await _timed(sides[pools[n]].bicameral, n)
-            if ok != n:
-                raise RuntimeError(f"only {ok}/{n} runs answered {ANSWER!r}")
-            memory[str(n)] = {
+    small = [n for n in SIZES if n <= DEFAULT_POOL]
+    big = [n for n in SIZES if n > DEFAULT_POOL]
+    samples: dict[int, dict[str, list[Sample]]] = {n: {} for n in SIZES}
+    memory: dict[int, dict[str, float]] = {}
+
+    async def record(n: int, kind: str) -> None:
+        before = rss_mb()
+        sample = await _timed(sides[pools[n]].batches()[kind], n)
+        samples[n].setdefault(kind, []).append(sample)
+        if kind == "bicameral" and n not in memory:
+            memory[n] = {
                 "peak_rss_mb": round(peak_rss_mb(), 1),
                 "rss_growth_mb": round(rss_mb() - before, 1),
             }
-        for side in sides.values():  # warm the references' pools too
-            await side.langgraph(10)
-            await side.httpx_floor(10)
 
-        kinds = ("bicameral", "langgraph", "httpx")
-        samples: dict[str, dict[str, list[tuple[float, float, int]]]] = {
-            str(n): {k: [] for k in kinds} for n in SIZES
-        }
-        samples["500/pool100"] = {"bicameral": []}
+    try:
+        for n in small:  # warm-up, in increasing N: the memory figures come from here
+            for kind in sides[pools[n]].batches():
+                await record(n, kind)
+        for samples_n in samples.values():
+            samples_n.clear()
         for rep in range(reps):
-            for n in SIZES if rep % 2 == 0 else reversed(SIZES):
-                side = sides[pools[n]]
-                batches: dict[str, Batch] = {
-                    "bicameral": side.bicameral,
-                    "langgraph": side.langgraph,
-                    "httpx": side.httpx_floor,
-                }
-                order = list(batches.items())
-                for kind, batch in order if rep % 2 == 0 else reversed(order):
-                    samples[str(n)][kind].append(await _timed(batch, n))
-            samples["500/pool100"]["bicameral"].append(
-                await _timed(sides[DEFAULT_POOL].bicameral, 500)
-            )
+            for n in small if rep % 2 == 0 else reversed(small):
+                kinds = list(sides[pools[n]].batches())
+                for kind in kinds if rep % 2 == 0 else reversed(kinds):
+                    await record(n, kind)
+        for n in big:  # one batch each; the slow references are left out (see above)
+            for kind in sides[pools[n]].batches():
+                if kind not in ("langgraph", "httpx"):
+                    await record(n, kind)
     finally:
         for side in sides.values():
             await side.aclose()
 
     rows: dict[str, Any] = {}
-    for key, by_kind in samples.items():
-        n = int(key.split("/")[0])
-        row: dict[str, Any] = {"n": n, "pool": DEFAULT_POOL if "/" in key else pools[n]}
+    for n, by_kind in samples.items():
+        row: dict[str, Any] = {"n": n, "pool": pools[n], "batches": len(by_kind["bicameral"])}
         for kind, runs in by_kind.items():
             wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
             row[kind] = {
                 "wall_ms": round(wall * 1000, 1),
                 "ratio": round(wall / IDEAL_S, 3),
-                "cpu_ms": round(statistics.median(r[1] for r in runs) * 1000, 1),
+                "cpu_ms": round(cpu * 1000, 1),
+                "cpu_per_run_ms": round(cpu * 1000 / n, 3),
                 "succeeded": min(r[2] for r in runs),
             }
-        row["memory"] = memory.get(key)
-        rows[key] = row
+        row["memory"] = memory.get(n)
+        rows[str(n)] = row
     return rows
 
 
+KINDS = ("bicameral", "bic+httpx2", "langgraph", "httpx", "httpx2")
+
+
 def _print(rows: dict[str, Any]) -> None:
-    print(
-        f"{'N runs':<12}{'pool':>5}{'bicameral ms':>14}{'ratio':>7}{'cpu ms':>8}"
-        f"{'langgraph ms':>14}{'ratio':>7}{'httpx ms':>10}{'ratio':>7}{'peak RSS MB':>13}"
-    )
-    for key, row in rows.items():
-        b = row["bicameral"]
-        lg = row.get("langgraph")
-        hx = row.get("httpx")
-        refs = (
-            f"{lg['wall_ms']:>14.1f}{lg['ratio']:>6.2f}x{hx['wall_ms']:>10.1f}{hx['ratio']:>6.2f}x"
-            if lg and hx
-            else f"{'':>14}{'':>7}{'':>10}{'':>7}"
-        )
-        mem = f"{row['memory']['peak_rss_mb']:>13.1f}" if row["memory"] else f"{'':>13}"
-        print(
-            f"{key:<12}{row['pool']:>5}{b['wall_ms']:>14.1f}{b['ratio']:>6.2f}x"
-            f"{b['cpu_ms']:>8.0f}{refs}{mem}"
-        )
+    head = f"{'N':>4}{'pool':>5}{'batches':>8}"
+    for kind in KINDS:
+        head += f"{kind + ' ms':>{max(12, len(kind) + 4)}}{'ratio':>8}"
+    print(head + f"{'cpu/run ms':>11}{'peak RSS MB':>12}")
+    for row in rows.values():
+        line = f"{row['n']:>4}{row['pool']:>5}{row['batches']:>8}"
+        for kind in KINDS:
+            width = max(12, len(kind) + 4)
+            cell = row.get(kind)
+            line += (
+                f"{cell['wall_ms']:>{width}.1f}{cell['ratio']:>7.2f}x"
+                if cell
+                else f"{'-':>{width}}{'':>8}"
+            )
+        mem = row["memory"]
+        line += f"{row['bicameral']['cpu_per_run_ms']:>11.2f}"
+        line += f"{mem['peak_rss_mb']:>12.1f}" if mem else f"{'-':>12}"
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=5, help="timed batches per N and side")
+    parser.add_argument("--reps", type=int, default=4, help="timed batches per N <= 100")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with serve_workflow(latency_ms=LATENCY_MS) as url:
         rows = asyncio.run(measure(url, args.reps))
     target = rows[str(TARGET_N)]["bicameral"]["ratio"]
     failures = [
-        f"{key}/{kind}"
+        f"N={key}/{kind}"
         for key, row in rows.items()
-        for kind in ("bicameral", "langgraph", "httpx")
+        for kind in KINDS
         if kind in row and row[kind]["succeeded"] != row["n"]
     ]
+    at_target = rows[str(TARGET_N)]
+    largest = rows[str(max(SIZES))]
     report: dict[str, Any] = {
         "benchmark": "concurrency",
         "platform": platform_info(),
@@ -237,13 +321,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "reps": args.reps,
         "target": {"n": TARGET_N, "ratio": TARGET_RATIO},
         "rows": rows,
-        "headline": {"ratio_at_100": target, "failures": failures},
+        "headline": {
+            "ratio_at_100": target,
+            "httpx2_transport_ratio_at_100": (at_target.get("bic+httpx2") or {}).get("ratio"),
+            "httpx_floor_ratio_at_100": at_target["httpx"]["ratio"],
+            "httpx2_floor_ratio_at_100": (at_target.get("httpx2") or {}).get("ratio"),
+            "ratio_at_500": largest["bicameral"]["ratio"],
+            "peak_rss_mb": (largest["memory"] or {}).get("peak_rss_mb"),
+            "failures": failures,
+        },
         "passed": target <= TARGET_RATIO and not failures,
         "elapsed_s": 0.0,
     }
     print(
-        f"N concurrent arun() of a 2-call workflow, fake server {LATENCY_MS:.0f} ms/call, "
-        f"ideal {IDEAL_S * 1000:.0f} ms (median of {args.reps})"
+        f"N concurrent Pipeline.arun() of a 2-call workflow, one OpenAICompatChatModel, fake "
+        f"server {LATENCY_MS:.0f} ms/call: ideal {IDEAL_S * 1000:.0f} ms; wall ms = median of "
+        f"{args.reps} batches (N=500: one)"
     )
     _print(rows)
     if failures:

@@ -28,9 +28,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from orchestrator.models.local import DEFAULT_N_CTX, LocalChatModel, default_n_threads
 
@@ -52,6 +52,10 @@ def rss_mb() -> float:
                     return int(line.split()[1]) / 1024
         return float("nan")
     return float(psutil.Process().memory_info().rss) / (1024 * 1024)
+
+
+def _usage(reply: AIMessage, key: Literal["input_tokens", "output_tokens"]) -> int:
+    return reply.usage_metadata[key] if reply.usage_metadata else 0
 
 
 def _interleave(runs: dict[str, Callable[[], int]], reps: int) -> dict[str, list[float]]:
@@ -89,7 +93,7 @@ def bench_overhead(model: LocalChatModel, reps: int, tokens: int) -> dict[str, A
 
     def local() -> int:
         reply = model.invoke(messages, seed=7, max_tokens=tokens)
-        return int((reply.usage_metadata or {}).get("output_tokens", 0))
+        return _usage(reply, "output_tokens")
 
     def bare_stream() -> int:
         chunks: Any = llama.create_chat_completion(raw, stream=True, **settings)  # type: ignore[arg-type]
@@ -121,7 +125,7 @@ def bench_threads(model: LocalChatModel, reps: int, tokens: int) -> dict[str, An
     def generate(m: LocalChatModel) -> Callable[[], int]:
         def run() -> int:
             reply = m.invoke([HumanMessage(PROMPT)], seed=7, max_tokens=tokens)
-            return int((reply.usage_metadata or {}).get("output_tokens", 0))
+            return _usage(reply, "output_tokens")
 
         return run
 
@@ -129,7 +133,7 @@ def bench_threads(model: LocalChatModel, reps: int, tokens: int) -> dict[str, An
         def run() -> int:
             # A fresh first token defeats llama-cpp-python's prompt-prefix reuse.
             reply = m.invoke([HumanMessage(f"{next(counter)} {long_prompt}")], max_tokens=1)
-            return int((reply.usage_metadata or {}).get("input_tokens", 0))
+            return _usage(reply, "input_tokens")
 
         return run
 
@@ -150,7 +154,7 @@ def _n_ctx_probe(n_ctx: int, tokens: int) -> dict[str, Any]:
     for seed in range(3):
         started = time.perf_counter()
         reply = model.invoke([HumanMessage(PROMPT)], seed=seed, max_tokens=tokens)
-        out = (reply.usage_metadata or {}).get("output_tokens", 0)
+        out = _usage(reply, "output_tokens")
         rates.append(out / (time.perf_counter() - started))
     return {
         "rss_mb": round(rss_mb(), 1),

@@ -232,7 +232,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "reps_per_side": args.reps,
         "target_ratio": TARGET_RATIO,
         "workflows": rows,
-        "headline": {"ratio_tool": rows["tool"]["ratio"], "ratio_delegate": rows["delegate"]["ratio"]},
+        "headline": {
+            "ratio_tool": rows["tool"]["ratio"],
+            "ratio_delegate": rows["delegate"]["ratio"],
+        },
         "passed": passed,
         "elapsed_s": round(time.perf_counter() - started, 1),
     }

@@ -75,6 +75,10 @@ _LOOSE_CHAR = r'[^"\\]'
 _STRICT_CHAR = r'[^"\\\x7F\x00-\x1F]'
 
 
+_MAX_GRAMMAR_LENGTH = 64
+"""String length bounds above this are validated, not spelled out in the grammar."""
+
+
 def schema_from_response_format(response_format: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The JSON Schema to constrain decoding with, from an OpenAI or llama.cpp form.
 
@@ -157,7 +161,23 @@ def grammar_schema(schema: Any) -> Any:
     return {
         key: value if key in _LITERAL_KEYS else grammar_schema(value)
         for key, value in schema.items()
+        if not _long_length_bound(key, value)
     }
+
+
+def _long_length_bound(key: str, value: Any) -> bool:
+    """A string length bound too long to spell out in a grammar.
+
+    The converter writes ``maxLength: n`` as n nested optional characters; at a few hundred
+    the grammar grows past what llama.cpp parses and everything falls back to plain JSON.
+    Long bounds are left to validation (and ``max_tokens`` ends generation).
+    """
+    return (
+        key in ("maxLength", "minLength")
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and value > _MAX_GRAMMAR_LENGTH
+    )
 
 
 def _integer_values(node: dict[str, Any]) -> list[int] | None:
@@ -188,6 +208,8 @@ def unenforced_keywords(schema: Any) -> list[str]:
     unchecked; client-side validation catches them. Formats are reported as ``format:<name>``.
     """
     found: set[str] = set()
+    if _has_long_length_bound(schema):
+        found.add("maxLength")
     stack: list[Any] = [grammar_schema(schema)]
     while stack:
         node = stack.pop()
@@ -207,6 +229,18 @@ def unenforced_keywords(schema: Any) -> list[str]:
             elif key not in _LITERAL_KEYS:
                 stack.append(value)
     return sorted(found)
+
+
+def _has_long_length_bound(schema: Any) -> bool:
+    if isinstance(schema, list):
+        return any(_has_long_length_bound(item) for item in schema)
+    if not isinstance(schema, dict):
+        return False
+    return any(
+        _long_length_bound(key, value)
+        or (key not in _LITERAL_KEYS and _has_long_length_bound(value))
+        for key, value in schema.items()
+    )
 
 
 def llama_grammar_for(

@@ -116,7 +116,8 @@ def default_n_threads() -> int:
     Measured on 2 cores (benchmarks/local_model.py): llama.cpp's threads spin-wait for one
     another, so a thread per core collapses as soon as anything else wants a core. With other
     work running, one thread was never slower and often far faster (generation 49 vs 4 tok/s,
-    prompt 157 vs 64 tok/s); on a quiet machine two threads generated up to twice as fast.
+    prompt 157 vs 64 tok/s); on a quiet machine two threads were faster (generation 85 vs 51,
+    prompt 313 vs 162). Half the CPUs risks at most that factor; a thread per CPU risks ten.
     Set ``n_threads`` to use every core on a machine kept for the model.
     """
     try:

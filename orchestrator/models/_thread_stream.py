@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import TypeVar, cast
 
 __all__ = ["iterate_in_thread"]
@@ -27,7 +27,9 @@ class _Raised:
         self.error = error
 
 
-async def iterate_in_thread(produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+async def iterate_in_thread(
+    produce: Callable[[threading.Event], Iterator[T]],
+) -> AsyncGenerator[T, None]:
     """Yield what ``produce(cancel)`` yields, running it in a worker thread.
 
     Args:

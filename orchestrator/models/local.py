@@ -17,7 +17,8 @@ real quality.
   raises instead); llama-cpp-python itself would fall back silently.
 * **Tools.** ``bind_tools`` works. With ``tool_choice`` naming a tool (or ``"required"``) the
   reply is generated under that tool's parameter grammar and returned as
-  ``AIMessage.tool_calls``: valid JSON every time, even from the 135M model. With ``"auto"``
+  ``AIMessage.tool_calls``: valid JSON every time, even from the 135M model (so LangChain's
+  ``with_structured_output`` works too). With ``"auto"``
   the tools are described in the prompt and calls written as text are recovered, but the 135M
   model rarely produces useful ones: use the schema-enforced action mode for it.
 
@@ -141,6 +142,8 @@ class LocalChatModel(BaseChatModel):
     strict_grammar: bool = False
 
     supports_response_format: ClassVar[bool] = True
+    default_tool_mode: ClassVar[str] = "action"
+    """Small local models call tools through the schema-enforced action mode by default."""
 
     _path: Path = PrivateAttr()
     _shared: SharedLlama | None = PrivateAttr(default=None)

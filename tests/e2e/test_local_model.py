@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,7 @@ async def test_astream_yields_tokens(local_model: LocalChatModel) -> None:
 def test_leaving_a_stream_early_frees_the_model(local_model: LocalChatModel) -> None:
     stream = local_model.stream("Count from one to fifty in words.", max_tokens=200)
     first = next(c for c in stream if c.content)
+    assert isinstance(stream, Generator)
     stream.close()
 
     assert first.content
@@ -206,6 +208,7 @@ async def test_leaving_an_async_stream_early_stops_generation(
     async for chunk in stream:
         if chunk.content:
             break
+    assert isinstance(stream, AsyncGenerator)
     await stream.aclose()
 
     reply = await local_model.ainvoke("Say hi.", max_tokens=8)
