@@ -110,8 +110,8 @@ class Pipeline:
         self._memory = InMemorySaver()
         self._graph_builder = graph_builder
         self._clock = clock
-        # Runs reuse one compiled graph per checkpointer (see _app).
-        self._compiled: tuple[BaseCheckpointSaver[Any], CompiledGraph] | None = None
+        # Runs reuse one compiled graph per checkpointer and context (see _app).
+        self._compiled: tuple[BaseCheckpointSaver[Any], AgentContext, CompiledGraph] | None = None
 
     # -- building -----------------------------------------------------------------------------
 
@@ -127,7 +127,7 @@ class Pipeline:
         return self.build().compile(checkpointer=saver)
 
     def _app(self, saver: BaseCheckpointSaver[Any]) -> CompiledGraph:
-        """The graph compiled for ``saver``, built once and reused while the saver is the same.
+        """The graph compiled for ``saver``, reused while the saver and the context are the same.
 
         Building and compiling take longer (~2.5 ms) than a whole run's orchestration, and a
         compiled LangGraph graph is stateless, so concurrent runs share it. The in-memory (the
@@ -137,10 +137,10 @@ class Pipeline:
         if saver is not self._memory and saver is not self._checkpointer:
             return self.build().compile(checkpointer=saver)
         cached = self._compiled
-        if cached is not None and cached[0] is saver:
-            return cached[1]
+        if cached is not None and cached[0] is saver and cached[1] is self.context:
+            return cached[2]
         app = self.build().compile(checkpointer=saver)
-        self._compiled = (saver, app)
+        self._compiled = (saver, self.context, app)
         return app
 
     # -- the async core -----------------------------------------------------------------------
