@@ -48,6 +48,14 @@ def _moved_reasoning(reply: AIMessage) -> AIMessage:
     return reply.model_copy(update={"content": content, "additional_kwargs": extra})
 
 
+def _settled(reply: AIMessage) -> dict[str, Any]:
+    """A reply without tool calls is the final answer: the run is complete."""
+    if reply.tool_calls:
+        return {}
+    content = reply.content if isinstance(reply.content, str) else reply.text
+    return {"status": RunStatus.COMPLETED.value, "answer": content.strip()}
+
+
 def _budget_update(ctx: AgentContext, state: RunState, now: float) -> dict[str, Any] | None:
     over = exceeded_limit(
         limits=ctx.limits,
@@ -92,7 +100,8 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
         if ctx.planner_mode is ToolMode.NATIVE:
             messages = [SystemMessage(ctx.planner_prompt), *history]
             reply, usage = await invoke_role(native_model, messages, Role.PLANNER.value)
-            return {"messages": [_moved_reasoning(reply)], "steps": 1, "usage": usage}
+            reply = _moved_reasoning(reply)
+            return {"messages": [reply], "steps": 1, "usage": usage, **_settled(reply)}
 
         messages = [SystemMessage(action_prompt), *history_for_action_mode(history)]
         call = await enforce_role(
@@ -121,8 +130,10 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
             update["messages"] = [bad, note]
             update["invalid_streak"] = int(state.get("invalid_streak", 0)) + 1
             return update
-        update["messages"] = [action_to_message(call.value, call.reply, salt=len(history))]
+        message = action_to_message(call.value, call.reply, salt=len(history))
+        update["messages"] = [message]
         update["invalid_streak"] = 0
+        update.update(_settled(message))
         return update
 
     return plan

@@ -1,11 +1,13 @@
 """Orchestration overhead per step: ``Pipeline`` against a minimal hand-written LangGraph graph.
 
-Both sides make the same scripted model calls through the same ``FunctionChatModel``
-(in process, no HTTP), so what differs is only the orchestration around them:
+All sides make the same scripted model calls through the same ``FunctionChatModel``
+(in process, no HTTP) and call the same async tool, so what differs is only the
+orchestration around them:
 
 * ``bicameral``: ``await Pipeline(planner=..., tools=[add]).arun(task)`` with its defaults
-  (in-memory checkpointer, events, limits, usage accounting, argument validation, the
-  ``RunResult``);
+  (in-memory checkpointer, limits, usage accounting, argument validation, the ``RunResult``);
+* ``graph``: the very graph ``arun`` drives (``Pipeline.compile()``, in-memory checkpointer)
+  run bare with ``ainvoke``: what Bicameral's graph design costs, apart from the driver;
 * ``langgraph``: a ``StateGraph`` over plain ``add_messages`` state with one model node and
   one tool node, compiled once with an ``InMemorySaver`` (what Pipeline uses by default) and
   run with ``ainvoke`` on a fresh thread id.
@@ -17,9 +19,9 @@ Workflows (a step is one model call):
   validated against the math schema (Bicameral's reason node; a ``delegate`` branch in the
   baseline's tool node), then answers (3 steps).
 
-The two sides alternate (ABBA) over many repetitions after a warm-up, and the table shows
-medians per step and their ratio (target: <= 1.3x). ``--profile`` adds a cProfile of
-Bicameral's runs (top functions by own time).
+The sides alternate (forward, then reverse order) over many repetitions after a warm-up;
+the table shows medians per step and the ratio to the minimal graph (target: <= 1.3x).
+``--profile`` adds a cProfile of Bicameral's runs (top functions by own and cumulative time).
 
 Usage: ``python -m benchmarks.overhead [--reps N] [--profile]`` from the repo root. Prints a
 table; writes ``benchmarks/results/overhead.json``.
@@ -36,6 +38,7 @@ import pstats
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from jsonschema import Draft202012Validator
@@ -120,90 +123,98 @@ def minimal_graph(
     return graph.compile(checkpointer=InMemorySaver())
 
 
-# -- the two sides of each workflow -----------------------------------------------------------
+# -- the sides of each workflow ---------------------------------------------------------------
 
 
-def workflows() -> dict[str, tuple[int, Run, Run]]:
-    """name -> (steps per run, bicameral run, langgraph run); each run returns the answer."""
-    out: dict[str, tuple[int, Run, Run]] = {}
+@dataclass(frozen=True)
+class Workflow:
+    steps: int  # model calls per run
+    sides: dict[str, Run]  # bicameral (arun), graph (Bicameral's compiled graph), langgraph
 
+
+def workflows() -> dict[str, Workflow]:
+    """The two workflows, each with its three sides; each run returns the answer."""
     planner = FunctionChatModel(planner_reply)
     pipeline = Pipeline(planner=planner, tools=[add])
-    app = minimal_graph(planner, [add])
-    out["tool"] = (2, _bicameral(pipeline), _langgraph(app))
+    tool = Workflow(2, _sides(pipeline, minimal_graph(planner, [add])))
 
     d_planner = FunctionChatModel(delegating_planner_reply)
     d_reasoner = FunctionChatModel(reasoner_reply)
     d_pipeline = Pipeline(planner=d_planner, reasoner=d_reasoner, tools=[add])
-    d_app = minimal_graph(d_planner, [add], reasoner=d_reasoner)
-    out["delegate"] = (3, _bicameral(d_pipeline), _langgraph(d_app))
-    return out
+    delegate = Workflow(3, _sides(d_pipeline, minimal_graph(d_planner, [add], d_reasoner)))
+    return {"tool": tool, "delegate": delegate}
 
 
-def _bicameral(pipeline: Pipeline) -> Run:
-    async def run() -> str | None:
-        result = await pipeline.arun(TASK)
-        return result.answer
+def _sides(pipeline: Pipeline, app: Any) -> dict[str, Run]:
+    graph = pipeline.compile()  # the same graph arun drives, run bare with ainvoke
 
-    return run
+    async def bicameral() -> str | None:
+        return (await pipeline.arun(TASK)).answer
 
+    async def bicameral_graph() -> str | None:
+        config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+        state = await graph.ainvoke(
+            {
+                "task": TASK,
+                "messages": [HumanMessage(TASK)],
+                "status": "running",
+                "started_at": time.time(),
+            },
+            config,
+        )
+        return state["answer"]
 
-def _langgraph(app: Any) -> Run:
-    async def run() -> str | None:
+    async def langgraph() -> str | None:
         config = {"configurable": {"thread_id": uuid.uuid4().hex}}
         state = await app.ainvoke({"messages": [HumanMessage(TASK)]}, config)
         return str(state["messages"][-1].content)
 
-    return run
+    return {"bicameral": bicameral, "graph": bicameral_graph, "langgraph": langgraph}
 
 
-def _forget_requests(*models: Any) -> None:
-    for model in models:
-        requests = getattr(model, "requests", None)
-        if isinstance(requests, list):
-            requests.clear()
-
-
-async def _interleave(bic: Run, base: Run, reps: int) -> tuple[list[float], list[float]]:
-    """ABBA order over ``reps`` rounds, so drift and order effects hit both sides alike."""
-    t_bic: list[float] = []
-    t_base: list[float] = []
+async def _interleave(sides: dict[str, Run], reps: int) -> dict[str, list[float]]:
+    """Forward then reverse order in turn, so drift and order effects hit every side alike."""
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    order = list(sides.items())
     for rep in range(reps):
-        pairs = ((bic, t_bic), (base, t_base))
-        for fn, out in pairs if rep % 2 == 0 else reversed(pairs):
+        for name, fn in order if rep % 2 == 0 else reversed(order):
             start = time.perf_counter()
             answer = await fn()
-            out.append(time.perf_counter() - start)
+            samples[name].append(time.perf_counter() - start)
             if answer != ANSWER:
-                raise RuntimeError(f"workflow gave {answer!r}, expected {ANSWER!r}")
-    return t_bic, t_base
+                raise RuntimeError(f"{name} gave {answer!r}, expected {ANSWER!r}")
+    return samples
 
 
 async def measure(reps: int, warmup: int) -> dict[str, Any]:
     rows: dict[str, Any] = {}
-    for name, (steps, bic, base) in workflows().items():
-        await _interleave(bic, base, warmup)
-        t_bic, t_base = await _interleave(bic, base, reps)
-        bic_ms, base_ms = median_ms(t_bic), median_ms(t_base)
+    for name, workflow in workflows().items():
+        await _interleave(workflow.sides, warmup)
+        samples = await _interleave(workflow.sides, reps)
+        bic, graph, base = (median_ms(samples[k]) for k in ("bicameral", "graph", "langgraph"))
+        steps = workflow.steps
         rows[name] = {
             "steps": steps,
-            "bicameral_run_ms": round(bic_ms, 3),
-            "langgraph_run_ms": round(base_ms, 3),
-            "bicameral_step_ms": round(bic_ms / steps, 3),
-            "langgraph_step_ms": round(base_ms / steps, 3),
-            "extra_per_step_ms": round((bic_ms - base_ms) / steps, 3),
-            "ratio": round(bic_ms / base_ms, 3),
+            "bicameral_run_ms": round(bic, 3),
+            "graph_run_ms": round(graph, 3),
+            "langgraph_run_ms": round(base, 3),
+            "bicameral_step_ms": round(bic / steps, 3),
+            "graph_step_ms": round(graph / steps, 3),
+            "langgraph_step_ms": round(base / steps, 3),
+            "extra_per_step_ms": round((bic - base) / steps, 3),
+            "ratio": round(bic / base, 3),
+            "graph_ratio": round(graph / base, 3),
         }
     return rows
 
 
 def profile(reps: int, top: int = 25) -> str:
     """cProfile of ``reps`` Bicameral runs of the tool workflow; the top functions by own time."""
-    _, bic, _ = workflows()["tool"]
+    bicameral = workflows()["tool"].sides["bicameral"]
 
     async def many() -> None:
         for _ in range(reps):
-            await bic()
+            await bicameral()
 
     asyncio.run(many())  # warm
     profiler = cProfile.Profile()
@@ -239,17 +250,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "passed": passed,
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
-    print("Pipeline vs minimal LangGraph graph, same FunctionChatModel calls (median, ms)")
     print(
-        f"{'workflow':<10}{'steps':>6}{'bicameral/run':>15}{'langgraph/run':>15}"
-        f"{'bicameral/step':>16}{'langgraph/step':>16}{'extra/step':>12}{'ratio':>8}"
+        "Per step (one model call): Pipeline.arun vs a minimal hand-written LangGraph graph, "
+        "same FunctionChatModel calls; median ms"
+    )
+    print(
+        f"{'workflow':<10}{'steps':>6}{'bicameral':>11}{'graph':>9}{'langgraph':>11}"
+        f"{'extra':>9}{'ratio':>8}{'graph ratio':>13}"
     )
     for name, r in rows.items():
         print(
-            f"{name:<10}{r['steps']:>6}{r['bicameral_run_ms']:>15.3f}{r['langgraph_run_ms']:>15.3f}"
-            f"{r['bicameral_step_ms']:>16.3f}{r['langgraph_step_ms']:>16.3f}"
-            f"{r['extra_per_step_ms']:>12.3f}{r['ratio']:>7.2f}x"
+            f"{name:<10}{r['steps']:>6}{r['bicameral_step_ms']:>11.3f}{r['graph_step_ms']:>9.3f}"
+            f"{r['langgraph_step_ms']:>11.3f}{r['extra_per_step_ms']:>9.3f}{r['ratio']:>7.2f}x"
+            f"{r['graph_ratio']:>12.2f}x"
         )
+    print(
+        "bicameral: Pipeline.arun (events off, RunResult); graph: the same compiled graph "
+        "(Pipeline.compile()) run bare with ainvoke; extra: bicameral - langgraph per step"
+    )
     print(f"target ratio <= {TARGET_RATIO}x: {'PASS' if passed else 'FAIL'}")
     if args.profile:
         report["profile"] = profile(max(50, args.reps // 2))

@@ -1,10 +1,11 @@
 """Build the planner/reasoner ``StateGraph``. Builds only; ``Pipeline`` compiles and runs it.
 
-    START -> plan -> (finish | act | reason x N | plan) ; act, reason -> plan ; finish -> END
+    START -> plan -> (END | act | reason x N | plan) ; act, reason -> plan
 
 ``plan`` decides; ``route_after_plan`` fans tool calls out with ``Send`` (one ``reason`` task
-per ``delegate`` call, one ``act`` task for the ordinary calls); budgets and failures end at
-``finish``.
+per ``delegate`` call, one ``act`` task for the ordinary calls). The plan node settles the
+run itself (final answer, exhausted budget, too many invalid calls), and the route then ends
+it: no separate finish step, which would cost a graph step and a checkpoint per run.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 
 from agents.actor import make_act_node
 from agents.context import AgentContext
-from agents.finisher import finish
 from agents.planner import make_plan_node
 from agents.reasoner import make_reason_node
 from orchestrator.events import NodeEnd, NodeStart, emit
@@ -61,7 +61,6 @@ def build_graph(ctx: AgentContext, *, clock: Callable[[], float] = time.time) ->
     graph: Graph = StateGraph(RunState)
     graph.add_node(PLAN, instrumented(PLAN, make_plan_node(ctx, clock=clock)))
     graph.add_node(ACT, instrumented(ACT, make_act_node(ctx)))
-    graph.add_node(FINISH, instrumented(FINISH, finish))
     destinations = [PLAN, ACT, FINISH]
     if ctx.reasoner is not None:
         graph.add_node(REASON, instrumented(REASON, make_reason_node(ctx)))
@@ -72,5 +71,4 @@ def build_graph(ctx: AgentContext, *, clock: Callable[[], float] = time.time) ->
         PLAN, partial(route_after_plan, has_reasoner=ctx.reasoner is not None), destinations
     )
     graph.add_edge(ACT, PLAN)
-    graph.add_edge(FINISH, END)
     return graph

@@ -180,7 +180,16 @@ class Pipeline:
         async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
             app = self._app(saver)
             try:
-                stream: AsyncIterator[Any] = app.astream(graph_input, config, stream_mode=modes)
+                # A persistent checkpoint is written before the next step starts, so a run
+                # killed at any point (SIGKILL included) resumes without repeating finished
+                # model or tool calls; LangGraph's default writes it in the background.
+                durable = saver is not self._memory
+                stream: AsyncIterator[Any] = app.astream(
+                    graph_input,
+                    config,
+                    stream_mode=modes,
+                    durability="sync" if durable else "async",
+                )
                 async for mode, chunk in stream:
                     if mode == "custom" and isinstance(chunk, Event):
                         yield chunk

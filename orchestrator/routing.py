@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph import END
 from langgraph.types import Send
 
 from orchestrator.state import ActInput, DelegateTask, ReasonInput, RunState
@@ -26,7 +27,9 @@ __all__ = [
 PLAN = "plan"
 ACT = "act"
 REASON = "reason"
-FINISH = "finish"
+# A run ends straight after the step that settled it (the plan node writes the final status
+# and answer): a separate finish node cost a graph step and a checkpoint per run.
+FINISH = END
 DELEGATE_TOOL = "delegate"
 # Set in an AIMessage's additional_kwargs when the planner's reply could not be turned into a
 # valid action; the planner is asked again (the plan node counts the streak).

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import itertools
 import random
 import threading
 import time
@@ -177,6 +178,10 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+_ASYNC_SHARDS = 8
+"""Connection pools per event loop for async calls (see ``Endpoint.__init__``)."""
+
+
 class Endpoint:
     """One OpenAI-compatible server (or several mirrors of it) behind pooled HTTP clients.
 
@@ -210,11 +215,21 @@ class Endpoint:
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        # httpcore's pool does work proportional to connections x queued requests on every
+        # request (encode/httpcore#1035): 100 concurrent calls through one pool cost 23x the
+        # server's latency. Async calls therefore spread over a few smaller pools (shards).
+        self._shards = 1 if transport is not None else max(1, min(_ASYNC_SHARDS, max_connections))
+        per_shard = max(1, max_connections // self._shards)
+        self._shard_limits = httpx.Limits(
+            max_connections=per_shard, max_keepalive_connections=per_shard
+        )
+        self._next_shard = itertools.count()
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
-        # An AsyncClient's pool belongs to the loop that opened it; keep one per loop.
-        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
-        self._aclients = weakref.WeakKeyDictionary()
+        # An AsyncClient's pool belongs to the loop that opened it; keep shards per loop.
+        self._aclients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, list[httpx.AsyncClient]
+        ] = weakref.WeakKeyDictionary()
 
     def _sync_client(self) -> httpx.Client:
         with self._lock:
@@ -231,18 +246,23 @@ class Endpoint:
 
     def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        client = self._aclients.get(loop)
-        if client is None:
+        clients = self._aclients.get(loop)
+        if clients is None:
             transport = self._transport
-            client = httpx.AsyncClient(
-                headers=self._headers,
-                timeout=self._timeout,
-                limits=self._limits,
-                transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
-                trust_env=False,
-            )
-            self._aclients[loop] = client
-        return client
+            clients = [
+                httpx.AsyncClient(
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    limits=self._shard_limits if self._shards > 1 else self._limits,
+                    transport=transport
+                    if isinstance(transport, httpx.AsyncBaseTransport)
+                    else None,
+                    trust_env=False,
+                )
+                for _ in range(self._shards)
+            ]
+            self._aclients[loop] = clients
+        return clients[next(self._next_shard) % len(clients)]
 
     def _request(
         self, client: httpx.Client | httpx.AsyncClient, url: str, path: str, body: bytes, t: float
@@ -338,8 +358,7 @@ class Endpoint:
 
     async def aclose(self) -> None:
         """Close the async pool of the running loop and the sync pool."""
-        client = self._aclients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
+        for client in self._aclients.pop(asyncio.get_running_loop(), None) or []:
             await client.aclose()
         self.close()
 

@@ -403,3 +403,15 @@ def test_invocation_and_tracing_params_match_langchain() -> None:
         "ls_max_tokens": 9,
         "ls_stop": ["x"],
     }
+
+
+@pytest.mark.asyncio
+async def test_async_calls_spread_over_several_connection_pools() -> None:
+    """httpcore's pool slows down quadratically with concurrency (encode/httpcore#1035);
+    async calls without an injected transport use several smaller pools."""
+    from orchestrator.models._endpoint import _ASYNC_SHARDS, Endpoint, RetryPolicy
+
+    endpoint = Endpoint(["http://127.0.0.1:9/v1"], policy=RetryPolicy(), headers={}, timeout=1.0)
+    clients = {id(endpoint._async_client()) for _ in range(2 * _ASYNC_SHARDS)}
+    assert len(clients) == _ASYNC_SHARDS
+    await endpoint.aclose()
