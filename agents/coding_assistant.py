@@ -18,12 +18,12 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
+from agents.budget import budget_stop
 from agents.context import AgentContext
 from agents.enforced import enforce_role
 from agents.prompts import load_prompt
 from agents.tool_runner import run_tool_call
 from orchestrator.graph import Graph, instrumented
-from orchestrator.limits import exceeded_limit
 from orchestrator.state import RunState
 from orchestrator.types import Role, RunStatus
 
@@ -183,18 +183,9 @@ def coding_assistant_graph(
 
     async def code(state: RunState) -> dict[str, Any]:
         results = state.get("results") or {}
-        over = exceeded_limit(
-            limits=ctx.limits,
-            steps=int(state.get("steps", 0)),
-            usage=state.get("usage") or {},
-            prices=ctx.prices,
-            elapsed_s=clock() - float(state.get("started_at") or clock()),
-        )
-        if over is not None:
-            return {
-                "status": RunStatus.BUDGET_EXHAUSTED.value,
-                "error": {"type": "BudgetExhaustedError", "message": over},
-            }
+        stop = budget_stop(ctx, state, clock())
+        if stop is not None:
+            return stop
         sources = results.get("sources", {})
         files = "\n\n".join(f"### {p}\n{text}" for p, text in sources.items())
         report = results.get("tests", {})

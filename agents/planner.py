@@ -13,11 +13,11 @@ from agents.action_mode import (
     action_to_message,
     history_for_action_mode,
 )
+from agents.budget import budget_stop
 from agents.calls import invoke_role
 from agents.context import AgentContext
 from agents.enforced import enforce_role
 from agents.schemas import DELEGATE_TOOL_SCHEMA
-from orchestrator.limits import exceeded_limit
 from orchestrator.routing import INVALID_TURN_KEY
 from orchestrator.schema import split_reasoning
 from orchestrator.state import RunState
@@ -57,18 +57,9 @@ def _settled(reply: AIMessage) -> dict[str, Any]:
 
 
 def _budget_update(ctx: AgentContext, state: RunState, now: float) -> dict[str, Any] | None:
-    over = exceeded_limit(
-        limits=ctx.limits,
-        steps=int(state.get("steps", 0)),
-        usage=state.get("usage") or {},
-        prices=ctx.prices,
-        elapsed_s=now - float(state.get("started_at") or now),
-    )
-    if over is not None:
-        return {
-            "status": RunStatus.BUDGET_EXHAUSTED.value,
-            "error": {"type": "BudgetExhaustedError", "message": over},
-        }
+    stop = budget_stop(ctx, state, now)
+    if stop is not None:
+        return stop
     streak = int(state.get("invalid_streak", 0))
     if streak >= ctx.limits.max_invalid_tool_calls:
         return {

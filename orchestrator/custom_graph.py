@@ -20,12 +20,12 @@ from langgraph.graph import END as GRAPH_END
 from langgraph.graph import START, StateGraph
 
 from agents.action_loop import run_action_loop
+from agents.budget import budget_stop
 from agents.context import AgentContext
 from agents.tool_runner import run_tool_call
 from orchestrator.exceptions import ConfigError
 from orchestrator.expressions import render_value
 from orchestrator.graph import Graph, instrumented
-from orchestrator.limits import exceeded_limit
 from orchestrator.spec import END, GraphSpec, StepSpec
 from orchestrator.state import RunState
 from orchestrator.types import RunStatus
@@ -81,19 +81,7 @@ def custom_graph_builder(
 
     def build(ctx: AgentContext) -> Graph:
         def budget(state: RunState) -> dict[str, Any] | None:
-            over = exceeded_limit(
-                limits=ctx.limits,
-                steps=int(state.get("steps", 0)),
-                usage=state.get("usage") or {},
-                prices=ctx.prices,
-                elapsed_s=clock() - float(state.get("started_at") or clock()),
-            )
-            if over is None:
-                return None
-            return {
-                "status": RunStatus.BUDGET_EXHAUSTED.value,
-                "error": {"type": "BudgetExhaustedError", "message": over},
-            }
+            return budget_stop(ctx, state, clock())
 
         def make_step(name: str, step: StepSpec) -> Callable[[RunState], Awaitable[dict[str, Any]]]:
             async def run_step(state: RunState) -> dict[str, Any]:
