@@ -23,6 +23,7 @@ import inspect
 import json
 import re
 import threading
+from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -133,8 +134,9 @@ class _ScriptedChatModel(BaseChatModel):
             self.requests.append((list(messages), options))
         return options
 
+    @abstractmethod
     def _reply(self, messages: list[BaseMessage], options: dict[str, Any]) -> Reply:
-        raise NotImplementedError
+        """The reply to ``messages`` (subclasses: scripted, or computed by a function)."""
 
     async def _areply(self, messages: list[BaseMessage], options: dict[str, Any]) -> Reply:
         return self._reply(messages, options)
