@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
 
+from benchmarks._common import rss_mb
 from orchestrator.models.local import DEFAULT_N_CTX, LocalChatModel, default_n_threads
 
 RESULTS = Path(__file__).parent / "results" / "local_model.json"
@@ -39,19 +40,6 @@ PROMPT = "Write a short story about a lighthouse keeper and a storm."
 TARGET_RATIO = 0.90
 TARGET_RSS_MB = 400.0
 N_CTX_SIZES = (2048, 4096, 8192)
-
-
-def rss_mb() -> float:
-    """This process's resident memory in MB (psutil when installed, else /proc)."""
-    try:
-        import psutil
-    except ImportError:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
-    return float(psutil.Process().memory_info().rss) / (1024 * 1024)
 
 
 def _usage(reply: AIMessage, key: Literal["input_tokens", "output_tokens"]) -> int:
