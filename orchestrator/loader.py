@@ -20,7 +20,7 @@ from orchestrator.pipeline import GraphBuilder, Pipeline
 from orchestrator.spec import AgentSpec, ModelSpec, PipelineSpec, Provider
 from orchestrator.types import Role
 from orchestrator.usage import Price
-from tools.base import ToolContext, build_tools, tool_from_function
+from tools.base import ToolContext, build_tools, require_approval, tool_from_function
 
 __all__ = ["build_model", "flag_overrides", "load_pipeline", "pipeline_from_spec"]
 
@@ -75,11 +75,14 @@ def _user_tool(ref: str) -> BaseTool:
     raise ConfigError(f"user tool {ref!r} is neither a LangChain tool nor a function")
 
 
-def _tools(names: Sequence[str], ctx: ToolContext) -> list[BaseTool]:
+def _tools(
+    names: Sequence[str], ctx: ToolContext, approval: Sequence[str] = ()
+) -> list[BaseTool]:
     builtin = [n for n in names if ":" not in n]
     out = build_tools(builtin, ctx)
     out.extend(_user_tool(n) for n in names if ":" in n)
-    return out
+    gated = {ref.rpartition(":")[2] for ref in approval}
+    return [require_approval(t) if t.name in gated else t for t in out]
 
 
 def _agent(spec: PipelineSpec, name: str) -> AgentSpec | None:
@@ -139,7 +142,7 @@ def pipeline_from_spec(
     return Pipeline(
         planner=planner,
         reasoner=reasoner,
-        tools=_tools(planner_agent.tools, tool_ctx),
+        tools=_tools(planner_agent.tools, tool_ctx, spec.tools.require_approval),
         reasoner_tools=_tools(reasoner_agent.tools, tool_ctx) if reasoner_agent else (),
         limits=spec.limits,
         checkpointer=checkpoint or spec.checkpoint,

@@ -110,6 +110,9 @@ class ToolsSpec(SpecModel):
     modules: StrTuple = ()
     """Allow-list for user tools: ``pkg.mod`` allows every ``pkg.mod[.sub]:attr`` reference;
     a ``pkg.mod:attr`` entry also enables that tool for the default planner."""
+    require_approval: StrTuple = ()
+    """Tools (built-in names or ``module:attr``) that pause the run for human approval before
+    each call; continue with ``bicameral resume THREAD --approve`` or ``--deny``."""
 
     @field_validator("builtin")
     @classmethod
@@ -130,6 +133,14 @@ class ToolsSpec(SpecModel):
                     loc=(i,),
                 )
         return entries
+
+    @model_validator(mode="after")
+    def _approval_names_known(self) -> ToolsSpec:
+        for i, name in enumerate(self.require_approval):
+            problem = self.problem(name)
+            if problem is not None:
+                raise SpecIssue(problem, loc=("require_approval", i))
+        return self
 
     @property
     def enabled(self) -> tuple[str, ...]:

@@ -145,3 +145,59 @@ def test_unreachable_server_is_one_clear_line_not_a_traceback(tmp_path: Path) ->
     proc = _cli("run", str(path), "--task", "hi", cwd=tmp_path)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "127.0.0.1:9" in proc.stdout
+
+
+def test_approval_pauses_and_resume_approve_or_deny(tmp_path: Path) -> None:
+    work = tmp_path / "ws"
+    work.mkdir()
+    gate = "tools: {builtin: [write_file], require_approval: [write_file]}\n"
+    with FakeOpenAIServer() as server:
+        path = _pipeline(tmp_path, server.base_url)
+        path.write_text(
+            path.read_text().replace("tools: {builtin: [evaluate, check_equal]}\n", gate)
+        )
+        write = ToolCallSpec("write_file", {"path": "a.txt", "content": "hi"}, id="w1")
+        server.enqueue(ChatReply(tool_calls=[write]))
+        paused = _cli(
+            "run",
+            str(path),
+            "--task",
+            "write",
+            "--json",
+            "--thread",
+            "ap",
+            "--workspace",
+            str(work),
+            cwd=tmp_path,
+        )
+        assert paused.returncode == 0, paused.stderr
+        body = json.loads(paused.stdout)
+        assert body["status"] == "interrupted"
+        assert body["pending_approval"]["tool"] == "write_file"
+        assert "bicameral resume ap --approve" in paused.stderr
+        assert not (work / "a.txt").exists()
+        server.enqueue(ChatReply("written"))
+        done = _cli("resume", "ap", "--approve", "--json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["status"] == "completed"
+        assert (work / "a.txt").read_text() == "hi"
+
+        server.enqueue(ChatReply(tool_calls=[write]), ChatReply("not written"))
+        paused2 = _cli(
+            "run",
+            str(path),
+            "--task",
+            "write",
+            "--json",
+            "--thread",
+            "dn",
+            "--workspace",
+            str(work),
+            cwd=tmp_path,
+        )
+        assert json.loads(paused2.stdout)["status"] == "interrupted", paused2.stderr
+        denied = _cli("resume", "dn", "--deny", "--json", cwd=tmp_path)
+    assert denied.returncode == 0, denied.stderr
+    assert json.loads(denied.stdout)["answer"] == "not written"
+    last = server.chat_requests[-1]["messages"][-1]
+    assert last["role"] == "tool" and "denied" in last["content"]
