@@ -27,7 +27,7 @@ from orchestrator.graph import Graph, instrumented
 from orchestrator.state import RunState
 from orchestrator.types import Role, RunStatus
 
-__all__ = ["coding_assistant_graph", "edits_schema", "parse_test_report"]
+__all__ = ["coding_assistant_graph", "editable_paths", "edits_schema", "parse_test_report"]
 
 _MAX_READ = 6
 _SOURCE_CHARS = 6000
@@ -102,6 +102,23 @@ def parse_test_report(text: str) -> dict[str, Any]:
         "errors": int(report.get("errors", 0)),
         "excerpt": excerpt,
     }
+
+
+def _is_test_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return (
+        name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+        or path.startswith("tests/")
+        or "/tests/" in path
+    )
+
+
+def editable_paths(paths: list[str]) -> list[str]:
+    """The files edits may touch: the tests are the spec, so they are left out (unless the
+    repository has nothing else). The edit schema enforces this, not just the prompt."""
+    return [p for p in paths if not _is_test_file(p)] or paths
 
 
 def _paths(listing: str) -> list[str]:
@@ -199,7 +216,7 @@ def coding_assistant_graph(
         call = await enforce_role(
             reasoner,
             [SystemMessage(code_prompt), HumanMessage(prompt)],
-            edits_schema(list(sources) or list(results.get("files", []))),
+            edits_schema(editable_paths(list(sources) or list(results.get("files", [])))),
             role=Role.REASONER.value if ctx.reasoner else Role.PLANNER.value,
             schema_name="code_edits",
             model_name=ctx.model_name(Role.REASONER if ctx.reasoner else Role.PLANNER),

@@ -1,0 +1,77 @@
+"""The coding-assistant loop with scripted models: a failed edit, the failure fed back, the
+fix applied, the tests run for real in the sandbox until they pass."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from agents.coding_assistant import coding_assistant_graph, editable_paths, parse_test_report
+from orchestrator import FakeChatModel, Pipeline, RunStatus
+from tools import ToolContext, build_tools
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "coding_assistant" / "sample_repo"
+TOOLS = ["list_files", "read_file", "write_file", "apply_edit", "run_tests"]
+
+
+def _pipeline(tmp: Path, planner: FakeChatModel, reasoner: FakeChatModel) -> Pipeline:
+    repo = tmp / "repo"
+    shutil.copytree(SAMPLE, repo)
+    return Pipeline(
+        planner=planner,
+        reasoner=reasoner,
+        tools=build_tools(TOOLS, ToolContext(repo)),
+        graph_builder=lambda ctx: coding_assistant_graph(ctx, max_attempts=3),
+    )
+
+
+def _edit(search: str, replace: str) -> str:
+    return json.dumps(
+        {
+            "explanation": "fix add",
+            "edits": [{"path": "calc.py", "search": search, "replace": replace}],
+        }
+    )
+
+
+def test_failure_fed_back_then_fixed(tmp_path: Path) -> None:
+    planner = FakeChatModel(['{"files": ["calc.py"]}'])
+    reasoner = FakeChatModel(
+        [_edit("return a * b", "return a + b"), _edit("return a - b", "return a + b")]
+    )
+    result = _pipeline(tmp_path, planner, reasoner).run("Fix the failing test")
+    assert result.status is RunStatus.COMPLETED, result.error
+    assert result.answer is not None and result.answer.startswith("Tests pass")
+    assert result.changed_files == ["calc.py"]
+    assert "return a + b" in (tmp_path / "repo" / "calc.py").read_text()
+    second_prompt = str(reasoner.requests[1][0][-1].content)
+    assert "could not be applied" in second_prompt and "assert -1 == 5" in second_prompt
+    first_prompt = str(reasoner.requests[0][0][-1].content)
+    assert "tests/test_calc.py" in first_prompt  # the tests are always read with the picks
+
+
+def test_attempts_run_out_honestly(tmp_path: Path) -> None:
+    planner = FakeChatModel(['{"files": ["calc.py"]}'])
+    reasoner = FakeChatModel([_edit("nope", "x")] * 3)
+    result = _pipeline(tmp_path, planner, reasoner).run("Fix it")
+    assert result.status is RunStatus.BUDGET_EXHAUSTED
+    assert result.answer is not None and result.answer.startswith("Tests still failing")
+    assert (SAMPLE / "calc.py").read_text().count("return a - b") == 1  # original untouched
+
+
+def test_tests_are_not_editable_and_reports_parse() -> None:
+    assert editable_paths(["calc.py", "tests/test_calc.py", "conftest.py"]) == ["calc.py"]
+    assert editable_paths(["tests/test_x.py"]) == ["tests/test_x.py"]
+    report = parse_test_report(
+        json.dumps(
+            {
+                "passed": 1,
+                "failed": 1,
+                "errors": 0,
+                "failures": [{"test": "t::a", "message": "boom", "excerpt": "E boom"}],
+            }
+        )
+    )
+    assert report["ok"] is False and "t::a: boom" in report["excerpt"]
+    assert parse_test_report("error: pytest missing")["errors"] == 1
