@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,38 @@ def test_approval_pauses_and_resume_approve_or_deny(tmp_path: Path) -> None:
     assert json.loads(denied.stdout)["answer"] == "not written"
     last = server.chat_requests[-1]["messages"][-1]
     assert last["role"] == "tool" and "denied" in last["content"]
+
+
+def test_ctrl_c_exits_130_keeps_the_checkpoint_and_prints_resume(tmp_path: Path) -> None:
+    with FakeOpenAIServer(latency_ms=60_000) as server:
+        server.enqueue(ChatReply("too late"))
+        path = _pipeline(tmp_path, server.base_url)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "orchestrator.cli",
+                "run",
+                str(path),
+                "--task",
+                "hi",
+                "--thread",
+                "cc",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not server.chat_requests:  # wait until the run is inside its first model call
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "bicameral resume cc" in err and "Traceback" not in err
+    assert (tmp_path / ".bicameral" / "checkpoints.sqlite").exists()
