@@ -171,12 +171,17 @@ class Pipeline:
         # "updates" carries interrupts. Node events ("custom") cost a cross-thread wake-up of
         # the loop each (LangGraph's custom writer uses call_soon_threadsafe), about a
         # quarter of a fast run's orchestration, so callers that drop them ask for none.
-        modes: list[StreamMode] = ["custom", "updates"] if events else ["updates"]
+        # "values" hands over the state after each step, so a clean run needs no checkpoint
+        # read (and deserialisation) at the end.
+        modes: list[StreamMode] = (
+            ["custom", "updates", "values"] if events else ["updates", "values"]
+        )
         if tokens:
             modes.append("messages")
         error: ErrorInfo | None = None
         status: RunStatus | None = None
         pending: dict[str, Any] | None = None
+        values: dict[str, Any] | None = None
         async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
             app = self._app(saver)
             try:
@@ -191,7 +196,9 @@ class Pipeline:
                     durability="sync" if durable else "async",
                 )
                 async for mode, chunk in stream:
-                    if mode == "custom" and isinstance(chunk, Event):
+                    if mode == "values":
+                        values = chunk
+                    elif mode == "custom" and isinstance(chunk, Event):
                         yield chunk
                     elif mode == "messages":
                         for event in _token_events(chunk):
@@ -206,11 +213,12 @@ class Pipeline:
             except Exception as exc:  # the run ends `failed`; the checkpoint stays resumable
                 status = RunStatus.FAILED
                 error = ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
-            snapshot = await app.aget_state(config)
+            if values is None or error is not None:
+                values = (await app.aget_state(config)).values
         if pending is not None and status is None:
             status = RunStatus.INTERRUPTED
         result = result_from_state(
-            snapshot.values,
+            values,
             thread_id=thread_id,
             prices=self.prices,
             elapsed_s=time.perf_counter() - start,
