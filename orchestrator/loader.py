@@ -75,9 +75,7 @@ def _user_tool(ref: str) -> BaseTool:
     raise ConfigError(f"user tool {ref!r} is neither a LangChain tool nor a function")
 
 
-def _tools(
-    names: Sequence[str], ctx: ToolContext, approval: Sequence[str] = ()
-) -> list[BaseTool]:
+def _tools(names: Sequence[str], ctx: ToolContext, approval: Sequence[str] = ()) -> list[BaseTool]:
     builtin = [n for n in names if ":" not in n]
     out = build_tools(builtin, ctx)
     out.extend(_user_tool(n) for n in names if ":" in n)
