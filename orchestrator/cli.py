@@ -50,7 +50,6 @@ def _drive(
     task: str | None,
     thread_id: str,
     approve: bool | None,
-    as_json: bool,
     quiet: bool,
 ) -> RunResult:
     async def consume() -> RunResult:
@@ -106,7 +105,6 @@ def _execute(
             task=task,
             thread_id=record.thread_id,
             approve=approve,
-            as_json=as_json,
             quiet=quiet or as_json,
         )
     except KeyboardInterrupt:

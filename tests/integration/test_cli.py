@@ -24,6 +24,10 @@ EXAMPLES = [
     ROOT / "examples" / "coding_assistant" / "pipeline.yaml",
 ]
 runner = CliRunner()
+_WITH_SIGINT = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'bicameral'; runpy.run_module('orchestrator.cli', run_name='__main__')"
+)
 
 
 def _pipeline(tmp: Path, url: str, extra: str = "") -> Path:
@@ -211,10 +215,12 @@ def test_ctrl_c_exits_130_keeps_the_checkpoint_and_prints_resume(tmp_path: Path)
         path = _pipeline(tmp_path, server.base_url)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen(
+            # CI may start us with SIGINT ignored (a background job inherits SIG_IGN, and
+            # Python then never raises KeyboardInterrupt): give the child a terminal's handler.
             [
                 sys.executable,
-                "-m",
-                "orchestrator.cli",
+                "-c",
+                _WITH_SIGINT,
                 "run",
                 str(path),
                 "--task",
