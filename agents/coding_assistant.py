@@ -121,6 +121,13 @@ def editable_paths(paths: list[str]) -> list[str]:
     return [p for p in paths if not _is_test_file(p)] or paths
 
 
+def _plain_source(text: str) -> str:
+    """``read_file`` output without its header and line numbers: edits must quote the file's
+    lines exactly, and models copy plain lines more faithfully than numbered ones."""
+    lines = text.splitlines()[1:]
+    return "\n".join(line.split("\t", 1)[1] if "\t" in line else line for line in lines)
+
+
 def _paths(listing: str) -> list[str]:
     return [
         line.strip()
@@ -186,7 +193,7 @@ def coding_assistant_graph(
             read = await run_tool_call(tools, "read_file", {"path": path})
             records.append(read.record())
             if read.ok:
-                sources[path] = read.text[:_SOURCE_CHARS]
+                sources[path] = _plain_source(read.text)[:_SOURCE_CHARS]
         update["results"] = {"files": paths, "sources": sources, "attempts": 0}
         update["tool_results"] = records
         return update
@@ -208,7 +215,7 @@ def coding_assistant_graph(
         report = results.get("tests", {})
         feedback = results.get("apply_errors") or []
         prompt = (
-            f"Task: {state.get('task', '')}\n\nFiles (with line numbers):\n{files}\n\n"
+            f"Task: {state.get('task', '')}\n\nFiles:\n{files}\n\n"
             f"Failing test output:\n{report.get('excerpt', '')}\n"
         )
         if feedback:

@@ -49,6 +49,7 @@ def test_failure_fed_back_then_fixed(tmp_path: Path) -> None:
     assert "could not be applied" in second_prompt and "assert -1 == 5" in second_prompt
     first_prompt = str(reasoner.requests[0][0][-1].content)
     assert "tests/test_calc.py" in first_prompt  # the tests are always read with the picks
+    assert "    return a - b\n" in first_prompt  # plain lines to quote, no line numbers
 
 
 def test_attempts_run_out_honestly(tmp_path: Path) -> None:
