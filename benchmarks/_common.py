@@ -23,7 +23,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -107,23 +106,10 @@ class ToolThenAnswer(ChatReply):
 @contextlib.contextmanager
 def serve_workflow(latency_ms: float = 0.0) -> Iterator[str]:
     """The fake server answering the workflow, in its own process; yields the base URL."""
-    cmd = [sys.executable, "-m", "benchmarks._common", "--port", "0"]
-    cmd += ["--latency-ms", str(latency_ms)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().split()
-        if len(line) != 2 or line[0] != "READY":
-            raise RuntimeError(f"fake server failed to start: {line}")
-        yield f"http://127.0.0.1:{line[1]}/v1"
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    from tests.fake_openai_server import serve_module_in_subprocess
+
+    with serve_module_in_subprocess("benchmarks._common", ["--latency-ms", str(latency_ms)]) as url:
+        yield url
 
 
 # -- measuring --------------------------------------------------------------------------------

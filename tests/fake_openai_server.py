@@ -63,6 +63,7 @@ __all__ = [
     "ToolCallSpec",
     "load_fixture",
     "serve_in_subprocess",
+    "serve_module_in_subprocess",
 ]
 
 
@@ -310,9 +311,17 @@ class FakeOpenAIServer:
 @contextlib.contextmanager
 def serve_in_subprocess(latency_ms: float = 0.0, content: str = "ok") -> Iterator[str]:
     """Run the server in its own process (own GIL) with a default reply; yields the base URL."""
+    args = ["--latency-ms", str(latency_ms), "--content", content]
+    with serve_module_in_subprocess("tests.fake_openai_server", args) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_module_in_subprocess(module: str, args: list[str]) -> Iterator[str]:
+    """Run ``python -m module --port 0 ARGS`` from the repo root; it must print ``READY <port>``
+    and serve until its stdin closes. Yields the base URL."""
     root = Path(__file__).resolve().parent.parent
-    cmd = [sys.executable, "-m", "tests.fake_openai_server", "--port", "0"]
-    cmd += ["--latency-ms", str(latency_ms), "--content", content]
+    cmd = [sys.executable, "-m", module, "--port", "0", *args]
     proc = subprocess.Popen(cmd, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
