@@ -23,7 +23,7 @@ from agents.context import AgentContext
 from agents.enforced import enforce_role
 from agents.prompts import load_prompt
 from agents.tool_runner import run_tool_call
-from orchestrator.graph import Graph, instrumented
+from orchestrator.graph import Graph, inline_route, instrumented
 from orchestrator.state import RunState
 from orchestrator.types import Role, RunStatus
 
@@ -314,8 +314,8 @@ def coding_assistant_graph(
         graph.add_node(name, instrumented(name, fn))
     graph.add_edge(START, "explore")
     graph.add_edge("explore", "test")
-    graph.add_conditional_edges("test", after_test, ["code", "finish"])
-    graph.add_conditional_edges("code", after_code, ["apply", "test", "finish"])
+    graph.add_conditional_edges("test", inline_route(after_test), ["code", "finish"])
+    graph.add_conditional_edges("code", inline_route(after_code), ["apply", "test", "finish"])
     graph.add_edge("apply", "test")
     graph.add_edge("finish", END)
     return graph

@@ -1,34 +1,34 @@
 """N concurrent runs against the loopback fake vLLM server with 50 ms latency per call.
 
 Every run is the two-call workflow of ``benchmarks._common`` (the planner calls ``add``, then
-answers) through ONE ``OpenAICompatChatModel`` (one pooled ``httpx.AsyncClient``). The fake
-server runs in its own process, so its CPU is not charged to the client's event loop (on 2
-cores it still competes for the machine), and answers each request after 50 ms. The ideal
-wall time of N concurrent runs is the critical path of one run: 2 calls x 50 ms = 100 ms.
-The table shows, for N = 1, 10, 100, 500, the wall time of a batch of N runs started
-together and its ratio to the ideal (target at N = 100: <= 1.25x), side by side with
-references on the same server and pool size:
+answers) through ONE ``OpenAICompatChatModel``. The fake server runs in its own process, so
+its CPU is not charged to the client's event loop (on 2 cores it still competes for the
+machine), and answers each request after 50 ms. The ideal wall time of N concurrent runs is
+the critical path of one run: 2 calls x 50 ms = 100 ms. The table shows, for N = 1, 10, 100,
+500, the wall time of a batch of N runs started together and its ratio to the ideal (target
+at N = 100: <= 1.25x), side by side with references that place the cost:
 
-* ``bic+httpx2``: the same Pipeline and model with an injected httpx transport that sends
-  through an ``httpx2.AsyncClient`` (pydantic's httpx fork, whose connection pool is not
-  quadratic in the number of connections and queued requests, unlike httpcore 1.0's);
+* ``bicameral``: ``Pipeline.arun`` on the model as shipped (async calls through aiohttp's
+  connection pool, see ``orchestrator/models/_aiohttp_transport.py``);
+* ``bic/httpcore``: the same with httpx's default transport injected (httpcore 1.0, whose
+  pool does work proportional to connections x queued requests, encode/httpcore#1035);
 * ``langgraph``: the minimal hand-written graph of ``benchmarks.overhead`` on the same model;
-* ``httpx``: two sequential raw POSTs per run through one ``httpx.AsyncClient`` (no
-  framework at all): the floor of anything built on httpx 0.28 / httpcore 1.0;
-* ``httpx2``: the same through ``httpx2``.
-
-The ``httpx2`` columns appear when ``httpx2`` is installed (the bench extra's peers bring it).
+* ``bic no-I/O``: ``Pipeline.arun`` on an in-process model that sleeps 50 ms per call (no
+  HTTP at all): the orchestration's own cost;
+* ``lg bare``: a bare LangGraph graph of the same three steps (model, tool, model) whose nodes
+  only sleep 50 ms or return a constant: no langchain model, no HTTP, no tools. The floor of
+  ANY design built on LangGraph on this machine;
+* ``aiohttp`` / ``httpx``: two sequential raw POSTs per run (no framework at all).
 
 On one event loop a batch cannot end before the loop has done all of its CPU work, so at
 large N the ratio measures CPU per run: wall >= N x (CPU per run) once that passes 100 ms.
 The ``cpu/run`` column is Bicameral's process CPU time per run.
 
 N = 1, 10, 100 are medians over ``--reps`` interleaved repetitions (after a warm-up pass
-that also records memory); N = 500 is a single batch per side (a cold pool of 500
-connections), without the langgraph and httpx references (about 20 s each, and no news after
-N = 100), to keep the script under two minutes. Peak RSS is the
-process's high-water mark (``getrusage``) after Bicameral's batch of that size, taken in
-increasing N.
+that also records memory); N = 500 is a single batch of ``bicameral`` and ``aiohttp`` (a cold
+pool of 500 connections; the other sides take up to 20 s each there, and tell nothing new).
+Peak RSS is the process's high-water mark (``getrusage``) after Bicameral's batch of that
+size, taken in increasing N.
 
 Usage: ``python -m benchmarks.concurrency [--reps N]`` from the repo root (about 1.5 min).
 Prints a table; writes ``benchmarks/results/concurrency.json``.
@@ -44,15 +44,14 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
+import aiohttp
 import httpx
-from langchain_core.messages import HumanMessage
-
-try:  # pydantic's httpx fork, installed with the bench extra's peers (openai, pydantic-ai)
-    import httpx2
-except ImportError:  # pragma: no cover
-    httpx2 = None
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
 
 from benchmarks._common import (
     ADD_ARGS,
@@ -60,6 +59,7 @@ from benchmarks._common import (
     TASK,
     add,
     peak_rss_mb,
+    planner_reply,
     platform_info,
     rss_mb,
     serve_workflow,
@@ -68,6 +68,7 @@ from benchmarks._common import (
 from benchmarks.overhead import minimal_graph
 from orchestrator import Pipeline
 from orchestrator.models.openai_compat import OpenAICompatChatModel
+from orchestrator.models.testing import FunctionChatModel
 
 LATENCY_MS = 50.0
 CALLS_PER_RUN = 2
@@ -81,96 +82,97 @@ Batch = Callable[[int], Awaitable[int]]
 Sample = tuple[float, float, int]
 
 
-class Httpx2Transport(httpx.AsyncBaseTransport):
-    """An httpx transport that sends through a pooled ``httpx2.AsyncClient``.
-
-    For the benchmark only: shows what Bicameral's client would gain from a pool that is
-    not quadratic, without touching the client (its transport is injectable).
-    """
-
-    def __init__(self, pool: int) -> None:
-        limits = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
-        self._client = httpx2.AsyncClient(trust_env=False, timeout=None, limits=limits)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        reply = await self._client.request(
-            request.method,
-            str(request.url),
-            headers=request.headers.raw,
-            content=await request.aread(),
-        )
-        headers = [(k, v) for k, v in reply.headers.raw if k.lower() not in _HOP_HEADERS]
-        return httpx.Response(reply.status_code, headers=headers, content=reply.content)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+async def _sleeping_planner(messages: list[BaseMessage], options: dict[str, Any]) -> Any:
+    """The workflow's planner, in process: 50 ms of 'latency', then the scripted reply."""
+    await asyncio.sleep(LATENCY_MS / 1000)
+    return planner_reply(messages, options)
 
 
-_HOP_HEADERS = (b"content-encoding", b"content-length", b"transfer-encoding")
+class _BareState(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def bare_graph() -> Any:
+    """model -> tool -> model on LangGraph alone: nodes that sleep or return a constant."""
+    call = {"name": "add", "args": dict(ADD_ARGS), "id": "call_add"}
+
+    async def model(state: _BareState) -> dict[str, Any]:
+        await asyncio.sleep(LATENCY_MS / 1000)
+        done = len(state["messages"]) > 1
+        return {"messages": [AIMessage(ANSWER) if done else AIMessage("", tool_calls=[call])]}
+
+    async def tool(state: _BareState) -> dict[str, Any]:
+        return {"messages": [AIMessage("5")]}
+
+    async def route(state: _BareState) -> str:  # async: a sync one runs in a worker thread
+        return END if len(state["messages"]) > 2 else "tool"
+
+    graph = StateGraph(_BareState)
+    graph.add_node("model", model)
+    graph.add_node("tool", tool)
+    graph.add_edge(START, "model")
+    graph.add_conditional_edges("model", route, ["tool", END])
+    graph.add_edge("tool", "model")
+    return graph.compile(checkpointer=InMemorySaver())
 
 
 class Side:
     """Every way of running the workflow N times at once, each over its own pool of ``pool``."""
 
     def __init__(self, url: str, pool: int) -> None:
+        self.url = url
         self.model = OpenAICompatChatModel(base_urls=[url], model="bench", max_connections=pool)
         self.pipeline = Pipeline(planner=self.model, tools=[add])
-        self.graph = minimal_graph(self.model, [add])
         limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        self.model_httpcore = OpenAICompatChatModel(
+            base_urls=[url], model="bench", transport=httpx.AsyncHTTPTransport(limits=limits)
+        )
+        self.pipeline_httpcore = Pipeline(planner=self.model_httpcore, tools=[add])
+        self.graph = minimal_graph(self.model, [add])
+        self.pipeline_no_io = Pipeline(planner=FunctionChatModel(_sleeping_planner), tools=[add])
+        self.bare = bare_graph()
         self.http = httpx.AsyncClient(base_url=url, trust_env=False, limits=limits)
-        self.model2: OpenAICompatChatModel | None = None
-        self.pipeline2: Pipeline | None = None
-        self.http2: Any = None
-        if httpx2 is not None:
-            self.model2 = OpenAICompatChatModel(
-                base_urls=[url], model="bench", transport=Httpx2Transport(pool)
-            )
-            self.pipeline2 = Pipeline(planner=self.model2, tools=[add])
-            limits2 = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
-            self.http2 = httpx2.AsyncClient(base_url=url, trust_env=False, limits=limits2)
+        self.aio: aiohttp.ClientSession | None = None
+        self.pool = pool
 
     def batches(self) -> dict[str, Batch]:
         """The sides, by name, in table order."""
-        out: dict[str, Batch] = {"bicameral": self.bicameral}
-        if self.pipeline2 is not None:
-            out["bic+httpx2"] = self.bicameral_httpx2
-        out["langgraph"] = self.langgraph
-        out["httpx"] = self.httpx_floor
-        if self.http2 is not None:
-            out["httpx2"] = self.httpx2_floor
-        return out
+        return {
+            "bicameral": lambda n: _pipeline_batch(self.pipeline, n),
+            "bic/httpcore": lambda n: _pipeline_batch(self.pipeline_httpcore, n),
+            "langgraph": lambda n: _graph_batch(self.graph, n),
+            "bic no-I/O": lambda n: _pipeline_batch(self.pipeline_no_io, n),
+            "lg bare": lambda n: _graph_batch(self.bare, n),
+            "aiohttp": lambda n: _raw_batch(self.send_aiohttp, n),
+            "httpx": lambda n: _raw_batch(self.send_httpx, n),
+        }
 
-    async def bicameral(self, n: int) -> int:
-        return await _pipeline_batch(self.pipeline, n)
+    async def send_httpx(self, body: bytes) -> bytes:
+        response = await self.http.post("/chat/completions", content=body, headers=_JSON)
+        return response.content
 
-    async def bicameral_httpx2(self, n: int) -> int:
-        assert self.pipeline2 is not None
-        return await _pipeline_batch(self.pipeline2, n)
-
-    async def langgraph(self, n: int) -> int:
-        async def one() -> bool:
-            config = {"configurable": {"thread_id": uuid.uuid4().hex}}
-            state = await self.graph.ainvoke({"messages": [HumanMessage(TASK)]}, config)
-            return bool(state["messages"][-1].content == ANSWER)
-
-        return sum(await asyncio.gather(*(one() for _ in range(n))))
-
-    async def httpx_floor(self, n: int) -> int:
-        return await _raw_batch(self.http, n)
-
-    async def httpx2_floor(self, n: int) -> int:
-        return await _raw_batch(self.http2, n)
+    async def send_aiohttp(self, body: bytes) -> bytes:
+        if self.aio is None:
+            self.aio = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.pool))
+        url = f"{self.url}/chat/completions"
+        async with self.aio.post(url, data=body, headers=_JSON) as response:
+            return await response.read()
 
     async def aclose(self) -> None:
         await self.model.aclose()
+        await self.model_httpcore.aclose()
         await self.http.aclose()
-        if self.model2 is not None:
-            await self.model2.aclose()
-            transport = self.model2.transport
-            if isinstance(transport, Httpx2Transport):
-                await transport.aclose()
-        if self.http2 is not None:
-            await self.http2.aclose()
+        if self.aio is not None:
+            await self.aio.close()
+
+
+async def _graph_batch(graph: Any, n: int) -> int:
+    async def one() -> bool:
+        config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+        state = await graph.ainvoke({"messages": [HumanMessage(TASK)]}, config)
+        return bool(state["messages"][-1].content == ANSWER)
+
+    return sum(await asyncio.gather(*(one() for _ in range(n))))
 
 
 async def _pipeline_batch(pipeline: Pipeline, n: int) -> int:
@@ -178,13 +180,12 @@ async def _pipeline_batch(pipeline: Pipeline, n: int) -> int:
     return sum(r.answer == ANSWER for r in results)
 
 
-async def _raw_batch(client: Any, n: int) -> int:
+async def _raw_batch(send: Callable[[bytes], Awaitable[bytes]], n: int) -> int:
     """``n`` concurrent runs of two sequential raw POSTs (the workflow's two requests)."""
 
     async def one() -> bool:
         for body in _BODIES:
-            response = await client.post("/chat/completions", content=body, headers=_JSON)
-            reply = json.loads(response.content)
+            reply = json.loads(await send(body))
         return bool(reply["choices"][0]["message"]["content"] == ANSWER)
 
     return sum(await asyncio.gather(*(one() for _ in range(n))))
@@ -248,7 +249,7 @@ async def measure(url: str, reps: int) -> dict[str, Any]:
                     await record(n, kind)
         for n in big:  # one batch each; the slow references are left out (see above)
             for kind in sides[pools[n]].batches():
-                if kind not in ("langgraph", "httpx"):
+                if kind in _BIG_N_SIDES:
                     await record(n, kind)
     finally:
         for side in sides.values():
@@ -272,7 +273,8 @@ async def measure(url: str, reps: int) -> dict[str, Any]:
     return rows
 
 
-KINDS = ("bicameral", "bic+httpx2", "langgraph", "httpx", "httpx2")
+KINDS = ("bicameral", "bic/httpcore", "langgraph", "bic no-I/O", "lg bare", "aiohttp", "httpx")
+_BIG_N_SIDES = ("bicameral", "aiohttp")
 
 
 def _print(rows: dict[str, Any]) -> None:
@@ -323,9 +325,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rows": rows,
         "headline": {
             "ratio_at_100": target,
-            "httpx2_transport_ratio_at_100": (at_target.get("bic+httpx2") or {}).get("ratio"),
-            "httpx_floor_ratio_at_100": at_target["httpx"]["ratio"],
-            "httpx2_floor_ratio_at_100": (at_target.get("httpx2") or {}).get("ratio"),
+            "cpu_per_run_ms_at_100": at_target["bicameral"]["cpu_per_run_ms"],
+            **{f"{kind}_ratio_at_100": at_target[kind]["ratio"] for kind in KINDS[1:]},
             "ratio_at_500": largest["bicameral"]["ratio"],
             "peak_rss_mb": (largest["memory"] or {}).get("peak_rss_mb"),
             "failures": failures,

@@ -111,7 +111,8 @@ def minimal_graph(
             out.append(ToolMessage(content, tool_call_id=call["id"], name=call["name"]))
         return {"messages": out}
 
-    def route(state: MinimalState) -> str:
+    # async, as Bicameral's routes are: LangGraph runs a sync route in a worker thread
+    async def route(state: MinimalState) -> str:
         return "tools" if getattr(state["messages"][-1], "tool_calls", None) else END
 
     graph = StateGraph(MinimalState)

@@ -64,12 +64,10 @@ def _overhead(r: dict[str, Any]) -> str:
 
 def _concurrency(r: dict[str, Any]) -> str:
     h = r["headline"]
-    extra = ""
-    if h.get("httpx2_transport_ratio_at_100") is not None:
-        extra = f" (with an httpx2 transport {h['httpx2_transport_ratio_at_100']:.2f}x)"
     return (
-        f"100 runs: {h['ratio_at_100']:.2f}x ideal{extra}, raw httpx "
-        f"{h['httpx_floor_ratio_at_100']:.2f}x (target <= {r['target']['ratio']}x); "
+        f"100 runs: {h['ratio_at_100']:.2f}x ideal (target <= {r['target']['ratio']}x); "
+        f"minimal LangGraph {h['langgraph_ratio_at_100']:.2f}x, bare LangGraph without I/O "
+        f"{h['lg bare_ratio_at_100']:.2f}x, raw aiohttp {h['aiohttp_ratio_at_100']:.2f}x; "
         f"500 runs {h['ratio_at_500']:.1f}x; peak RSS {h['peak_rss_mb']} MB; "
         f"{_verdict(r.get('passed'))}"
     )

@@ -25,7 +25,7 @@ from agents.context import AgentContext
 from agents.tool_runner import run_tool_call
 from orchestrator.exceptions import ConfigError
 from orchestrator.expressions import render_value
-from orchestrator.graph import Graph, instrumented
+from orchestrator.graph import Graph, inline_route, instrumented
 from orchestrator.spec import END, GraphSpec, StepSpec
 from orchestrator.state import RunState
 from orchestrator.types import RunStatus
@@ -168,7 +168,7 @@ def custom_graph_builder(
                 {e.to if e.to != END else _FINISH for e in graph.edges if e.from_ == name}
                 | {_FINISH}
             )
-            builder.add_conditional_edges(name, make_router(name), targets)
+            builder.add_conditional_edges(name, inline_route(make_router(name)), targets)
         builder.add_node(_FINISH, instrumented("finish", finish))
         builder.add_edge(START, graph.entry)
         builder.add_edge(_FINISH, GRAPH_END)

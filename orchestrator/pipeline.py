@@ -193,7 +193,7 @@ class Pipeline:
                     graph_input,
                     config,
                     stream_mode=modes,
-                    durability="sync" if durable else "async",
+                    durability="sync" if durable else "exit",
                 )
                 async for mode, chunk in stream:
                     if mode == "values":

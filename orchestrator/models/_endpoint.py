@@ -17,12 +17,19 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
-import itertools
 import random
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,12 +185,16 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
-_ASYNC_SHARDS = 8
-"""Connection pools per event loop for async calls (see ``Endpoint.__init__``)."""
-
-
 class Endpoint:
     """One OpenAI-compatible server (or several mirrors of it) behind pooled HTTP clients.
+
+    Sync calls go through one :class:`httpx.Client`. Async calls go through one
+    :class:`httpx.AsyncClient` per event loop whose transport is aiohttp's connection pool
+    (:class:`~orchestrator.models._aiohttp_transport.AiohttpTransport`): httpcore's own pool
+    does work proportional to connections x queued requests on every request
+    (encode/httpcore#1035), which made 100 concurrent calls cost 23x the server's latency.
+    A loop's client is closed by :meth:`aclose`, or at the latest when the loop shuts down
+    (``asyncio.run`` and other well-behaved runners).
 
     Args:
         base_urls: base URLs ending in ``/v1``, tried in order on failure.
@@ -212,23 +223,16 @@ class Endpoint:
         self._headers = dict(headers)
         self._timeout = timeout
         self._transport = transport
+        self._max_connections = max_connections
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        # httpcore's pool does work proportional to connections x queued requests on every
-        # request (encode/httpcore#1035): 100 concurrent calls through one pool cost 23x the
-        # server's latency. Async calls therefore spread over a few smaller pools (shards).
-        self._shards = 1 if transport is not None else max(1, min(_ASYNC_SHARDS, max_connections))
-        per_shard = max(1, max_connections // self._shards)
-        self._shard_limits = httpx.Limits(
-            max_connections=per_shard, max_keepalive_connections=per_shard
-        )
-        self._next_shard = itertools.count()
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
-        # An AsyncClient's pool belongs to the loop that opened it; keep shards per loop.
+        # An async pool belongs to the loop that opened it: one client per loop, each with
+        # the async generator that closes it when the loop shuts down.
         self._aclients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, list[httpx.AsyncClient]
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
 
     def _sync_client(self) -> httpx.Client:
@@ -244,25 +248,23 @@ class Endpoint:
                 )
             return self._client
 
-    def _async_client(self) -> httpx.AsyncClient:
+    async def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        clients = self._aclients.get(loop)
-        if clients is None:
-            transport = self._transport
-            clients = [
-                httpx.AsyncClient(
-                    headers=self._headers,
-                    timeout=self._timeout,
-                    limits=self._shard_limits if self._shards > 1 else self._limits,
-                    transport=transport
-                    if isinstance(transport, httpx.AsyncBaseTransport)
-                    else None,
-                    trust_env=False,
-                )
-                for _ in range(self._shards)
-            ]
-            self._aclients[loop] = clients
-        return clients[next(self._next_shard) % len(clients)]
+        entry = self._aclients.get(loop)
+        if entry is not None:
+            return entry[0]
+        transport = self._transport
+        if not isinstance(transport, httpx.AsyncBaseTransport):
+            from orchestrator.models._aiohttp_transport import AiohttpTransport
+
+            transport = AiohttpTransport(max_connections=self._max_connections)
+        client = httpx.AsyncClient(
+            headers=self._headers, timeout=self._timeout, transport=transport, trust_env=False
+        )
+        closer = _close_at_loop_shutdown(client)
+        self._aclients[loop] = (client, closer)
+        await closer.asend(None)  # started: from now on the loop closes it at shutdown
+        return client
 
     def _request(
         self, client: httpx.Client | httpx.AsyncClient, url: str, path: str, body: bytes, t: float
@@ -291,7 +293,7 @@ class Endpoint:
         self, path: str, body: bytes, *, timeout: float | None = None
     ) -> tuple[bytes, str]:
         """Async :meth:`post`."""
-        client = self._async_client()
+        client = await self._async_client()
         t = self._timeout if timeout is None else timeout
 
         async def send(url: str) -> httpx.Response:
@@ -329,7 +331,7 @@ class Endpoint:
         self, path: str, body: bytes, *, timeout: float | None = None
     ) -> AsyncIterator[tuple[httpx.Response, str]]:
         """Async :meth:`stream`."""
-        client = self._async_client()
+        client = await self._async_client()
         t = self._timeout if timeout is None else timeout
 
         async def send(url: str) -> httpx.Response:
@@ -358,9 +360,23 @@ class Endpoint:
 
     async def aclose(self) -> None:
         """Close the async pool of the running loop and the sync pool."""
-        for client in self._aclients.pop(asyncio.get_running_loop(), None) or []:
-            await client.aclose()
+        entry = self._aclients.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()
         self.close()
+
+
+async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Suspends until closed; closing it closes ``client``.
+
+    Once started, the event loop tracks it (``sys.set_asyncgen_hooks``) and closes it in
+    ``loop.shutdown_asyncgens()``, which ``asyncio.run`` calls before closing the loop: a
+    client nobody closed still releases its connections on the loop that owns them.
+    """
+    try:
+        yield
+    finally:
+        await client.aclose()
 
 
 def _run(

@@ -406,12 +406,16 @@ def test_invocation_and_tracing_params_match_langchain() -> None:
 
 
 @pytest.mark.asyncio
-async def test_async_calls_spread_over_several_connection_pools() -> None:
+async def test_async_calls_share_one_aiohttp_pool_per_loop() -> None:
     """httpcore's pool slows down quadratically with concurrency (encode/httpcore#1035);
-    async calls without an injected transport use several smaller pools."""
-    from orchestrator.models._endpoint import _ASYNC_SHARDS, Endpoint, RetryPolicy
+    without an injected transport, async calls go through aiohttp's pool, one per loop."""
+    from orchestrator.models._aiohttp_transport import AiohttpTransport
+    from orchestrator.models._endpoint import Endpoint, RetryPolicy
 
     endpoint = Endpoint(["http://127.0.0.1:9/v1"], policy=RetryPolicy(), headers={}, timeout=1.0)
-    clients = {id(endpoint._async_client()) for _ in range(2 * _ASYNC_SHARDS)}
-    assert len(clients) == _ASYNC_SHARDS
+    clients = {id(await endpoint._async_client()) for _ in range(4)}
+    assert len(clients) == 1
+    client = await endpoint._async_client()
+    assert isinstance(client._transport, AiohttpTransport)
     await endpoint.aclose()
+    assert client.is_closed

@@ -262,3 +262,29 @@ async def test_arun_and_astream_in_a_running_loop() -> None:
     assert result.answer == "hi"
     sync_result = Pipeline(planner=FakeChatModel(["hey"])).run("inside a loop")
     assert sync_result.answer == "hey"
+
+
+def test_routing_runs_on_the_event_loop_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LangGraph runs a sync conditional edge in a worker thread when the graph runs async;
+    routing is a pure look at the state, so it must stay on the loop (``inline_route``)."""
+    import threading
+
+    import orchestrator.graph as graph_module
+
+    threads: list[str] = []
+    real = graph_module.route_after_plan
+
+    def spy(state: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(state, **kwargs)
+
+    monkeypatch.setattr(graph_module, "route_after_plan", spy)
+    planner = FakeChatModel([calls(call("add", {"a": 2, "b": 3}, "c1")), "5"])
+
+    async def run() -> tuple[str, Any]:
+        result = await Pipeline(planner=planner, tools=[add]).arun("2+3?")
+        return threading.current_thread().name, result
+
+    loop_thread, result = asyncio.run(run())
+    assert result.answer == "5"
+    assert threads == [loop_thread, loop_thread]
