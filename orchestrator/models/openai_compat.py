@@ -1,8 +1,9 @@
-"""A chat model for vLLM and any other OpenAI-compatible server, over raw httpx.
+"""A chat model for vLLM and any other OpenAI-compatible server, over raw HTTP (httpx).
 
 The class is thin glue: :mod:`._wire` turns messages and tools into JSON and replies back
-into ``AIMessage``; :mod:`._sse` decodes streams; :mod:`._endpoint` owns the pooled clients,
-retries and failover. Sync and async paths share all of that and differ only in the call
+into ``AIMessage``; :mod:`._sse` decodes streams; :mod:`._endpoint` owns the pooled clients
+(async ones on aiohttp's pool, :mod:`._aiohttp_transport`) and :mod:`._retry` the retries
+and failover. Sync and async paths share all of that and differ only in the call
 that does I/O.
 
 Example:
