@@ -127,6 +127,9 @@ class FakeOpenAIServer:
         self.host = host
         self.port = port
         self.requests: list[RecordedRequest] = []
+        self.max_in_flight = 0
+        """The most chat requests this server was answering at one time."""
+        self._in_flight = 0
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -148,6 +151,7 @@ class FakeOpenAIServer:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.max_in_flight = 0
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -241,6 +245,14 @@ class FakeOpenAIServer:
         return headers.get("connection", "").lower() != "close"
 
     async def _chat(self, recorded: RecordedRequest, writer: asyncio.StreamWriter) -> bool:
+        self._in_flight += 1  # only this server's loop touches it
+        self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            return await self._answer(recorded, writer)
+        finally:
+            self._in_flight -= 1
+
+    async def _answer(self, recorded: RecordedRequest, writer: asyncio.StreamWriter) -> bool:
         with self._lock:
             reply = self._queue.popleft() if self._queue else self.default_reply
         try:
