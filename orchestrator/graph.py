@@ -70,8 +70,8 @@ def inline_route(route: Callable[[T], R]) -> Callable[[T], Awaitable[R]]:
     async def inline(state: T) -> R:
         return route(state)
 
-    name = getattr(route, "__name__", None) or getattr(route, "func", route)
-    inline.__name__ = name if isinstance(name, str) else getattr(name, "__name__", "route")
+    named = getattr(route, "func", route)  # a functools.partial goes by its function's name
+    inline.__name__ = getattr(named, "__name__", "route")
     return inline
 
 

@@ -187,7 +187,9 @@ class Pipeline:
             try:
                 # A persistent checkpoint is written before the next step starts, so a run
                 # killed at any point (SIGKILL included) resumes without repeating finished
-                # model or tool calls; LangGraph's default writes it in the background.
+                # model or tool calls (LangGraph's default writes it in the background). An
+                # in-memory one dies with the process anyway: it is written once, when the
+                # run stops (completed, failed or interrupted), which is all resume needs.
                 durable = saver is not self._memory
                 stream: AsyncIterator[Any] = app.astream(
                     graph_input,

@@ -1,7 +1,7 @@
 """An httpx transport that sends through aiohttp: the async client's connection pool.
 
-httpx stays the client API (request building, status handling, streaming, the retry plan in
-:mod:`._endpoint` and the ``MockTransport`` of unit tests are unchanged); only the bytes go
+httpx stays the client API (request building, status handling, streaming, the retry plan of
+:mod:`._retry` and the ``MockTransport`` of unit tests are unchanged); only the bytes go
 through an :class:`aiohttp.ClientSession`. The reason is cost under concurrency: httpcore 1.0's
 pool does work proportional to open connections x queued requests on every request
 (encode/httpcore#1035), while aiohttp's connector hands out keep-alive connections in O(1) and
