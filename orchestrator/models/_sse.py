@@ -9,6 +9,9 @@ What real servers do that this handles:
 * vLLM ends with a usage chunk whose ``choices`` is ``[]`` (with ``include_usage``);
 * llama.cpp's server repeats the function name (and id) in every tool-call delta; langchain
   would concatenate them, so a name or id already sent for an index is not sent again;
+* a reply cut off by the token limit (``finish_reason: "length"``) in the middle of a tool
+  call: the last call's merged arguments are made unparseable, so it is an invalid call;
+* no usage in the stream (llama.cpp's server): usage is estimated and labelled so;
 * reasoning arrives as ``delta.reasoning`` (vLLM now) or ``delta.reasoning_content``; without
   a server reasoning parser it arrives inline as ``<think>...</think>`` and is split here as
   it streams. Think tags never reach content: a stray ``</think>`` after the server's split
@@ -29,7 +32,13 @@ from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from orchestrator.exceptions import ModelResponseError
-from orchestrator.models._wire import ReplyContext, excerpt, recover_calls, usage_metadata
+from orchestrator.models._wire import (
+    ReplyContext,
+    estimated_usage,
+    excerpt,
+    recover_calls,
+    reply_metadata,
+)
 
 __all__ = ["StreamDecoder"]
 
@@ -111,6 +120,29 @@ def _partial_suffix(text: str, tag: str) -> int:
     return 0
 
 
+def _unparseable(args: str) -> str:
+    """A suffix that makes streamed arguments unparseable to langchain's partial-JSON parser
+    (which would otherwise complete ``{"path":`` to ``{"path": ""}``): close an open string,
+    then a bracket that does not match the innermost open one."""
+    stack: list[str] = []
+    quoted = escaped = False
+    for ch in args:
+        if quoted:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]" and stack:
+            stack.pop()
+    return ('"' if quoted else "") + ("}" if stack and stack[-1] == "[" else "]")
+
+
 class _ToolSlot:
     __slots__ = ("args", "id", "name")
 
@@ -150,6 +182,7 @@ class StreamDecoder:
         self._usage: Any = None
         self._think = _ThinkSplitter(prefilled=ctx.think_prefilled)
         self._content: list[str] = []
+        self._reasoning: list[str] = []
         self._slots: dict[int, _ToolSlot] = {}
         self._last_payload = ""
 
@@ -183,24 +216,41 @@ class StreamDecoder:
             )
         reasoning, content = self._think.flush()
         self._content.append(content)
+        self._reasoning.append(reasoning)
+        cut_off = self._finish_reason == "length"
         recovered: list[ToolCallChunk] = []
+        text = "".join(self._content)
         if not self._slots:
-            calls, _ = recover_calls("".join(self._content), self._ctx)
+            calls, invalid, _ = recover_calls(text, self._ctx, cut_off=cut_off)
             recovered = [
                 tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
                 for i, c in enumerate(calls)
             ]
+            # langchain parses merged chunks itself: arguments that cannot parse keep an
+            # invalid call invalid (a leading "]" is a mismatched bracket to its parser)
+            recovered += [
+                tool_call_chunk(name=c["name"], args="]" + (c["args"] or ""), id=c["id"], index=i)
+                for i, c in enumerate(invalid, start=len(calls))
+            ]
+        elif cut_off:
+            index = max(self._slots)
+            recovered = [tool_call_chunk(args=_unparseable(self._slots[index].args), index=index)]
+        thought = "".join(self._reasoning)
+        calls_text = "".join(slot.args for slot in self._slots.values())
+        usage, estimated = estimated_usage(self._usage, self._ctx, text, thought, calls_text)
         last = AIMessageChunk(
             content=content,
             additional_kwargs={"reasoning": reasoning} if reasoning else {},
             tool_call_chunks=recovered,
-            usage_metadata=usage_metadata(self._usage),
-            response_metadata={
-                "model_name": self._model,
-                "finish_reason": self._finish_reason,
-                "latency_s": self._clock() - self._started,
-                "base_url": self._url,
-            },
+            usage_metadata=usage,
+            response_metadata=reply_metadata(
+                self._model,
+                self._finish_reason,
+                self._clock() - self._started,
+                self._url,
+                self._ctx,
+                estimated,
+            ),
             id=self._id,
             chunk_position="last",
         )
@@ -273,6 +323,7 @@ class StreamDecoder:
             thought, content = self._think.feed(content)
             reasoning += thought
         self._content.append(content)
+        self._reasoning.append(reasoning)
         calls = self._tool_deltas(delta.get("tool_calls"))
         return self._chunk(content, reasoning, calls)
 

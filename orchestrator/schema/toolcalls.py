@@ -56,6 +56,13 @@ def parse_tool_calls(
                 raw=text,
                 tool=call.name,
             )
+        if call.error is not None:
+            raise SchemaValidationError(
+                f"invalid arguments for tool {call.name!r}: {call.error}",
+                errors=[SchemaError("$.arguments", call.error)],
+                raw=text,
+                tool=call.name,
+            )
         validator = validator_for(by_name[call.name])
         arguments: Any = call.arguments
         errors = errors_of(validator, arguments)
