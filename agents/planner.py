@@ -17,6 +17,7 @@ from agents.budget import budget_stop
 from agents.calls import invoke_role
 from agents.context import AgentContext
 from agents.enforced import enforce_role
+from agents.invalid_calls import LENGTH, calls_that_can_run, finish_reason
 from agents.schemas import DELEGATE_TOOL_SCHEMA
 from orchestrator.graph.routing import INVALID_TURN_KEY
 from orchestrator.graph.state import RunState
@@ -48,12 +49,17 @@ def _moved_reasoning(reply: AIMessage) -> AIMessage:
     return reply.model_copy(update={"content": content, "additional_kwargs": extra})
 
 
-def _settled(reply: AIMessage) -> dict[str, Any]:
-    """A reply without tool calls is the final answer: the run is complete."""
+def _settled(reply: AIMessage, *, validated: bool = False) -> dict[str, Any]:
+    """A reply without tool calls is the final answer: the run is complete, or truncated
+    when the token limit cut the answer off. An answer the schema layer ``validated`` was
+    read without repair from a closed JSON value, so it is whole whatever the finish."""
     if reply.tool_calls:
         return {}
     content = reply.content if isinstance(reply.content, str) else reply.text
-    return {"status": RunStatus.COMPLETED.value, "answer": content.strip()}
+    finish = finish_reason(reply)
+    cut = finish == LENGTH and not validated
+    status = RunStatus.TRUNCATED if cut else RunStatus.COMPLETED
+    return {"status": status.value, "answer": content.strip(), "finish_reason": finish}
 
 
 def _budget_update(ctx: AgentContext, state: RunState, now: float) -> dict[str, Any] | None:
@@ -91,7 +97,7 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
         if ctx.planner_mode is ToolMode.NATIVE:
             messages = [SystemMessage(ctx.planner_prompt), *history]
             reply, usage = await invoke_role(native_model, messages, Role.PLANNER.value)
-            reply = _moved_reasoning(reply)
+            reply = calls_that_can_run(_moved_reasoning(reply))
             return {"messages": [reply], "steps": 1, "usage": usage, **_settled(reply)}
 
         messages = [SystemMessage(action_prompt), *history_for_action_mode(history)]
@@ -124,7 +130,7 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
         message = action_to_message(call.value, call.reply, salt=len(history))
         update["messages"] = [message]
         update["invalid_streak"] = 0
-        update.update(_settled(message))
+        update.update(_settled(message, validated=True))
         return update
 
     return plan

@@ -57,6 +57,12 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
         typer.echo(result.to_json())
     elif not quiet:
         typer.echo(format_result(result))
+    if result.status is RunStatus.TRUNCATED:
+        typer.echo(
+            "the answer was cut off by the token limit (finish_reason: length); raise the "
+            "planner's max_tokens, e.g. --set models.planner.max_tokens=1024",
+            err=True,
+        )
     if result.status is RunStatus.INTERRUPTED:
         typer.echo(
             f"approval needed; continue with: bicameral resume {result.thread_id} "
