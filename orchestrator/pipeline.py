@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel

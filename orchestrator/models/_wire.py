@@ -43,9 +43,9 @@ __all__ = [
     "decode_tool_calls",
     "dumps",
     "encode_messages",
-    "estimate_tokens",
     "encode_tool_choice",
     "encode_tools",
+    "estimate_tokens",
     "excerpt",
     "finish_text",
     "loads",
@@ -493,7 +493,10 @@ def decode_completion(
     context = ctx if not native else ReplyContext(think_prefilled=ctx.think_prefilled)
     raw_content = message.get("content")
     content, reasoning, recovered, bad = finish_text(
-        raw_content if isinstance(raw_content, str) else "", server_reasoning, context, cut_off=cut_off
+        raw_content if isinstance(raw_content, str) else "",
+        server_reasoning,
+        context,
+        cut_off=cut_off,
     )
     additional: dict[str, Any] = {"reasoning": reasoning} if reasoning else {}
     raw_calls = message.get("tool_calls")

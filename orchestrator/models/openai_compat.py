@@ -39,7 +39,6 @@ from orchestrator.exceptions import ConfigError, ModelError
 from orchestrator.models._endpoint import Endpoint, RetryPolicy
 from orchestrator.models._grammar_fallback import GrammarState, rewrite_constraints
 from orchestrator.models._sse import StreamDecoder
-from orchestrator.schema.dialects import GrammarBackend
 from orchestrator.models._wire import (
     ReplyContext,
     decode_completion,
@@ -51,6 +50,7 @@ from orchestrator.models._wire import (
     move_guided_fields,
     tool_names,
 )
+from orchestrator.schema.dialects import GrammarBackend
 
 __all__ = ["OpenAICompatChatModel", "RetryPolicy"]
 

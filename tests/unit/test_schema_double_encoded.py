@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.utils.json import parse_partial_json
 
+from orchestrator.exceptions import SchemaValidationError
 from orchestrator.models._sse import _unparseable
 from orchestrator.models._wire import ReplyContext, decode_completion
 from orchestrator.schema import parse_output
@@ -36,7 +37,7 @@ ACTION: dict[str, Any] = {
         json.dumps('{"x": 4, "y": 5}'),
         json.dumps('```json\n{"x": 4, "y": 5}\n```'),
         json.dumps('<think>sure</think>{"x": 4, "y": 5}'),
-        '<think>ok</think>\n' + json.dumps('{"x": 4, "y": "5"}'),
+        "<think>ok</think>\n" + json.dumps('{"x": 4, "y": "5"}'),
     ],
 )
 def test_a_whole_output_encoded_twice_is_decoded_as_a_repair(text: str) -> None:
@@ -57,16 +58,20 @@ def test_a_string_property_stays_a_string() -> None:
 
 
 def test_a_decoded_value_that_is_still_invalid_is_refused() -> None:
-    with pytest.raises(Exception, match="required"):
+    with pytest.raises(SchemaValidationError, match="required"):
         parse_output(json.dumps('{"x": 4}'), XY)
-    with pytest.raises(Exception):
+    with pytest.raises(SchemaValidationError):
         parse_output(json.dumps("not json at all"), XY)
 
 
 def test_native_arguments_encoded_twice_are_a_valid_call() -> None:
     arguments = json.dumps(json.dumps({"x": 4, "y": 5}))
     call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": arguments}}
-    data = {"choices": [{"message": {"content": None, "tool_calls": [call]}, "finish_reason": "tool_calls"}]}
+    data = {
+        "choices": [
+            {"message": {"content": None, "tool_calls": [call]}, "finish_reason": "tool_calls"}
+        ]
+    }
     reply = decode_completion(data, ReplyContext(), url="u", latency_s=0.0)
     assert [(c["name"], c["args"]) for c in reply.tool_calls] == [("add", {"x": 4, "y": 5})]
 
