@@ -98,6 +98,8 @@ async def test_json_schema_falls_back_once_and_the_value_is_validated(server_url
     assert fallback["backend"] == "llama_cpp" and len(fallback["steps"]) == 1
     assert "response_format" in fallback["steps"][0]["reason"]
     assert isinstance(first.value["answer"], str)
+    assert stats.fallbacks("smol", "a") == first.attempts  # recorded in the stats
+    assert stats.as_dict()["smol::a"]["grammar_fallback"] == first.attempts
     again = await aenforce(model, prompt, SCHEMA, max_retries=2)  # no second rejection
     assert again.messages[0].response_metadata["grammar_fallback"] == fallback
 
