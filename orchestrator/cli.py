@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.capacity.command import register_plan
 from orchestrator.checkpoint import DEFAULT_SQLITE_URL
 from orchestrator.cli_eval import register_eval
 from orchestrator.events import FinalEvent
@@ -254,6 +255,7 @@ def serve(
 
 
 register_eval(app)
+register_plan(app)
 
 
 def main() -> None:
