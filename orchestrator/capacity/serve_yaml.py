@@ -59,8 +59,7 @@ def write_serve_settings(
         serve = model.get("serve")
         if serve is None:
             serve = CommentedMap()
-            if model.fa.flow_style():
-                serve.fa.set_flow_style()
+            model.fa.set_block_style()  # a one-line {…} model becomes a block to hold serve:
             model["serve"] = serve
         if not isinstance(serve, CommentedMap):
             raise ConfigError(f"models.{role}.serve is not a mapping", path=str(file))
