@@ -176,15 +176,15 @@ def test_layer_types_sliding_and_refusals() -> None:
     assert mistral.attention.count(LayerKind.SLIDING) == 4
     qwen = parse_model_config({**base, "sliding_window": 4096, "use_sliding_window": False})
     assert qwen.attention.count(LayerKind.GLOBAL) == 4
-    with pytest.raises(ConfigError, match="'linear_attention'.*refusing to guess"):
+    with pytest.raises(ConfigError, match=r"'linear_attention'.*refusing to guess"):
         parse_model_config({**base, "layer_types": ["linear_attention"] * 4})
-    with pytest.raises(ConfigError, match="mamba_d_state.*refuses to guess"):
+    with pytest.raises(ConfigError, match=r"mamba_d_state.*refuses to guess"):
         parse_model_config({**base, "mamba_d_state": 16})
     missing = dict(base)
     del missing["num_hidden_layers"]
     with pytest.raises(ConfigError, match="'num_hidden_layers' is missing; it is needed"):
         parse_model_config(missing, source="m.json")
-    with pytest.raises(ConfigError, match="'qk_rope_head_dim' is missing.*Latent"):
+    with pytest.raises(ConfigError, match=r"'qk_rope_head_dim' is missing.*Latent"):
         parse_model_config({**base, "kv_lora_rank": 512})
 
 

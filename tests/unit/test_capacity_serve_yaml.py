@@ -59,6 +59,6 @@ def test_write_is_idempotent(tmp_path: Path) -> None:
 def test_write_refuses_a_role_that_is_not_a_mapping(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("models:\n  planner:\n")
-    with pytest.raises(ConfigError, match="models.planner is not a mapping"):
+    with pytest.raises(ConfigError, match=r"models\.planner is not a mapping"):
         write_serve_settings(path, {"planner": PLANNER})
     assert path.read_text() == "models:\n  planner:\n"
