@@ -19,7 +19,6 @@ import typer
 from rich.console import Console
 
 from orchestrator.capacity.fit import (
-    DEFAULT_MAX_NUM_SEQS,
     DEFAULT_OVERHEAD_GIB,
     Hardware,
     PlanOptions,
@@ -83,8 +82,12 @@ def register_plan(app: typer.Typer) -> None:
         ] = None,
         block_size: Annotated[int, typer.Option(help="KV cache block size", min=1)] = 16,
         max_num_seqs: Annotated[
-            int, typer.Option(help="cap on --max-num-seqs", min=1)
-        ] = DEFAULT_MAX_NUM_SEQS,
+            int | None, typer.Option(help="cap on --max-num-seqs (default: vLLM's)", min=1)
+        ] = None,
+        batched_tokens: Annotated[
+            int | None,
+            typer.Option(help="--max-num-batched-tokens (default: vLLM's)", min=1),
+        ] = None,
         write: Annotated[bool, typer.Option("--write", help="store flags in serve:")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
@@ -118,6 +121,7 @@ def register_plan(app: typer.Typer) -> None:
                     kv_dtype=kv_cache_dtype or t.kv_dtype or KVCacheDtype.AUTO,
                     tp=tp,
                     block_size=block_size,
+                    in_flight_tokens=batched_tokens,
                     max_num_seqs_cap=max_num_seqs,
                 )
                 plans.append(plan_model(t.role, t.config, _weights_for(t), hw, opts))

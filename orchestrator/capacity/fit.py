@@ -19,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from orchestrator.capacity.flags import ServeSettings
-from orchestrator.capacity.gpus import GIB, GpuSpec
+from orchestrator.capacity.gpus import GIB, GpuSpec, vllm_scheduler_defaults
 from orchestrator.capacity.kv_cache import KVCacheDtype, KVCacheShape, kv_shape
 from orchestrator.capacity.model_config import AttentionKind, ModelConfig
 from orchestrator.capacity.weights import WeightEstimate, WeightFormat, checkpoint_format
 
 __all__ = [
-    "DEFAULT_MAX_NUM_SEQS",
     "DEFAULT_OVERHEAD_GIB",
     "Hardware",
     "PlanOptions",
@@ -38,8 +37,6 @@ __all__ = [
 DEFAULT_OVERHEAD_GIB = 4.0
 """Per-GPU memory assumed for activations, CUDA graphs and communication buffers. vLLM
 measures the real figure at start-up (its log's "Available KV cache memory" line)."""
-DEFAULT_MAX_NUM_SEQS = 256
-"""Upper bound written as ``--max-num-seqs`` when more sequences would fit."""
 _MAX_TP = 64
 
 WeightsFor = Callable[[WeightFormat], WeightEstimate]
@@ -74,8 +71,10 @@ class PlanOptions:
         weight_format: weight format (AUTO: the checkpoint's).
         kv_dtype: KV cache dtype.
         tp: a fixed tensor-parallel size (None: the smallest that fits).
-        block_size: KV cache block size in tokens (vLLM's GPU default is 16).
-        max_num_seqs_cap: the most ``--max-num-seqs`` written.
+        block_size: KV cache block size in tokens (vLLM's default is 16).
+        in_flight_tokens: tokens of one scheduler batch (``--max-num-batched-tokens``) that
+            windowed layers reserve on top of their window (None: vLLM's default).
+        max_num_seqs_cap: the most ``--max-num-seqs`` written (None: vLLM's default).
     """
 
     context: int
@@ -83,7 +82,8 @@ class PlanOptions:
     kv_dtype: KVCacheDtype = KVCacheDtype.AUTO
     tp: int | None = None
     block_size: int = 16
-    max_num_seqs_cap: int = DEFAULT_MAX_NUM_SEQS
+    in_flight_tokens: int | None = None
+    max_num_seqs_cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,10 @@ class RolePlan:
         usable_bytes: per-GPU memory vLLM may use.
         weights_per_gpu: weight bytes per GPU.
         kv_budget: per-GPU KV budget (negative when the weights alone do not fit).
-        kv_tokens: tokens the budget holds across all layers (vLLM's "KV cache size").
-        sequences: sequences of ``options.context`` tokens that fit at once.
+        kv_tokens: concurrency × context, what vLLM logs as its "KV cache size" in tokens.
+        concurrency: sequences of ``options.context`` tokens the budget holds (vLLM's
+            "Maximum concurrency").
+        sequences: whole sequences of ``options.context`` tokens that fit at once.
         fits: whether at least one sequence fits.
         reason: why it does not fit, with the shortfall.
         suggestions: settings that would fit, each as one phrase.
@@ -122,6 +124,7 @@ class RolePlan:
     weights_per_gpu: int
     kv_budget: int
     kv_tokens: int
+    concurrency: float
     sequences: int
     fits: bool
     reason: str | None = None
@@ -131,7 +134,10 @@ class RolePlan:
 
     def sequences_at(self, context: int) -> int:
         """Sequences of ``context`` tokens this plan's budget holds at once."""
-        return _sequences(self.kv, self.kv_budget, context, self.options.block_size)
+        o = self.options
+        return int(
+            self.kv.concurrency(self.kv_budget, context, o.block_size, o.in_flight_tokens or 0)
+        )
 
 
 def valid_tp_sizes(cfg: ModelConfig, limit: int) -> list[int]:
@@ -150,12 +156,6 @@ def valid_tp_sizes(cfg: ModelConfig, limit: int) -> list[int]:
     return sizes
 
 
-def _sequences(kv: KVCacheShape, budget: int, context: int, block_size: int) -> int:
-    if budget <= 0:
-        return 0
-    return int(budget // kv.sequence_bytes(context, block_size))
-
-
 def _evaluate(
     role: str, cfg: ModelConfig, weights: WeightEstimate, hw: Hardware, opts: PlanOptions, tp: int
 ) -> RolePlan:
@@ -167,10 +167,8 @@ def _evaluate(
         usable = int(hw.gpu.memory_bytes * hw.utilization)
         per_gpu = -(-weights.bytes // tp)
         budget = usable - per_gpu - int(hw.overhead_gib * GIB)
-    blocks = max(budget, 0) // int(
-        kv.layer_bytes * (kv.global_layers + kv.windowed_layers) * opts.block_size
-    )
-    seqs = _sequences(kv, budget, opts.context, opts.block_size)
+    conc = kv.concurrency(budget, opts.context, opts.block_size, opts.in_flight_tokens or 0)
+    seqs = int(conc)
     return RolePlan(
         role=role,
         model=cfg,
@@ -183,7 +181,8 @@ def _evaluate(
         usable_bytes=usable,
         weights_per_gpu=per_gpu,
         kv_budget=budget,
-        kv_tokens=int(blocks * opts.block_size),
+        kv_tokens=int(conc * opts.context),
+        concurrency=conc,
         sequences=seqs,
         fits=seqs >= 1,
     )
@@ -205,6 +204,12 @@ def plan_model(
     Returns:
         The plan; ``fits`` False with ``reason`` and ``suggestions`` when nothing fits.
     """
+    batched, max_seqs = vllm_scheduler_defaults(None if hw.kv_budget_gib is not None else hw.gpu)
+    opts = replace(
+        opts,
+        in_flight_tokens=batched if opts.in_flight_tokens is None else opts.in_flight_tokens,
+        max_num_seqs_cap=opts.max_num_seqs_cap or max_seqs,
+    )
     weights = weights_for(opts.weight_format)
     sizes = [opts.tp] if opts.tp else valid_tp_sizes(cfg, hw.count) or [1]
     tried = [_evaluate(role, cfg, weights, hw, opts, tp) for tp in sizes]
@@ -228,7 +233,7 @@ def _settings(plan: RolePlan) -> ServeSettings:
     return ServeSettings(
         tensor_parallel_size=plan.tp,
         max_model_len=opts.context,
-        max_num_seqs=max(1, min(plan.sequences, opts.max_num_seqs_cap)),
+        max_num_seqs=max(1, min(plan.sequences, opts.max_num_seqs_cap or plan.sequences)),
         gpu_memory_utilization=None
         if plan.hardware.kv_budget_gib is not None
         else plan.hardware.utilization,
@@ -264,7 +269,8 @@ def _shortfall(plan: RolePlan) -> str:
                 f"{hw.utilization:g} minus {hw.overhead_gib:g} GiB overhead): short by "
                 f"{_gib(plan.weights_per_gpu - free)}"
             )
-    need = plan.kv.sequence_bytes(ctx, plan.options.block_size)
+    o = plan.options
+    need = plan.kv.sequence_bytes(ctx, o.block_size, o.in_flight_tokens or 0)
     return (
         f"one sequence of {ctx:,} tokens needs {_gib(need)} of KV cache per GPU, but "
         f"{_gib(max(plan.kv_budget, 0))} is left at tensor-parallel size {plan.tp}: short by "
@@ -300,7 +306,10 @@ def _suggestions(
         role, cfg, weights_for(opts.weight_format), hw, opts,
         opts.tp or (valid_tp_sizes(cfg, hw.count) or [1])[-1],
     )  # fmt: skip
-    longest = best.kv.max_context(best.kv_budget, opts.block_size) if best.kv_budget > 0 else 0
+    flight = opts.in_flight_tokens or 0
+    longest = (
+        best.kv.max_context(best.kv_budget, opts.block_size, flight) if best.kv_budget > 0 else 0
+    )
     if longest > 0:
         out.append(f"a context of {longest:,} tokens (--max-model-len {longest})")
     return out

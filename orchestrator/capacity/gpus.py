@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from orchestrator.exceptions import ConfigError
 
-__all__ = ["GIB", "GPUS", "GpuSpec", "find_gpu", "gpu_names"]
+__all__ = ["GIB", "GPUS", "GpuSpec", "find_gpu", "gpu_names", "vllm_scheduler_defaults"]
 
 GIB = 1024**3
 
@@ -75,3 +75,19 @@ def find_gpu(name: str | None, memory_gib: float | None = None) -> GpuSpec:
         known = ", ".join(GPUS)
         raise ConfigError(f"unknown GPU {name!r}; use one of {known}, or --gpu-mem GiB")
     return GPUS[key]
+
+
+def vllm_scheduler_defaults(gpu: GpuSpec | None) -> tuple[int, int]:
+    """vLLM's default ``(max_num_batched_tokens, max_num_seqs)`` for ``vllm serve`` on ``gpu``.
+
+    As vLLM 0.32's ``EngineArgs`` sets them (``vllm/engine/arg_utils.py``): 16,384 and 1,024
+    from 160 GiB of GPU memory, 8,192 and 1,024 from 70 GiB (A100 excepted), else 2,048 and
+    256; on CPU (``gpu`` None) 2,048 and 128.
+    """
+    if gpu is None:
+        return 2048, 128
+    if gpu.memory_gib >= 160:
+        return 16384, 1024
+    if gpu.memory_gib >= 70 and "a100" not in gpu.name:
+        return 8192, 1024
+    return 2048, 256

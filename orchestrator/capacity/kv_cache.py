@@ -8,8 +8,10 @@ Per layer and token, on one GPU:
   RoPE key, no per-head keys and values; every tensor-parallel rank holds the whole latent.
 
 Global layers keep every token of the context; sliding-window and chunked-local layers keep
-at most ``window`` tokens (Llama 4 Scout: 36 of 48 layers, chunks of 8,192). vLLM pages the
-cache in blocks (16 tokens by default on GPUs), so a sequence occupies whole blocks.
+at most ``window`` tokens (Llama 4 Scout: 36 of 48 layers, chunks of 8,192), plus the tokens
+of one scheduler batch in flight, which vLLM reserves too. vLLM pages the cache in blocks
+(16 tokens by default), one block per group of layers (a hybrid model's layers are grouped by
+kind, e.g. Scout's 12 global and 3 × 12 chunked), so a sequence occupies whole blocks.
 
 Example:
     >>> shape = kv_shape(cfg, KVCacheDtype.AUTO)  # doctest: +SKIP
@@ -19,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -77,30 +78,65 @@ class KVCacheShape:
         """Bytes per token of the global layers: what grows past the window."""
         return round(self.layer_bytes * self.global_layers)
 
-    def sequence_bytes(self, context: int, block_size: int = 1) -> int:
-        """Bytes one sequence of ``context`` tokens holds, in whole blocks."""
-        full = _blocks(context, block_size)
-        windowed = _blocks(min(context, self.window or context), block_size)
+    @property
+    def group_size(self) -> int:
+        """Layers per vLLM KV-cache group: all of them, or the smaller kind's count."""
+        if self.global_layers and self.windowed_layers:
+            return min(self.global_layers, self.windowed_layers)
+        return self.global_layers + self.windowed_layers
+
+    def request_blocks(self, context: int, block_size: int = 1, in_flight: int = 0) -> int:
+        """Pool blocks (one per group) one sequence of ``context`` tokens reserves.
+
+        Windowed layers reserve their window plus the tokens in flight (one scheduler
+        batch), as vLLM's admission check does; global layers reserve the whole context.
+        """
+        g = self.group_size
+        full = -(-context // block_size)
+        blocks = -(-self.global_layers // g) * full
+        if self.windowed_layers and self.window is not None:
+            if self.window_kind is LayerKind.SLIDING:
+                held = -(-min(self.window - 1 + in_flight, context) // block_size) + 1
+            else:
+                held = -(-min(self.window + in_flight, context) // block_size)
+            blocks += -(-self.windowed_layers // g) * held
+        return blocks
+
+    def block_bytes(self, block_size: int = 1) -> float:
+        """Bytes of one pool block: ``block_size`` tokens of one group's layers."""
+        return self.layer_bytes * self.group_size * block_size
+
+    def sequence_bytes(self, context: int, block_size: int = 1, in_flight: int = 0) -> int:
+        """Bytes one sequence of ``context`` tokens reserves, in whole blocks."""
         return round(
-            self.layer_bytes * (self.global_layers * full + self.windowed_layers * windowed)
+            self.block_bytes(block_size) * self.request_blocks(context, block_size, in_flight)
         )
 
-    def max_context(self, budget: float, block_size: int = 1) -> int:
+    def concurrency(
+        self, budget: float, context: int, block_size: int = 1, in_flight: int = 0
+    ) -> float:
+        """Sequences of ``context`` tokens ``budget`` bytes hold at once (vLLM's "Maximum
+        concurrency"): whole pool blocks over the blocks one sequence reserves."""
+        if budget <= 0:
+            return 0.0
+        blocks = budget // self.block_bytes(block_size)
+        return blocks / self.request_blocks(context, block_size, in_flight)
+
+    def max_context(self, budget: float, block_size: int = 1, in_flight: int = 0) -> int:
         """The longest single sequence ``budget`` bytes hold (0 when not even one block)."""
-        if self.sequence_bytes(block_size, block_size) > budget:
+
+        def fits(n: int) -> bool:
+            return self.concurrency(budget, n, block_size, in_flight) >= 1
+
+        if not fits(block_size):
             return 0
-        lo, hi = block_size, block_size
-        while self.sequence_bytes(hi * 2, block_size) <= budget and hi < 1 << 40:
-            hi *= 2
-        hi *= 2
+        lo, hi = block_size, block_size * 2
+        while fits(hi) and hi < 1 << 40:
+            lo, hi = hi, hi * 2
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if self.sequence_bytes(mid, block_size) <= budget else (lo, mid)
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
         return lo // block_size * block_size
-
-
-def _blocks(tokens: int, block_size: int) -> int:
-    return math.ceil(tokens / block_size) * block_size
 
 
 def kv_shape(cfg: ModelConfig, dtype: KVCacheDtype, tp: int = 1) -> KVCacheShape:

@@ -78,6 +78,8 @@ def plan_to_dict(plan: RolePlan) -> dict[str, Any]:
         },
         "context": plan.options.context,
         "kv_tokens": plan.kv_tokens,
+        "concurrency": round(plan.concurrency, 2),
+        "max_num_batched_tokens": plan.options.in_flight_tokens,
         "sequences": plan.sequences,
         "fits": plan.fits,
         "reason": plan.reason,
@@ -164,7 +166,8 @@ def render_plans(plans: Sequence[RolePlan], console: Console) -> None:
             table.add_row("per GPU", f"KV budget {hw.kv_budget_gib:g} GiB (given)")
         table.add_row(
             f"at {plan.options.context:,} tokens",
-            f"{plan.kv_tokens:,} KV tokens; {plan.sequences:,} sequences at once",
+            f"{plan.kv_tokens:,} KV tokens; concurrency {plan.concurrency:.2f}x "
+            f"({plan.sequences:,} whole sequences at once)",
         )
         if plan.settings:
             table.add_row("vllm serve", " ".join(plan.settings.argv()))

@@ -85,6 +85,9 @@ def test_scout_chunked_layers() -> None:
     assert kv.bytes_per_token == 48 * 4096
     assert kv.sequence_bytes(4096) == 48 * 4096 * 4096
     assert kv.sequence_bytes(131_072) == 4096 * (12 * 131_072 + 36 * 8192)
+    # vLLM also reserves one scheduler batch in flight in each chunked layer
+    assert kv.sequence_bytes(131_072, 16, 8192) == 4096 * (12 * 131_072 + 36 * 16_384)
+    assert kv.sequence_bytes(8192, 16, 8192) == 4096 * 48 * 8192
     # tensor parallelism splits the 8 KV heads; past 8 GPUs each keeps one replicated head
     assert kv_shape(cfg, KVCacheDtype.AUTO, tp=2).layer_bytes == 4 * 128 * 2 * 2
     assert kv_shape(cfg, KVCacheDtype.AUTO, tp=16).layer_bytes == 1 * 128 * 2 * 2
@@ -196,8 +199,14 @@ def test_plan_fits_and_chooses_the_smallest_tensor_parallel_size() -> None:
     assert plan.fits and plan.tp == 2  # 200.7 GiB of bf16 weights: not on one 141 GB GPU
     budget = int(141 * GIB * 0.9) - -(-plan.weights.bytes // 2) - 4 * GIB
     assert plan.kv_budget == budget
-    per_seq = 2048 * (12 * 32_768 + 36 * 8192)  # per GPU: 4 of the 8 KV heads
-    assert plan.sequences == budget // per_seq
+    # vLLM's pool: blocks of 16 tokens for one group of 12 layers, 2,048 B/layer/token per GPU
+    # (4 of the 8 KV heads); a sequence reserves 32,768 tokens in the global group and, in
+    # each of the 3 chunked groups, its 8,192-token chunk plus one 8,192-token batch in flight
+    blocks = budget // (2048 * 12 * 16)
+    per_request = 32_768 // 16 + 3 * ((8192 + 8192) // 16)
+    assert plan.concurrency == blocks / per_request
+    assert plan.sequences == int(blocks / per_request) == 12
+    assert plan.kv_tokens == int(blocks / per_request * 32_768)
     assert plan.settings is not None
     assert plan.settings.argv()[:6] == [
         "--tensor-parallel-size", "2", "--max-model-len", "32768", "--max-num-seqs",

@@ -43,6 +43,7 @@ def test_plan_predicts_the_kv_cache_vllm_reported() -> None:
     # 2 GiB / (30 layers x 2 x 3 KV heads x 64 x 4 bytes = 46,080 B/token), in 16-token blocks
     assert plan.kv.bytes_per_token == 46_080
     assert plan.kv_tokens == tokens
+    assert plan.concurrency == concurrency  # 2,912 blocks of 16 tokens / 128 per request
     assert plan.sequences == int(concurrency)  # 22 whole sequences of 2,048 tokens
     assert plan.kv_tokens / RECORD["max_model_len"] == concurrency
     assert plan.settings is not None and plan.settings.gpu_memory_utilization is None
