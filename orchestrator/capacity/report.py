@@ -67,7 +67,7 @@ def plan_to_dict(plan: RolePlan) -> dict[str, Any]:
         "kv_bytes_per_token": kv.bytes_per_token,
         "kv_bytes_per_token_global": kv.global_bytes_per_token,
         "kv_bytes_per_token_per_gpu": plan.kv.bytes_per_token,
-        "gpu": plan.hardware.gpu.label,
+        "gpu": None if plan.hardware.kv_budget_gib is not None else plan.hardware.gpu.label,
         "gpus": plan.hardware.count,
         "tensor_parallel_size": plan.tp,
         "per_gpu": {
@@ -155,15 +155,18 @@ def render_plans(plans: Sequence[RolePlan], console: Console) -> None:
         kv_dtype = plan.options.kv_dtype
         dtype = plan.model.dtype if kv_dtype is KVCacheDtype.AUTO else kv_dtype.value
         table.add_row(f"KV cache ({dtype})", _kv_text(plan))
-        table.add_row("GPUs", f"{hw.count} × {hw.gpu.label}, tensor-parallel {plan.tp}")
         if hw.kv_budget_gib is None:
+            table.add_row("GPUs", f"{hw.count} × {hw.gpu.label}, tensor-parallel {plan.tp}")
             table.add_row(
                 "per GPU",
                 f"{plan.usable_bytes / GIB:.1f} GiB usable = {plan.weights_per_gpu / GIB:.1f} "
                 f"weights + {hw.overhead_gib:g} overhead + {max(plan.kv_budget, 0) / GIB:.1f} KV",
             )
         else:
-            table.add_row("per GPU", f"KV budget {hw.kv_budget_gib:g} GiB (given)")
+            table.add_row(
+                "KV budget",
+                f"{hw.kv_budget_gib:g} GiB per device (given), tensor-parallel {plan.tp}",
+            )
         table.add_row(
             f"at {plan.options.context:,} tokens",
             f"{plan.kv_tokens:,} KV tokens; concurrency {plan.concurrency:.2f}x "

@@ -136,3 +136,26 @@ def test_context_beyond_the_model_is_a_usage_error(tmp_path: Path) -> None:
     result = _cli("plan", "--model", str(R1), "--context", "200000", cwd=tmp_path)
     assert result.returncode == 2
     assert "exceeds the model's max_position_embeddings (163,840)" in result.stderr
+
+
+def test_pipeline_reads_a_local_model_directory_and_its_real_size(tmp_path: Path) -> None:
+    model = tmp_path / "models" / "smol"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text((CONFIGS / "smollm2_135m.json").read_text())
+    (model / "model.safetensors").write_bytes(b"\0" * 4096)
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "models:\n"
+        "  planner:\n"
+        "    base_url: http://127.0.0.1:8000/v1\n"
+        "    model: smol\n"
+        "    serve: {model: models/smol}\n"
+        "  reasoner: {provider: local}\n"
+    )
+    result = _cli("plan", str(pipeline), "--gpu", "rtx4090", "--context", "512", "--json",
+                  cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (planner,) = json.loads(result.stdout)["roles"]  # the local reasoner has no server
+    assert planner["weights_from_files"] and planner["weight_bytes"] == 4096
+    # RTX 4090 (under 70 GiB): vLLM's default --max-num-seqs is 256, the plan's cap
+    assert planner["serve"]["max_num_seqs"] == 256
