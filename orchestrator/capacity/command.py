@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from orchestrator.capacity.fit import (
     DEFAULT_OVERHEAD_GIB,
@@ -29,8 +28,6 @@ from orchestrator.capacity.fit import (
 from orchestrator.capacity.gpus import find_gpu, gpu_names
 from orchestrator.capacity.kv_cache import KVCacheDtype
 from orchestrator.capacity.model_config import ModelConfig, load_model_config
-from orchestrator.capacity.report import plans_to_json, render_plans
-from orchestrator.capacity.serve_yaml import write_serve_settings
 from orchestrator.capacity.weights import WeightEstimate, WeightFormat, estimate_weights
 from orchestrator.exceptions import ConfigError
 
@@ -137,6 +134,8 @@ def register_plan(app: typer.Typer) -> None:
                 typer.echo("nothing written", err=True)
             raise typer.Exit(1)
         if write and file is not None:
+            from orchestrator.capacity.serve_yaml import write_serve_settings
+
             try:
                 write_serve_settings(file, {p.role: p.settings for p in plans if p.settings})
             except ConfigError as exc:
@@ -146,6 +145,10 @@ def register_plan(app: typer.Typer) -> None:
 
 
 def _output(plans: list[RolePlan], *, as_json: bool) -> None:
+    from rich.console import Console
+
+    from orchestrator.capacity.report import plans_to_json, render_plans
+
     if as_json:
         typer.echo(json.dumps(plans_to_json(plans), indent=2))
     else:
@@ -190,8 +193,8 @@ def _model_targets(items: list[str]) -> list[_Target]:
 
 
 def _pipeline_targets(file: Path, items: list[str]) -> list[_Target]:
-    from orchestrator.config import load_spec
-    from orchestrator.spec import Provider, did_you_mean
+    from orchestrator.config.loading import load_spec
+    from orchestrator.config.spec import Provider, did_you_mean
 
     spec = load_spec(file)
     given: dict[str, Path] = {}

@@ -1,6 +1,6 @@
 """The ``vllm serve`` settings a plan leads to, as flags and as ``serve:`` keys.
 
-The keys are :class:`~orchestrator.spec.ServeSpec` field names, so ``bicameral plan --write``
+The keys are :class:`~orchestrator.config.spec.ServeSpec` field names, so ``bicameral plan --write``
 stores them in a pipeline and ``bicameral serve`` turns them back into these flags.
 """
 

@@ -35,7 +35,7 @@ def write_serve_settings(
         ConfigError: the file cannot be read or parsed, a role is not a mapping in it, or the
             edited file would not validate (the file is then left unchanged).
     """
-    from orchestrator.config import parse_spec
+    from orchestrator.config.loading import parse_spec
 
     file = Path(path)
     try:

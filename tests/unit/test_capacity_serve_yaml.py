@@ -9,9 +9,9 @@ import pytest
 
 from orchestrator.capacity.flags import ServeSettings
 from orchestrator.capacity.serve_yaml import write_serve_settings
-from orchestrator.config import load_spec
+from orchestrator.cli.serve import serve_commands
+from orchestrator.config.loading import load_spec
 from orchestrator.exceptions import ConfigError
-from orchestrator.serve import serve_commands
 
 PIPELINE = """\
 # top comment
