@@ -29,6 +29,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from orchestrator.capacity.layer_kinds import LayerKind, layer_kinds, refuse_unknown_attention
 from orchestrator.exceptions import ConfigError
 
 __all__ = [
@@ -48,15 +49,6 @@ _DTYPE_BYTES = {
     "half": 2.0,
     "bfloat16": 2.0,
 }
-_UNSUPPORTED_MARKERS = ("mamba", "ssm_", "rwkv", "linear_attn", "hybrid_override_pattern")
-_LAYER_TYPES = {
-    "full_attention": "global",
-    "attention": "global",
-    "global_attention": "global",
-    "sliding_attention": "sliding",
-    "sliding_window_attention": "sliding",
-    "chunked_attention": "chunked",
-}
 
 
 class AttentionKind(StrEnum):
@@ -68,17 +60,6 @@ class AttentionKind(StrEnum):
     """Grouped-query attention: fewer key/value heads than query heads."""
     MLA = "mla"
     """Multi-head Latent Attention: one compressed latent plus a shared RoPE key."""
-
-
-class LayerKind(StrEnum):
-    """How far back a layer attends, which bounds its KV cache."""
-
-    GLOBAL = "global"
-    """Every earlier token: the cache grows with the context."""
-    SLIDING = "sliding"
-    """The last ``window`` tokens."""
-    CHUNKED = "chunked"
-    """Tokens of the current chunk of ``window`` tokens (Llama 4 local layers)."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +195,7 @@ def parse_model_config(raw: Mapping[str, Any], *, source: str = "<config>") -> M
     text = raw.get("text_config")
     cfg: Mapping[str, Any] = text if isinstance(text, Mapping) else raw
     fields = _Fields(cfg, source)
-    _refuse_unknown_attention(cfg, source)
+    refuse_unknown_attention(cfg, source)
     num_layers = fields.int("num_hidden_layers", "to count layers for weights and KV cache")
     hidden = fields.int("hidden_size", "to size the weight matrices")
     num_heads = fields.int("num_attention_heads", "to size attention")
@@ -266,17 +247,6 @@ def _opt_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _refuse_unknown_attention(cfg: Mapping[str, Any], source: str) -> None:
-    for key in cfg:
-        if any(marker in key for marker in _UNSUPPORTED_MARKERS):
-            raise ConfigError(
-                f"field {key!r} describes layers that are not attention (state-space or "
-                "linear attention); their cache is not sized by tokens, so plan refuses to "
-                "guess",
-                path=source,
-            )
-
-
 def _dtype_name(cfg: Mapping[str, Any], outer: Mapping[str, Any]) -> str:
     for mapping in (cfg, outer):
         for key in ("torch_dtype", "dtype"):
@@ -304,7 +274,7 @@ def _attention(
     num_heads: int,
     source: str,
 ) -> AttentionLayout:
-    layers, window = _layer_kinds(cfg, num_layers, source)
+    layers, window = layer_kinds(cfg, num_layers, source)
     if cfg.get("kv_lora_rank") is not None:
         why = "for the Multi-head Latent Attention cache (kv_lora_rank is set)"
         rope = fields.int("qk_rope_head_dim", why)
@@ -348,79 +318,6 @@ def _attention(
         layers=layers,
         window=window,
     )
-
-
-def _layer_kinds(
-    cfg: Mapping[str, Any], num_layers: int, source: str
-) -> tuple[tuple[LayerKind, ...], int | None]:
-    chunk = _opt_int(cfg.get("attention_chunk_size"))
-    sliding = _opt_int(cfg.get("sliding_window"))
-    types = cfg.get("layer_types")
-    if isinstance(types, list) and types:
-        kinds: list[LayerKind] = []
-        for i, name in enumerate(types):
-            mapped = _LAYER_TYPES.get(str(name))
-            if mapped is None:
-                raise ConfigError(
-                    f"layer_types[{i}] is {name!r}, an attention kind plan does not know; "
-                    "refusing to guess its KV cache",
-                    path=source,
-                )
-            kinds.append(LayerKind(mapped))
-        if len(kinds) != num_layers:
-            raise ConfigError(
-                f"layer_types lists {len(kinds)} layers but num_hidden_layers is {num_layers}",
-                path=source,
-            )
-        return _with_window(tuple(kinds), chunk, sliding, source)
-    if chunk is not None:
-        nope = cfg.get("no_rope_layers")
-        if isinstance(nope, list) and nope:
-            # Llama 4: 1 = RoPE layer (chunked local attention), 0 = NoPE layer (global)
-            flags = [bool(x) for x in nope]
-        else:
-            # empty or absent: transformers derives it from no_rope_layer_interval (default 4)
-            interval = _opt_int(cfg.get("no_rope_layer_interval")) or 4
-            flags = [(i + 1) % interval != 0 for i in range(num_layers)]
-        if len(flags) != num_layers:
-            raise ConfigError(
-                f"no_rope_layers lists {len(flags)} layers but num_hidden_layers is {num_layers}",
-                path=source,
-            )
-        kinds_t = tuple(LayerKind.CHUNKED if f else LayerKind.GLOBAL for f in flags)
-        return kinds_t, chunk
-    pattern = _opt_int(cfg.get("sliding_window_pattern"))
-    if sliding is not None and pattern:
-        kinds_t = tuple(
-            LayerKind.GLOBAL if (i + 1) % pattern == 0 else LayerKind.SLIDING
-            for i in range(num_layers)
-        )
-        return kinds_t, sliding
-    if sliding is not None and cfg.get("use_sliding_window", True) is not False:
-        return (LayerKind.SLIDING,) * num_layers, sliding
-    return (LayerKind.GLOBAL,) * num_layers, None
-
-
-def _with_window(
-    kinds: tuple[LayerKind, ...], chunk: int | None, sliding: int | None, source: str
-) -> tuple[tuple[LayerKind, ...], int | None]:
-    if LayerKind.CHUNKED in kinds:
-        if chunk is None:
-            raise ConfigError(
-                "field 'attention_chunk_size' is missing; it is needed to bound the chunked "
-                "layers' KV cache",
-                path=source,
-            )
-        return kinds, chunk
-    if LayerKind.SLIDING in kinds:
-        if sliding is None:
-            raise ConfigError(
-                "field 'sliding_window' is missing; it is needed to bound the sliding layers' "
-                "KV cache",
-                path=source,
-            )
-        return kinds, sliding
-    return kinds, None
 
 
 def _dense_intermediate(cfg: Mapping[str, Any], fields: _Fields) -> int:

@@ -178,12 +178,16 @@ def test_layer_types_sliding_and_refusals() -> None:
     assert kv.sequence_bytes(1000) == kv.layer_bytes * (2 * 1000 + 2 * 128)
     mistral = parse_model_config({**base, "sliding_window": 4096})
     assert mistral.attention.count(LayerKind.SLIDING) == 4
+    gemma2 = parse_model_config({**base, "model_type": "gemma2", "sliding_window": 4096})
+    assert [k.value for k in gemma2.attention.layers] == ["sliding", "global"] * 2
     qwen = parse_model_config({**base, "sliding_window": 4096, "use_sliding_window": False})
     assert qwen.attention.count(LayerKind.GLOBAL) == 4
     with pytest.raises(ConfigError, match=r"'linear_attention'.*refusing to guess"):
         parse_model_config({**base, "layer_types": ["linear_attention"] * 4})
     with pytest.raises(ConfigError, match=r"mamba_d_state.*refuses to guess"):
         parse_model_config({**base, "mamba_d_state": 16})
+    with pytest.raises(ConfigError, match=r"'index_topk' describes a sparse-attention indexer"):
+        parse_model_config({**base, "kv_lora_rank": 512, "index_topk": 2048})
     missing = dict(base)
     del missing["num_hidden_layers"]
     with pytest.raises(ConfigError, match="'num_hidden_layers' is missing; it is needed"):
