@@ -5,10 +5,12 @@ ones, from (in this order) ``layer_types`` (``full_attention``, ``sliding_attent
 ``chunked_attention``), Llama 4's ``attention_chunk_size`` with ``no_rope_layers`` (1 = a
 RoPE layer with chunked local attention, 0 = a NoPE global layer; empty means every
 ``no_rope_layer_interval``-th layer, 4 by default, is global), Gemma's
-``sliding_window_pattern`` (Gemma 2: every other layer), or Mistral's ``sliding_window`` (unless ``use_sliding_window`` is
-false, as Qwen2 configs say). :func:`refuse_unknown_attention` rejects configs whose layers
-are not attention at all (state-space, linear attention) or carry another cache (a sparse
-attention indexer): plan does not guess their size.
+``sliding_window_pattern`` (Gemma 2: every other layer), or Mistral's ``sliding_window``
+(unless ``use_sliding_window`` is false, as Qwen2 configs say).
+
+:func:`refuse_unknown_attention` rejects configs whose layers are not attention at all
+(state-space, linear attention) or carry another cache (a sparse-attention indexer): plan
+does not guess their size.
 """
 
 from __future__ import annotations
