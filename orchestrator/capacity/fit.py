@@ -23,6 +23,7 @@ from orchestrator.capacity.gpus import GIB, GpuSpec, vllm_scheduler_defaults
 from orchestrator.capacity.kv_cache import KVCacheDtype, KVCacheShape, kv_shape
 from orchestrator.capacity.model_config import AttentionKind, ModelConfig
 from orchestrator.capacity.weights import WeightEstimate, WeightFormat, checkpoint_format
+from orchestrator.exceptions import ConfigError
 
 __all__ = [
     "DEFAULT_OVERHEAD_GIB",
@@ -31,6 +32,7 @@ __all__ = [
     "RolePlan",
     "WeightsFor",
     "plan_model",
+    "tp_splits",
     "valid_tp_sizes",
 ]
 
@@ -140,17 +142,20 @@ class RolePlan:
         )
 
 
-def valid_tp_sizes(cfg: ModelConfig, limit: int) -> list[int]:
-    """Powers of two up to ``limit`` that vLLM accepts as tensor-parallel sizes for ``cfg``.
+def tp_splits(cfg: ModelConfig, tp: int) -> bool:
+    """Whether vLLM can shard ``cfg`` over ``tp`` GPUs: the attention heads split evenly, and
+    GQA key/value heads split evenly or are replicated evenly."""
+    att = cfg.attention
+    heads_ok = att.num_heads % tp == 0
+    kv_ok = att.kind is AttentionKind.MLA or att.kv_heads % tp == 0 or tp % att.kv_heads == 0
+    return heads_ok and kv_ok
 
-    The attention heads must split evenly; GQA key/value heads must split evenly or be
-    replicated evenly.
-    """
-    att, sizes, tp = cfg.attention, [], 1
+
+def valid_tp_sizes(cfg: ModelConfig, limit: int) -> list[int]:
+    """Powers of two up to ``limit`` that ``cfg`` can be sharded over (see :func:`tp_splits`)."""
+    sizes, tp = [], 1
     while tp <= limit:
-        heads_ok = att.num_heads % tp == 0
-        kv_ok = att.kind is AttentionKind.MLA or att.kv_heads % tp == 0 or tp % att.kv_heads == 0
-        if heads_ok and kv_ok:
+        if tp_splits(cfg, tp):
             sizes.append(tp)
         tp *= 2
     return sizes
@@ -203,6 +208,9 @@ def plan_model(
 
     Returns:
         The plan; ``fits`` False with ``reason`` and ``suggestions`` when nothing fits.
+
+    Raises:
+        ConfigError: ``opts.tp`` is not a tensor-parallel size the model can be split into.
     """
     batched, max_seqs = vllm_scheduler_defaults(None if hw.kv_budget_gib is not None else hw.gpu)
     opts = replace(
@@ -210,6 +218,13 @@ def plan_model(
         in_flight_tokens=batched if opts.in_flight_tokens is None else opts.in_flight_tokens,
         max_num_seqs_cap=opts.max_num_seqs_cap or max_seqs,
     )
+    if opts.tp and not tp_splits(cfg, opts.tp):
+        att = cfg.attention
+        raise ConfigError(
+            f"{role}: tensor-parallel size {opts.tp} does not split {att.num_heads} attention "
+            f"heads ({att.kv_heads} key/value heads) evenly; use one of "
+            f"{', '.join(map(str, valid_tp_sizes(cfg, _MAX_TP)))}"
+        )
     weights = weights_for(opts.weight_format)
     sizes = [opts.tp] if opts.tp else valid_tp_sizes(cfg, hw.count) or [1]
     tried = [_evaluate(role, cfg, weights, hw, opts, tp) for tp in sizes]

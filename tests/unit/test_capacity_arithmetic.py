@@ -237,3 +237,9 @@ def test_plan_that_does_not_fit_says_by_how_much_and_what_would() -> None:
     assert not tiny.fits
     assert any("fp8 KV cache" in s for s in tiny.suggestions)
     assert any(s.startswith("a context of ") for s in tiny.suggestions)
+
+
+def test_a_tensor_parallel_size_that_does_not_split_the_heads_is_refused() -> None:
+    cfg, weights = _weights(SCOUT)
+    with pytest.raises(ConfigError, match=r"size 16 does not split 40 attention heads"):
+        plan_model("p", cfg, weights, Hardware(find_gpu("h100"), 16), PlanOptions(8192, tp=16))
