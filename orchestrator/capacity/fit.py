@@ -220,9 +220,10 @@ def plan_model(
     )
     if opts.tp and not tp_splits(cfg, opts.tp):
         att = cfg.attention
+        kv = "" if att.kind is AttentionKind.MLA else f" ({att.kv_heads} key/value heads)"
         raise ConfigError(
             f"{role}: tensor-parallel size {opts.tp} does not split {att.num_heads} attention "
-            f"heads ({att.kv_heads} key/value heads) evenly; use one of "
+            f"heads{kv} evenly; use one of "
             f"{', '.join(map(str, valid_tp_sizes(cfg, _MAX_TP)))}"
         )
     weights = weights_for(opts.weight_format)
