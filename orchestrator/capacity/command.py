@@ -55,7 +55,9 @@ def register_plan(app: typer.Typer) -> None:
         file: Annotated[Path | None, typer.Argument(help="pipeline file")] = None,
         model: Annotated[
             list[str] | None,
-            typer.Option("--model", help="[ROLE=]PATH of a config.json or model directory"),
+            typer.Option(
+                "--model", help="[ROLE=]PATH of a config.json or model directory, or a preset"
+            ),
         ] = None,
         gpu: Annotated[
             str | None, typer.Option(help=f"GPU: {', '.join(gpu_names())} (default h100)")
@@ -175,6 +177,17 @@ def _split(item: str) -> tuple[str | None, str]:
 
 
 def _load(path: Path) -> tuple[ModelConfig, Path | None]:
+    if not path.exists():
+        from orchestrator.capacity.presets import PRESETS, preset_path
+
+        preset = preset_path(str(path))
+        if preset is not None:
+            return load_model_config(preset), None
+        if len(path.parts) == 1 and path.suffix != ".json":
+            raise ConfigError(
+                f"no file or directory {str(path)!r}, and no preset of that name "
+                f"(presets: {', '.join(PRESETS)})"
+            )
     return load_model_config(path), (path if path.is_dir() else None)
 
 

@@ -159,3 +159,14 @@ def test_pipeline_reads_a_local_model_directory_and_its_real_size(tmp_path: Path
     assert planner["weights_from_files"] and planner["weight_bytes"] == 4096
     # RTX 4090 (under 70 GiB): vLLM's default --max-num-seqs is 256, the plan's cap
     assert planner["serve"]["max_num_seqs"] == 256
+
+
+def test_presets_by_name(tmp_path: Path) -> None:
+    result = _cli("plan", "--model", "planner=llama4-scout", "--model", "reasoner=deepseek-r1",
+                  "--gpu", "h200", "--gpus", "8", "--json", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    planner, reasoner = json.loads(result.stdout)["roles"]
+    assert planner["kv_bytes_per_token_global"] == 49_152
+    assert reasoner["kv_bytes_per_token"] == 70_272
+    unknown = _cli("plan", "--model", "llama5", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no preset of that name (presets: " in unknown.stderr

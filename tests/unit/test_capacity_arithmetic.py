@@ -243,3 +243,16 @@ def test_a_tensor_parallel_size_that_does_not_split_the_heads_is_refused() -> No
     cfg, weights = _weights(SCOUT)
     with pytest.raises(ConfigError, match=r"size 16 does not split 40 attention heads"):
         plan_model("p", cfg, weights, Hardware(find_gpu("h100"), 16), PlanOptions(8192, tp=16))
+
+
+def test_presets_are_the_fixtures() -> None:
+    from orchestrator.capacity.presets import PRESETS, preset_path
+
+    shipped = {preset_path(name) for name in PRESETS}
+    assert {p.name for p in shipped if p} == {
+        "llama4-scout-17b-16e-instruct.json", "deepseek-v3-r1.json", "smollm2-135m.json"
+    }  # fmt: skip
+    for path in shipped:
+        assert path is not None
+        fixture = CONFIGS / path.name.replace("-", "_")
+        assert fixture.read_text() == path.read_text(), path.name
