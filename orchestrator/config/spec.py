@@ -385,10 +385,12 @@ class PipelineSpec(SpecModel):
                     f"agent {name!r} uses unknown model {agent.model!r}{hint}",
                     loc=(name, "model"),
                 )
-            servers = info.data.get("mcp_servers") or {}
+            # mcp_servers is missing from info.data when it failed validation itself: that
+            # error is reported, not a consequence of it here.
+            servers = info.data.get("mcp_servers")
             for i, ref in enumerate(agent.tools):
                 problem = (
-                    _mcp_ref_problem(ref, servers)
+                    (_mcp_ref_problem(ref, servers) if servers is not None else None)
                     if ref.startswith(MCP_REF_PREFIX)
                     else tools.problem(ref)
                     if isinstance(tools, ToolsSpec)

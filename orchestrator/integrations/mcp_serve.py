@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any
 
+from mcp.server.fastmcp import Context, FastMCP
+
 from orchestrator.events import FinalEvent, NodeStart
 from orchestrator.pipeline import Pipeline
 from orchestrator.result import RunResult
@@ -47,10 +49,8 @@ def build_mcp_server(
     description: str | None = None,
     host: str = "127.0.0.1",
     port: int = 8000,
-) -> Any:
+) -> FastMCP:  # type: ignore[type-arg]
     """A FastMCP server exposing ``pipeline`` as one tool named after it."""
-    from mcp.server.fastmcp import Context, FastMCP
-
     server = FastMCP(
         f"bicameral-{tool_name_for(pipeline.name)}", host=host, port=port, log_level="WARNING"
     )
