@@ -1,6 +1,6 @@
 """Exec a command that the kernel kills when its parent dies (Linux ``PR_SET_PDEATHSIG``).
 
-``python -m orchestrator.integrations._pdeathsig COMMAND [ARGS...]``: stdio MCP servers are
+``python -I -S ./_pdeathsig.py COMMAND [ARGS...]``: stdio MCP servers are
 started through this, so that a SIGKILLed orchestrator (which gets no chance to stop its
 children) leaves no server running. The setting survives ``exec``. Elsewhere than Linux the
 command is simply exec'd.

@@ -14,6 +14,7 @@ the ``custom`` stream mode with ``stream_subgraphs``).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +28,7 @@ from orchestrator.exceptions import ConfigError
 from orchestrator.graph.state import RunState
 from orchestrator.pipeline import Pipeline
 
-__all__ = ["PIPELINE_ENV", "TaskInput", "make_graph", "server_graph"]
+__all__ = ["PIPELINE_ENV", "TaskInput", "graph_for", "make_graph", "server_graph"]
 
 PIPELINE_ENV = "BICAMERAL_PIPELINE"
 
@@ -38,12 +39,20 @@ class TaskInput(TypedDict):
     task: str
 
 
-def make_graph(config: RunnableConfig | None = None) -> Any:
+async def make_graph(config: RunnableConfig | None = None) -> Any:
     """The compiled graph of the pipeline named in ``config`` (LangGraph Server's factory).
+
+    The server calls it on its event loop for every run, so the file is read (and the
+    pipeline built, once per file version) in a worker thread.
 
     Raises:
         ConfigError: no pipeline named, or the file does not load (its one-line error).
     """
+    return await asyncio.to_thread(graph_for, config)
+
+
+def graph_for(config: RunnableConfig | None = None) -> Any:
+    """The synchronous body of :func:`make_graph`."""
     configurable = (config or {}).get("configurable") or {}
     path = configurable.get("pipeline") or os.environ.get(PIPELINE_ENV)
     if not path:

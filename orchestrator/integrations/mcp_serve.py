@@ -49,7 +49,7 @@ def build_mcp_server(
     description: str | None = None,
     host: str = "127.0.0.1",
     port: int = 8000,
-) -> FastMCP:  # type: ignore[type-arg]
+) -> FastMCP:
     """A FastMCP server exposing ``pipeline`` as one tool named after it."""
     server = FastMCP(
         f"bicameral-{tool_name_for(pipeline.name)}", host=host, port=port, log_level="WARNING"

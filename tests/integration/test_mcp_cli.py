@@ -20,9 +20,9 @@ from tests.fake_openai_server import ChatReply, FakeOpenAIServer, ToolCallSpec
 
 pytest.importorskip("mcp")
 
-from mcp import ClientSession  # noqa: E402
-from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
-from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 ROOT = Path(__file__).resolve().parents[2]
 CALC = ROOT / "tests" / "mcp_servers" / "calc_server.py"
@@ -108,8 +108,10 @@ def test_a_pipeline_served_over_streamable_http_answers_an_mcp_client(tmp_path: 
         _script(planner)
         path = _pipeline(tmp_path, planner.base_url)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "mcp", str(path)]
-            + ["--transport", "streamable-http", "--port", str(SERVE_PORT)],
+            [
+                *(sys.executable, "-m", "orchestrator.cli", "mcp", str(path)),
+                *("--transport", "streamable-http", "--port", str(SERVE_PORT)),
+            ],
             env=ENV,
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
@@ -160,8 +162,11 @@ def test_tools_lists_builtin_and_mcp_tools_with_schemas(tmp_path: Path) -> None:
         ("  x:\n    command: no-such-mcp-server\n", "command 'no-such-mcp-server' not found"),
         ("  x:\n    transport: streamable_http\n", "needs url"),
         ("  x:\n    transport: stdio\n    command: python\n    url: http://a/b\n", "url is for"),
-        ("  x:\n    transport: streamable_http\n    url: http://a/m\n    headers_env:\n"
-         "      Authorization: Bearer xyz\n", "must name an environment variable"),
+        (
+            "  x:\n    transport: streamable_http\n    url: http://a/m\n    headers_env:\n"
+            "      Authorization: Bearer xyz\n",
+            "must name an environment variable",
+        ),
         ("  x:\n    transport: carrier_pigeon\n", "transport"),
         ("  'a b':\n    command: python\n", "MCP server name 'a b'"),
     ],
@@ -182,9 +187,12 @@ def test_an_agent_naming_an_unknown_server_is_refused(tmp_path: Path) -> None:
         f"mcp_servers:\n  calc:\n    command: {sys.executable}\n"
         "agents:\n  planner:\n    tools: [evaluate, 'mcp:calk']\n"
     )
-    result = _cli("validate", str(_pipeline(tmp_path, "http://127.0.0.1:9/v1", extra)), cwd=tmp_path)
-    assert result.returncode == 2 and "no MCP server named 'calk' in mcp_servers; did you mean 'calc'?" in (
-        result.stderr
+    result = _cli(
+        "validate", str(_pipeline(tmp_path, "http://127.0.0.1:9/v1", extra)), cwd=tmp_path
+    )
+    assert (
+        result.returncode == 2
+        and "no MCP server named 'calk' in mcp_servers; did you mean 'calc'?" in (result.stderr)
     )
 
 

@@ -4,6 +4,7 @@ vLLM server through a pipeline file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -203,17 +204,17 @@ def test_a_server_that_never_initialises_times_out_and_leaves_no_process(
 
 
 def _gone(pid: int) -> bool:
-    try:
+    with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(pid).wait(10)
-    except psutil.NoSuchProcess:
-        pass
     return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_a_refused_url_is_one_line_naming_the_server(
     planner: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    servers = "gone:\n  transport: streamable_http\n  url: http://127.0.0.1:8872/mcp\n  timeout_s: 5\n"
+    servers = (
+        "gone:\n  transport: streamable_http\n  url: http://127.0.0.1:8872/mcp\n  timeout_s: 5\n"
+    )
     with pytest.raises(ConfigError, match=r"^MCP server 'gone': ") as info:
         load_pipeline(_write(tmp_path, planner.base_url, servers), notice=None)
     assert "\n" not in str(info.value)
