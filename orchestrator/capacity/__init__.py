@@ -7,7 +7,7 @@ layer kinds, experts), :mod:`~orchestrator.capacity.weights` (parameters and wei
 tokens, sequences and tensor-parallel size), :mod:`~orchestrator.capacity.flags` (``vllm
 serve`` settings), :mod:`~orchestrator.capacity.report` (tables and JSON),
 :mod:`~orchestrator.capacity.serve_yaml` (``--write``) and
-:mod:`~orchestrator.capacity.command` (the ``bicameral plan`` command).
+:mod:`~orchestrator.cli.plan_command` (the ``bicameral plan`` command).
 """
 
 from orchestrator.capacity.fit import Hardware, PlanOptions, RolePlan, plan_model
