@@ -27,7 +27,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-        from orchestrator.cli.eval_command import register_eval
+    from orchestrator.cli.eval_command import register_eval
     from orchestrator.cli.inspect_commands import register_inspect
     from orchestrator.cli.mcp_command import register_mcp
     from orchestrator.cli.plan_command import register_plan
