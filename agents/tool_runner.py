@@ -46,9 +46,12 @@ async def run_tool_call(toolset: Toolset, name: str, arguments: dict[str, Any]) 
     the model can act on. Emits a ``ToolCallEvent``.
     """
     start = time.perf_counter()
+    unreadable = arguments.get(INVALID_CALL_KEY)
+    if unreadable is not None:
+        arguments = {}  # the reason goes in the text; the record shows no arguments
     try:
-        if INVALID_CALL_KEY in arguments:
-            raise ToolError(str(arguments[INVALID_CALL_KEY]), tool=name)
+        if unreadable is not None:
+            raise ToolError(str(unreadable), tool=name)
         args = toolset.validate(name, arguments)
     except ToolError as err:
         outcome = ToolOutcome(name, arguments, ok=False, text=f"error: {err}", invalid=True)
