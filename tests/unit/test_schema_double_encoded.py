@@ -83,3 +83,29 @@ def test_native_arguments_encoded_twice_are_a_valid_call() -> None:
 def test_streamed_arguments_cut_off_never_parse(args: str) -> None:
     """langchain completes ``{"path":`` to ``{"path": ""}``; the suffix stops it."""
     assert not isinstance(parse_partial_json(args + _unparseable(args)), dict)
+
+
+def test_streamed_native_arguments_encoded_twice_are_a_valid_call() -> None:
+    from orchestrator.models._sse import StreamDecoder
+
+    decoder = StreamDecoder(ReplyContext(), url="u", started=0.0)
+    encoded = json.dumps(json.dumps({"x": 4, "y": 5}))
+    pieces = [encoded[:5], encoded[5:17], encoded[17:]]
+    events: list[dict[str, Any]] = [
+        {"index": 0, "id": "c1", "function": {"name": "add", "arguments": pieces[0]}},
+        {"index": 0, "function": {"arguments": pieces[1]}},
+        {"index": 0, "function": {"arguments": pieces[2]}},
+    ]
+    chunks = []
+    for call in events:
+        payload = {"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]}
+        chunks += decoder.feed_line("data: " + json.dumps(payload))
+        chunks += decoder.feed_line("")
+    done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+    chunks += decoder.feed_line("data: " + json.dumps(done))
+    chunks += decoder.feed_line("")
+    chunks += decoder.finish()
+    merged = chunks[0].message
+    for chunk in chunks[1:]:
+        merged = merged + chunk.message
+    assert [(c["name"], c["args"]) for c in merged.tool_calls] == [("add", {"x": 4, "y": 5})]
