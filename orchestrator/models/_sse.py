@@ -251,9 +251,9 @@ class StreamDecoder:
                 for i, c in enumerate(invalid, start=len(calls))
             ]
         else:
-            last = max(self._slots)
+            final_index = max(self._slots)
             for index, slot in sorted(self._slots.items()):
-                cut = cut_off and index == last
+                cut = cut_off and index == final_index
                 if slot.held:
                     held = slot.args if cut else slot.decoded()
                     args = held + (_unparseable(held) if cut else "")
