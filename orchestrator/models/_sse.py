@@ -32,13 +32,8 @@ from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from orchestrator.exceptions import ModelResponseError
-from orchestrator.models._wire import (
-    ReplyContext,
-    estimated_usage,
-    excerpt,
-    recover_calls,
-    reply_metadata,
-)
+from orchestrator.models._usage import estimated_usage
+from orchestrator.models._wire import ReplyContext, excerpt, recover_calls, reply_metadata
 
 __all__ = ["StreamDecoder"]
 
