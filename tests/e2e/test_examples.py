@@ -13,7 +13,7 @@ from orchestrator import RunStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "coding_assistant" / "sample_repo"
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "tests" / "fixtures" / "datasets"
 ENDED = {"completed", "failed", "budget_exhausted"}
 
 
