@@ -47,8 +47,8 @@ fi
 start=$(date +%s)
 data_tests=(tests/unit/test_eval_datasets.py tests/unit/test_code_judge.py
     tests/unit/test_math_judge.py tests/unit/test_repository_guards.py)
-make .venv/.stamp-dev+local </dev/null >"$dest/pip.log" 2>&1 \
-    || bad "installing the dev extra failed (log: $dest/pip.log)"
+make .venv/.stamp-dev+local+eval </dev/null >"$dest/pip.log" 2>&1 \
+    || bad "installing the dev and eval extras failed (log: $dest/pip.log)"
 .venv/bin/python -m pytest -q -rs -p no:cacheprovider "${data_tests[@]}" </dev/null \
     >"$dest/data-tests.log" 2>&1; rc=$?
 say "tests using evaluation data: exit $rc after $(( $(date +%s) - start )) s"
