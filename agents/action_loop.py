@@ -36,6 +36,8 @@ class LoopOutcome:
     enforcement: dict[str, dict[str, int]] = field(default_factory=dict)
     steps: int = 0
     tool_outcomes: list[ToolOutcome] = field(default_factory=list)
+    out_of_turns: bool = False
+    """The tool-turn budget ran out before a final result (``error`` says so too)."""
 
     def add(self, call: EnforcedCall) -> None:
         self.usage = merge_usage(self.usage, call.usage)
@@ -106,4 +108,5 @@ async def run_action_loop(
         label = "result" if outcome.ok else "error"
         messages.append(HumanMessage(f"Tool {value['action']} {label}:\n{outcome.text}"))
     out.error = SchemaValidationError(f"used {max_turns} tool turns without a final result")
+    out.out_of_turns = True
     return out

@@ -70,7 +70,13 @@ def _exit_code(result: RunResult) -> int:
 
 
 def _execute(
-    record: ThreadRecord, *, task: str | None, approve: bool | None, as_json: bool, quiet: bool
+    record: ThreadRecord,
+    *,
+    task: str | None,
+    approve: bool | None,
+    as_json: bool,
+    quiet: bool,
+    origins: dict[str, str] | None = None,
 ) -> None:
     from orchestrator.loader import load_pipeline
 
@@ -81,6 +87,7 @@ def _execute(
             workspace=record.workspace,
             checkpoint=record.checkpoint,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
+            origins=origins,
         )
         if task is not None:
             save_thread(record)
@@ -119,15 +126,14 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
 ) -> None:
     """Run a pipeline on a task."""
+    from orchestrator.cli.model_flags import ModelFlags
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
-    from orchestrator.loader import flag_overrides
 
-    overrides = flag_overrides(
-        planner_url=planner_url,
-        reasoner_url=reasoner_url,
-        planner_model=planner_model,
-        reasoner_model=reasoner_model,
-    ) + list(set_ or [])
+    flags = ModelFlags(planner_url, planner_model, reasoner_url, reasoner_model).resolve()
+    if not (quiet or as_json):
+        for line in flags.notices:
+            typer.echo(line, err=True)
+    overrides = flags.overrides + list(set_ or [])
     record = ThreadRecord(
         thread_id=thread or uuid.uuid4().hex,
         pipeline=str(file.resolve()),
@@ -135,7 +141,7 @@ def run(
         workspace=str(workspace.resolve()) if workspace else None,
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
     )
-    _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet)
+    _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet, origins=flags.origins)
 
 
 def resume(

@@ -67,6 +67,7 @@ def load_spec(
     overrides: Iterable[str] = (),
     *,
     env: Mapping[str, str] | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> PipelineSpec:
     """Read, interpolate, override and validate the pipeline file at ``path``.
 
@@ -75,6 +76,8 @@ def load_spec(
             resolved against its directory.
         overrides: ``dotted.key=value`` items (the CLI's ``--set``), applied in order.
         env: variables for ``${VAR}`` interpolation; default ``os.environ``.
+        origins: how the user wrote an override, when not as ``--set`` (``{"models.planner.
+            base_url=URL": "--planner-url URL"}``): errors it causes name that instead.
 
     Raises:
         ConfigError: anything wrong, as ``path:line:col: message``;
@@ -92,7 +95,9 @@ def load_spec(
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=name) from None
     base = Path(name).resolve().parent
-    return parse_spec(text, path=name, base_dir=base, overrides=overrides, env=env)
+    return parse_spec(
+        text, path=name, base_dir=base, overrides=overrides, env=env, origins=origins
+    )
 
 
 def parse_spec(
@@ -102,6 +107,7 @@ def parse_spec(
     base_dir: str | os.PathLike[str] | None = None,
     overrides: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> PipelineSpec:
     """Like :func:`load_spec`, for YAML text; ``path`` only names it in messages.
 
@@ -122,7 +128,7 @@ def parse_spec(
     doc.data = _Converter(doc, os.environ if env is None else env).convert(root, (), 0)
     for item in overrides:
         for loc in apply_override(doc.data, item, path=path):
-            doc.overridden[loc] = item
+            doc.overridden[loc] = (origins or {}).get(item, f"--set {item}")
     context = {"base_dir": Path(base_dir) if base_dir is not None else Path.cwd()}
     try:
         return PipelineSpec.model_validate(doc.data, context=context)
@@ -320,8 +326,10 @@ def _describe(err: Any, doc: _Document) -> tuple[tuple[int, ...], ConfigError]:
     else:
         message = f"{dotted(real) or 'the file'}: {_plain_message(err['msg'])}{_got(err)}"
     for done, item in doc.overridden.items():
-        if real[: len(done)] == done or (done[: len(real)] == real and real not in doc.values):
-            return (0,), error_type(f"--set {item}: {message}", path=doc.path)
+        # an override inside the entry an error is about is its likely cause (--planner-url
+        # without a model makes models.planner an 'openai' entry with no name)
+        if real[: len(done)] == done or (real and done[: len(real)] == real):
+            return (0,), error_type(f"{item}: {message}", path=doc.path)
     where = doc.at(real, at_key=at_key)
     # a missing key is often the echo of a misspelt one: report other errors first
     rank = (1, 0 if exact else 1, int(kind == "missing"), where["line"], where["col"])
