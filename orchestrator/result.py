@@ -94,7 +94,8 @@ def result_from_state(
                 completion_tokens=int(u.get("completion_tokens", 0)),
                 reasoning_tokens=int(u.get("reasoning_tokens", 0)),
                 calls=int(u.get("calls", 0)),
-                latency_s=float(u.get("latency_s", 0.0)),
+                # sums of floats: 7.599000000000001 -> 7.599 in the JSON
+                latency_s=round(float(u.get("latency_s", 0.0)), 4),
             )
             for role, u in usage_table.items()
         },

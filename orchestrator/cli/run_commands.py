@@ -55,7 +55,9 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
 
     if as_json:
         typer.echo(result.to_json())
-    elif not quiet:
+    elif quiet:  # no progress, but the outcome itself is what the user asked for
+        typer.echo(result.answer if result.ok and result.answer is not None else _brief(result))
+    else:
         typer.echo(format_result(result))
     if result.status is RunStatus.INTERRUPTED:
         typer.echo(
@@ -63,6 +65,11 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
             "--approve (or --deny)",
             err=True,
         )
+
+
+def _brief(result: RunResult) -> str:
+    error = f": {result.error.type}: {result.error.message}" if result.error else ""
+    return f"{result.status.value}{error}"
 
 
 def _exit_code(result: RunResult) -> int:
@@ -122,8 +129,13 @@ def run(
     workspace: Annotated[Path | None, typer.Option(help="directory the tools work in")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
     thread: Annotated[str | None, typer.Option(help="thread id (default: new)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the RunResult JSON")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
+    ] = False,
 ) -> None:
     """Run a pipeline on a task."""
     from orchestrator.cli.model_flags import ModelFlags
@@ -146,12 +158,19 @@ def run(
 
 def resume(
     thread: Annotated[str, typer.Argument(help="thread id printed by `run`")],
-    approve: Annotated[bool, typer.Option("--approve", help="approve the pending call")] = False,
-    deny: Annotated[bool, typer.Option("--deny", help="deny the pending call")] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="approve the pending call", metavar="")
+    ] = False,
+    deny: Annotated[bool, typer.Option("--deny", help="deny the pending call", metavar="")] = False,
     pipeline: Annotated[Path | None, typer.Option(help="pipeline file, if not recorded")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
+    ] = False,
 ) -> None:
     """Continue a stopped, failed or interrupted run from its checkpoint."""
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL

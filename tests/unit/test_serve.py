@@ -305,5 +305,5 @@ def test_launch_a_real_process() -> None:
 
 def test_build_serve_command_refuses_local() -> None:
     spec = parse_spec("models:\n  planner: {}\n", env={})
-    with pytest.raises(ConfigError, match="runs on the embedded model.*--planner-model NAME"):
+    with pytest.raises(ConfigError, match=r"runs on the embedded model.*--planner-model NAME"):
         build_serve_command("planner", spec.models["planner"])
