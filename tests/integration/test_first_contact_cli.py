@@ -76,3 +76,12 @@ def test_gitignore_ignores_no_tracked_file() -> None:
         check=True,
     ).stdout.split()
     assert tracked_but_ignored == []
+
+
+def test_pyproject_licence_is_an_spdx_string() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    # a {text = ...} table makes setuptools print a deprecation warning on every install
+    assert project["project"]["license"] == "Apache-2.0"
+    assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])
