@@ -19,10 +19,7 @@ from tests.fake_openai_server import ChatReply, ErrorReply, FakeOpenAIServer, To
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = sorted((ROOT / "tests" / "fixtures" / "bad_pipelines").glob("*.yaml"))
-EXAMPLES = [
-    ROOT / "examples" / "math_solver.yaml",
-    ROOT / "examples" / "coding_assistant" / "pipeline.yaml",
-]
+EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
 runner = CliRunner()
 _WITH_SIGINT = (
     "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
@@ -53,6 +50,11 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         stdin=subprocess.DEVNULL,
     )
+
+
+def test_examples_are_all_found() -> None:
+    names = {p.relative_to(ROOT / "examples").as_posix() for p in EXAMPLES}
+    assert {"calculator.yaml", "math_solver.yaml", "eval/planner_only.yaml"} <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
