@@ -54,7 +54,7 @@ from tools._cgroup import PidsCgroup, ProcessLimit, process_limit_mode
 from tools._context import ToolContext
 from tools._limits import SandboxLimits
 from tools._output import CappedBuffer
-from tools._workspace import open_regular, relative, resolve
+from tools._workspace import open_beneath, relative, resolve
 
 __all__ = [
     "Isolation",
@@ -473,7 +473,7 @@ def run_python(
             if workspace is None:
                 raise ToolError("'file' needs a workspace", tool="run_python")
             real = resolve(workspace, str(file), tool="run_python")
-            os.close(open_regular(real, os.O_RDONLY, display=relative(workspace, real)))
+            os.close(open_beneath(workspace, real, os.O_RDONLY, display=relative(workspace, real)))
             argv = [sys.executable, "-E", "-s", "-B", "-X", "utf8", str(real), *args]
         writable = [] if workspace is None else [workspace]
         return run_sandboxed(argv, cwd=scratch, limits=limits, writable=writable)
