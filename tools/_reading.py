@@ -96,6 +96,7 @@ def read_lines(
             state.length = len(chunk) - newline - 1 if newline >= 0 else state.length + len(chunk)
         if scanned >= MAX_SCAN_BYTES:
             found.complete = found.size <= scanned and not os.read(fd, 1)
+            state.partial = not found.complete
             break
     if state.length:
         if collecting:
@@ -112,6 +113,7 @@ class _Line:
         self.byte_cap = byte_cap
         self.head = bytearray()
         self.length = 0
+        self.partial = False  # the scan stopped inside this line
 
     def feed(self, piece: bytes) -> None:
         room = self.byte_cap - len(self.head)
@@ -126,8 +128,9 @@ class _Line:
     def render(self, number: int, cap: int) -> str:
         text = self.head.decode("utf-8", "replace").rstrip("\r")
         if self.length > len(self.head) or len(text) > cap:
+            length = f"at least {self.length}" if self.partial else f"{self.length}"
             text = (
-                f"{text[:cap]} [... line cut: {self.length} bytes long, only the first "
+                f"{text[:cap]} [... line cut: {length} bytes long, only the first "
                 f"{cap} characters shown]"
             )
         return f"{number}\t{text}"
