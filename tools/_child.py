@@ -30,6 +30,7 @@ import select
 import signal
 import struct
 import sys
+from types import ModuleType
 
 _SETUP_FAILED = 126
 _PR_SET_PDEATHSIG = 1
@@ -150,7 +151,7 @@ def _isolated(config: dict[str, object], argv: list[str], prctl: object | None) 
         os.close(status_r)
         try:
             _init(config, argv, prctl, ns, lifeline_r, status_w, nproc)
-        except BaseException as exc:  # noqa: BLE001 - report any setup failure, fail closed
+        except BaseException as exc:  # any setup failure: report it, fail closed
             _fail(exc)
     os.close(lifeline_r)
     os.close(status_w)
@@ -161,7 +162,7 @@ def _init(
     config: dict[str, object],
     argv: list[str],
     prctl: object | None,
-    ns: object,
+    ns: ModuleType,
     lifeline: int,
     status_w: int,
     nproc: int | None,
@@ -175,12 +176,12 @@ def _init(
     os.close(lifeline)
     writable = [str(p) for p in config["writable"]]  # type: ignore[attr-defined]
     readable = [str(p) for p in config["readable"]]  # type: ignore[attr-defined]
-    ns.build_filesystem(writable, readable, int(str(config["tmpfs_mb"])))  # type: ignore[attr-defined]
+    ns.build_filesystem(writable, readable, int(str(config["tmpfs_mb"])))
     if not config.get("network"):
-        ns.loopback_up()  # type: ignore[attr-defined]
+        ns.loopback_up()
     os.chdir(str(config["cwd"]))
     _drop_privileges(prctl)
-    ns.clear_capabilities()  # type: ignore[attr-defined]
+    ns.clear_capabilities()
     if callable(prctl):
         prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)  # the command may not ptrace its init
     command = os.fork()

@@ -99,7 +99,11 @@ def unshare(flags: int) -> None:
     uid, gid = os.geteuid(), os.getegid()
     _check(_libc.unshare(flags), "unshare")
     if flags & CLONE_NEWUSER:
-        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        for name, text in (
+            ("setgroups", "deny"),
+            ("uid_map", f"0 {uid} 1"),
+            ("gid_map", f"0 {gid} 1"),
+        ):
             with open(f"/proc/self/{name}", "w", encoding="ascii") as fh:
                 fh.write(text)
 
@@ -140,7 +144,13 @@ def build_filesystem(writable: list[str], readable: list[str], tmpfs_mb: int) ->
     for mask in MASKED:
         if os.path.isdir(mask) and not os.path.islink(mask):
             mode = "mode=0755" if mask in ("/dev", "/run") else "mode=1777"
-            _mount("tmpfs", mask, "tmpfs", _MS_NOSUID | (0 if mask == "/dev" else _MS_NODEV), f"{size},{mode}")
+            _mount(
+                "tmpfs",
+                mask,
+                "tmpfs",
+                _MS_NOSUID | (0 if mask == "/dev" else _MS_NODEV),
+                f"{size},{mode}",
+            )
     for name in _DEVICES:
         _bind(held[f"/dev/{name}"], f"/dev/{name}", writable=False)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),

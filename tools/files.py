@@ -73,7 +73,9 @@ def read_file(
     """
     tool = "read_file"
     for name, value in (("start_line", start_line), ("end_line", end_line)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             raise ToolError(f"{name} must be a whole number from 1, got {value!r}", tool=tool)
     if start_line is not None and end_line is not None and end_line < start_line:
         raise ToolError(f"end_line {end_line} is before start_line {start_line}", tool=tool)

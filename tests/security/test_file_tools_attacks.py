@@ -110,9 +110,7 @@ def test_line_ranges_and_long_lines(ws: Path) -> None:
     assert "2\t" + "b" * 100 + " [... line cut: 5000 bytes long" in out
 
 
-def _swap_after_resolve(
-    monkeypatch: pytest.MonkeyPatch, directory: Path, target: Path
-) -> None:
+def _swap_after_resolve(monkeypatch: pytest.MonkeyPatch, directory: Path, target: Path) -> None:
     """Make the race deterministic: the directory becomes a link right after the check."""
     real_resolve = tools.files.resolve
 
