@@ -278,6 +278,7 @@ def read_file_tool(ctx: ToolContext) -> BaseTool:
         end_line: Annotated[int | None, Field(ge=1)] = None,
     ) -> str:
         """Read a text file of the workspace; each output line starts with its line number.
+        Long output and very long lines are cut, with a note saying so.
 
         Args:
             path: file path relative to the workspace root.

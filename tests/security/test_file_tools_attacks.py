@@ -18,6 +18,7 @@ import pytest
 
 import tools.files
 from orchestrator.exceptions import ToolError, WorkspaceEscapeError
+from tools._workspace import open_beneath, resolve
 from tools.files import apply_edit, apply_edits, read_file, write_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,6 +142,18 @@ def test_directory_swapped_for_a_link_during_a_write(
     _swap_after_resolve(monkeypatch, ws / "sub", ws.parent / "outside")
     with pytest.raises(WorkspaceEscapeError):
         write_file(ws, "sub/secret.txt", "overwritten\n")
+    assert (ws.parent / "outside" / "secret.txt").read_text() == SECRET
+
+
+@pytest.mark.parametrize("flags", [os.O_RDONLY, os.O_WRONLY | os.O_CREAT | os.O_TRUNC])
+def test_open_beneath_refuses_a_link_swapped_in_after_the_check(ws: Path, flags: int) -> None:
+    (ws / "a" / "b").mkdir(parents=True)
+    (ws / "a" / "b" / "secret.txt").write_text("decoy\n")
+    real = resolve(ws, "a/b/secret.txt")
+    shutil.rmtree(ws / "a" / "b")
+    (ws / "a" / "b").symlink_to(ws.parent / "outside")
+    with pytest.raises(WorkspaceEscapeError):
+        open_beneath(ws, real, flags, display="a/b/secret.txt")
     assert (ws.parent / "outside" / "secret.txt").read_text() == SECRET
 
 
