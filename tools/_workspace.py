@@ -116,9 +116,14 @@ def open_beneath(
     """
     rel = os.path.relpath(real, os.path.realpath(workspace))
     parts = [] if rel == "." else rel.split(os.sep)
-    if not parts or parts[0] == "..":
+    if parts and parts[0] == "..":
+        raise WorkspaceEscapeError(f"{display} is outside the workspace", tool=tool)
+    if not parts:
         raise ToolError(f"{display} is a directory", tool=tool)
-    dir_fd = os.open(os.path.realpath(workspace), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        dir_fd = os.open(os.path.realpath(workspace), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ToolError(f"cannot open the workspace: {exc.strerror}", tool=tool) from exc
     try:
         for part in parts[:-1]:
             if make_dirs:
@@ -128,6 +133,8 @@ def open_beneath(
             os.close(dir_fd)
             dir_fd = next_fd
         return _open_leaf(parts[-1], dir_fd, flags, display, tool)
+    except OSError as exc:  # anything not classified above: one line, never a traceback
+        raise ToolError(f"cannot open {display}: {exc.strerror}", tool=tool) from exc
     finally:
         os.close(dir_fd)
 

@@ -8,12 +8,15 @@ tests that need isolation are skipped with that reason.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -247,3 +250,55 @@ def test_private_loopback_works_inside() -> None:
         """
     )
     assert out.strip() == "ping"
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not SYSTEM_PYTHON.exists(),
+    reason="needs root, setpriv and a system python3 to become an unprivileged user",
+)
+def test_an_unprivileged_user_gets_the_same_isolation() -> None:
+    """As non-root the bootstrap adds a user namespace (uid mapped to 0 inside)."""
+    with tempfile.TemporaryDirectory(prefix="bicameral-nobody-") as tmp:
+        Path(tmp).chmod(0o777)  # pytest's tmp_path is private to root
+        _as_nobody(Path(tmp))
+
+
+def _as_nobody(tmp_path: Path) -> None:
+    config = {
+        "cgroup_procs": None, "cpu_seconds": 10, "memory_bytes": 1 << 30,
+        "file_size_bytes": 1 << 24, "max_processes": 32, "parent_pid": 0, "isolate": True,
+        "network": False, "cwd": str(tmp_path), "writable": [str(tmp_path)],
+        "readable": [], "tmpfs_mb": 64,
+    }  # fmt: skip
+    code = (
+        "import os\n"
+        "print(len([p for p in os.listdir('/proc') if p.isdigit()]), "
+        "sum(':' in l for l in open('/proc/net/dev')))\n"
+        "open('out', 'w').write('ok')\n"
+        f"try:\n    open({str(ROOT / 'PLANTED')!r}, 'w')\nexcept OSError as e:\n"
+        "    print('refused', e.errno)\n"
+    )
+    runner = (
+        "import json, os, subprocess, sys\n"
+        "config = json.loads(sys.argv[1]); config['parent_pid'] = os.getpid()\n"
+        f"argv = [{str(SYSTEM_PYTHON)!r}, '-S', '-c', sys.argv[2]]\n"
+        "subprocess.run([sys.executable, '-I', '-S', sys.argv[3], json.dumps(config), '--',"
+        " *argv], check=True)\n"
+    )
+    bootstrap = str(Path(tools.sandbox.__file__).with_name("_child.py"))
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(SYSTEM_PYTHON),
+         "-c", runner, json.dumps(config), code, bootstrap],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    if "unshare" in done.stderr and "Operation not permitted" in done.stderr:
+        pytest.skip("this kernel refuses user namespaces to unprivileged users")
+    assert done.returncode == 0, done.stderr
+    processes, interfaces = map(int, done.stdout.split()[:2])
+    assert processes <= 3 and interfaces == 1  # own PID namespace; only its own loopback
+    assert "refused 30" in done.stdout  # EROFS
+    assert (tmp_path / "out").read_text() == "ok"
+    assert not (ROOT / "PLANTED").exists()
