@@ -9,8 +9,9 @@ What it builds, inside new mount, PID, network, IPC, UTS and cgroup namespaces:
 - fresh ``tmpfs`` on ``/tmp``, ``/var/tmp``, ``/run`` and ``/dev`` (with only ``null``,
   ``zero``, ``full``, ``random``, ``urandom`` and a private ``/dev/shm``), hiding the host's
   sockets, devices and temporary files;
-- the writable directories (workspace, scratch) bind-mounted back read-write, and the paths the
-  command needs (interpreter, scripts) bind-mounted back read-only where a mask hid them;
+- the writable directories (workspace, scratch) bind-mounted back read-write, except a
+  ``.git`` in them (git runs what its config and hooks name), and the paths the command needs
+  (interpreter, scripts) bind-mounted back read-only where a mask hid them;
 - a read-only ``/proc`` of the new PID namespace, so no host process is visible;
 - a network namespace with only a loopback of its own (no route out, and the host's loopback
   is a different interface), unless the caller allowed network access.
@@ -43,6 +44,9 @@ _MS_REMOUNT = 32
 _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
+_MS_RELATIME = 1 << 21
+_KEPT_FLAGS = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC | 1024 | 2048  # + NO(DIR)ATIME
+_ST_RELATIME = 4096
 _MOUNT_ATTR_RDONLY = 1
 _MOUNT_ATTR_NOSUID = 2
 _AT_FDCWD = -100
@@ -152,7 +156,7 @@ def build_filesystem(writable: list[str], readable: list[str], tmpfs_mb: int) ->
                 f"{size},{mode}",
             )
     for name in _DEVICES:
-        _bind(held[f"/dev/{name}"], f"/dev/{name}", writable=False)
+        _bind(held[f"/dev/{name}"], f"/dev/{name}", writable=None)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
         os.symlink(target, f"/dev/{name}")
@@ -163,6 +167,12 @@ def build_filesystem(writable: list[str], readable: list[str], tmpfs_mb: int) ->
         if path in held:
             _bind(held[path], path, writable=True)
             exposed.append(path)
+    for path in writable:  # git obeys what its metadata says: hooks, fsmonitor
+        metadata = os.path.join(path, ".git")
+        if path in held and os.path.lexists(metadata) and not os.path.islink(metadata):
+            fd = _open_path(metadata)
+            _bind(fd, metadata, writable=False)
+            os.close(fd)
     for path in readable:
         masked = any(_inside(path, m) for m in MASKED)
         if path in held and masked and not any(_inside(path, e) for e in exposed):
@@ -173,8 +183,9 @@ def build_filesystem(writable: list[str], readable: list[str], tmpfs_mb: int) ->
         os.close(fd)
 
 
-def _bind(fd: int, target: str, *, writable: bool) -> None:
-    """Bind what ``fd`` names onto ``target`` (created when missing, e.g. inside a mask)."""
+def _bind(fd: int, target: str, *, writable: bool | None) -> None:
+    """Bind what ``fd`` names onto ``target`` (created when missing, e.g. inside a mask),
+    then make it writable or read-only (``None``: keep the source mount's flags)."""
     if not os.path.lexists(target):
         parent = os.path.dirname(target)
         os.makedirs(parent, exist_ok=True)
@@ -183,8 +194,14 @@ def _bind(fd: int, target: str, *, writable: bool) -> None:
         else:
             os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
     _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND)
-    if writable:
-        _mount(None, target, None, _MS_REMOUNT | _MS_BIND | _MS_NOSUID | _MS_NODEV)
+    if writable is None:
+        return
+    # A remount must restate the flags the mount has (in a user namespace they are locked).
+    current = os.statvfs(target).f_flag
+    flags = _MS_REMOUNT | _MS_BIND | _MS_NOSUID | (current & _KEPT_FLAGS)
+    flags |= _MS_RELATIME if current & _ST_RELATIME else 0
+    flags = (flags & ~_MS_RDONLY) | _MS_NODEV if writable else flags | _MS_RDONLY
+    _mount(None, target, None, flags)
 
 
 def loopback_up() -> None:

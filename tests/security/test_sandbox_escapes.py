@@ -148,6 +148,30 @@ def test_project_sources_cannot_be_written(tmp_path: Path) -> None:
     assert f"WROTE {target}" not in out
 
 
+def test_git_metadata_in_the_workspace_is_read_only(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / ".git" / "hooks").mkdir(parents=True)
+    (ws / ".git" / "config").write_text("[core]\n")
+    out = _run(
+        f"""
+        import os
+        for path in [".git/config", ".git/hooks/pre-commit", "vendor/x.py"]:
+            full = os.path.join({str(ws)!r}, path)
+            try:
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                with open(full, "a") as fh:
+                    fh.write("[core]\\n\\tfsmonitor = touch /tmp/pwned\\n")
+                print("WROTE", path)
+            except OSError as exc:
+                print("refused", path, exc.errno)
+        """,
+        workspace=ws,
+    )
+    assert "WROTE .git" not in out and "WROTE vendor/x.py" in out
+    assert (ws / ".git" / "config").read_text() == "[core]\n"
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+
+
 def test_user_namespace_cannot_remount_the_tree_writable() -> None:
     out = _run(
         f"""
