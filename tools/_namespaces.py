@@ -22,10 +22,10 @@ first, so the same steps work without privileges where the kernel allows user na
 
 from __future__ import annotations
 
+import _socket  # not socket: that one costs milliseconds of imports per run
 import ctypes
 import fcntl
 import os
-import socket
 import struct
 
 CLONE_NEWNS = 0x00020000
@@ -206,10 +206,13 @@ def _bind(fd: int, target: str, *, writable: bool | None) -> None:
 
 def loopback_up() -> None:
     """Bring up the new network namespace's own ``lo`` (it starts down)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         request = struct.pack("16sh22x", b"lo", 0)
         flags = struct.unpack("16sh22x", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
         fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | _IFF_UP))
+    finally:
+        sock.close()
 
 
 def clear_capabilities() -> None:
