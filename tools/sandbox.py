@@ -31,9 +31,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
-import logging
 import os
 import re
 import selectors
@@ -52,6 +49,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from orchestrator.exceptions import ToolError
 from tools._cgroup import PidsCgroup, ProcessLimit, process_limit_mode
 from tools._context import ToolContext
+from tools._isolation import Isolation, bootstrap_command, sandbox_isolation
 from tools._limits import SandboxLimits
 from tools._output import CappedBuffer
 from tools._workspace import open_beneath, relative, resolve
@@ -69,35 +67,13 @@ __all__ = [
     "sandbox_isolation",
 ]
 
-_BOOTSTRAP = str(Path(__file__).with_name("_child.py"))
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _DRAIN_S = 1.0
 _POLL_S = 0.05
 _READ_SIZE = 65536
-_PROBE_TIMEOUT_S = 20.0
 _NAMESPACE_PROCESSES = 2  # the bootstrap and the namespace's init count in the pids cgroup
-_log = logging.getLogger(__name__)
-
-
-class Isolation(StrEnum):
-    """How far sandboxed code is isolated from the machine (see the module docstring)."""
-
-    NAMESPACES = "namespaces"
-    LIMITS_ONLY = "limits-only"
-
-    def describe(self) -> str:
-        """One line for start-up logs and results."""
-        if self is Isolation.NAMESPACES:
-            return (
-                "sandbox: namespaces (own PID, mount and network namespaces; read-only "
-                "filesystem except the workspace and scratch; no network unless allowed)"
-            )
-        return (
-            "sandbox: limits only (this machine refuses namespaces): sandboxed code can read "
-            "and write what this user can, reach the network, and may outlive the call"
-        )
 
 
 class KillReason(StrEnum):
@@ -206,9 +182,14 @@ def run_sandboxed(
         if cgroup
         else (ProcessLimit.RLIMIT if os.geteuid() != 0 else ProcessLimit.NONE)
     )
-    config = _config(limits, cgroup, isolate=isolate, cwd=cwd, scratch=scratch, writable=writable)
-    config["readable"] = _readable(argv)
-    command = [sys.executable, "-I", "-S", _BOOTSTRAP, json.dumps(config), "--", *argv]
+    command = bootstrap_command(
+        argv,
+        limits,
+        cgroup_procs=str(cgroup.procs_file) if cgroup else None,
+        isolate=isolate,
+        cwd=cwd,
+        writable=[scratch or cwd, *writable],
+    )
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -251,79 +232,6 @@ def run_sandboxed(
         peak_processes=peak,
         isolation=isolation,
     )
-
-
-def _config(
-    limits: SandboxLimits,
-    cgroup: PidsCgroup | None,
-    *,
-    isolate: bool,
-    cwd: Path,
-    scratch: Path | None = None,
-    writable: Sequence[Path] = (),
-) -> dict[str, object]:
-    """What the bootstrap needs to know, as JSON-ready values."""
-    dirs = dict.fromkeys(os.path.realpath(p) for p in (cwd, scratch or cwd, *writable))
-    return {
-        "cgroup_procs": str(cgroup.procs_file) if cgroup else None,
-        "cpu_seconds": limits.cpu_seconds,
-        "memory_bytes": limits.memory_mb * 1024 * 1024,
-        "file_size_bytes": limits.file_size_mb * 1024 * 1024,
-        "max_processes": limits.max_processes,
-        "parent_pid": os.getpid(),
-        "isolate": isolate,
-        "network": limits.network,
-        "cwd": os.path.realpath(cwd),
-        "writable": list(dirs),
-        "readable": [],
-        "tmpfs_mb": max(64, limits.file_size_mb * 4),
-    }
-
-
-def _readable(argv: Sequence[str]) -> list[str]:
-    """Paths the command needs to see even where a private ``/tmp`` or ``/run`` hides them:
-    the interpreter's installation and every existing absolute path among the arguments."""
-    found = [sys.prefix, sys.base_prefix, sys.exec_prefix]
-    found += [a.split("=", 1)[-1] for a in argv if "/" in a]
-    real = (os.path.realpath(p) for p in found if os.path.isabs(p) and os.path.exists(p))
-    return list(dict.fromkeys(real))
-
-
-@functools.cache
-def sandbox_isolation() -> Isolation:
-    """The isolation this machine gives sandboxed code, probed once (tens of milliseconds)
-    by running a tiny program in the namespaces; logged once, and named in every result."""
-    isolation = _probe()
-    (_log.info if isolation is Isolation.NAMESPACES else _log.warning)(isolation.describe())
-    return isolation
-
-
-def _probe() -> Isolation:
-    if not sys.platform.startswith("linux"):
-        return Isolation.LIMITS_ONLY
-    with tempfile.TemporaryDirectory(prefix="bicameral-probe-", ignore_cleanup_errors=True) as tmp:
-        where = Path(tmp)
-        config = _config(SandboxLimits(), None, isolate=True, cwd=where)
-        argv = [sys.executable, "-I", "-S", "-c", "open('probe', 'w').write('ok')"]
-        config["readable"] = _readable(argv)
-        command = [sys.executable, "-I", "-S", _BOOTSTRAP, json.dumps(config), "--", *argv]
-        try:
-            done = subprocess.run(
-                command,
-                cwd=where,
-                env=_scrubbed_env(scratch=where),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=_PROBE_TIMEOUT_S,
-                check=False,
-            )
-            wrote = (where / "probe").read_text(encoding="utf-8")
-        except (OSError, subprocess.SubprocessError):
-            return Isolation.LIMITS_ONLY
-        ok = done.returncode == 0 and wrote == "ok"
-        if not ok:
-            _log.debug("namespace probe failed: %s", done.stderr.decode(errors="replace"))
-        return Isolation.NAMESPACES if ok else Isolation.LIMITS_ONLY
 
 
 def _supervise(

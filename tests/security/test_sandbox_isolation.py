@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import tools.sandbox
+import tools._isolation
 from orchestrator.result import result_from_state
 from tools.sandbox import Isolation, run_python, sandbox_isolation
 
@@ -23,11 +23,11 @@ def fresh_probe() -> Iterator[None]:
 def test_a_machine_without_namespaces_gets_limits_only_and_is_told(
     fresh_probe: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real_bootstrap = tools.sandbox._BOOTSTRAP
-    monkeypatch.setattr(tools.sandbox, "_BOOTSTRAP", "/nonexistent/_child.py")
+    real_bootstrap = tools._isolation._BOOTSTRAP
+    monkeypatch.setattr(tools._isolation, "_BOOTSTRAP", "/nonexistent/_child.py")
     with caplog.at_level(logging.INFO, logger="tools.sandbox"):
         assert sandbox_isolation() is Isolation.LIMITS_ONLY
-    monkeypatch.setattr(tools.sandbox, "_BOOTSTRAP", real_bootstrap)
+    monkeypatch.setattr(tools._isolation, "_BOOTSTRAP", real_bootstrap)
     lines = [r.getMessage() for r in caplog.records if r.name == "tools.sandbox"]
     assert lines == [Isolation.LIMITS_ONLY.describe()]
     assert caplog.records[-1].levelno == logging.WARNING
