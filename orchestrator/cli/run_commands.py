@@ -76,6 +76,15 @@ def _exit_code(result: RunResult) -> int:
     return EXIT_OK if result.status in (RunStatus.COMPLETED, RunStatus.INTERRUPTED) else 1
 
 
+def _warn_reduced_isolation() -> None:
+    """Say at start-up, in one line, when this machine cannot isolate sandboxed code."""
+    from tools.sandbox import Isolation, sandbox_isolation
+
+    isolation = sandbox_isolation()
+    if isolation is not Isolation.NAMESPACES:
+        typer.echo(f"warning: {isolation.describe()}", err=True)
+
+
 def _execute(
     record: ThreadRecord,
     *,
@@ -98,6 +107,8 @@ def _execute(
         )
         if task is not None:
             save_thread(record)
+        if not (quiet or as_json):
+            _warn_reduced_isolation()
         result = _drive(
             pipeline,
             task=task,
