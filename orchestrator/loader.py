@@ -45,6 +45,8 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
             max_tokens=spec.max_tokens,
             timeout=spec.timeout_s,
             max_retries=spec.max_retries,
+            max_in_flight=spec.max_in_flight,
+            replica_cooldown_s=spec.replica_cooldown_s,
             extra_body=dict(spec.extra_body)
             | ({"seed": spec.seed} if spec.seed is not None else {}),
         )

@@ -78,7 +78,8 @@ class ModelSpec(SpecModel):
     """openai (any OpenAI-compatible server, e.g. vLLM) or local (embedded llama.cpp);
     default: openai when base_url is given, else local."""
     base_urls: StrTuple = Field(default=(), validation_alias=AliasChoices("base_url", "base_urls"))
-    """Server base URL(s), e.g. http://127.0.0.1:8000/v1; several are tried in turn."""
+    """Server base URL(s), e.g. http://127.0.0.1:8000/v1; several are replicas of one model:
+    requests go to the one with the fewest in flight, and a failing one is skipped a while."""
     model: str | None = None
     """Model name the server serves (required for openai)."""
     api_key_env: str | None = Field(default=None, pattern=_ENV_NAME)
@@ -93,6 +94,10 @@ class ModelSpec(SpecModel):
     """Per-request timeout in seconds."""
     max_retries: int = Field(default=3, ge=0)
     """Retries on connection errors, 429 and 5xx."""
+    max_in_flight: int | None = Field(default=None, ge=1)
+    """Most requests to this model at once from one process (excess calls wait in order)."""
+    replica_cooldown_s: float = Field(default=5.0, ge=0)
+    """Seconds a failed replica is tried last (a server's Retry-After overrides it)."""
     seed: int | None = None
     """Sampling seed."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
