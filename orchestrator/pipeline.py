@@ -254,6 +254,16 @@ class Pipeline:
         )
         return await _final(events)
 
+    async def arun_or_resume(self, task: str, *, thread_id: str) -> RunResult:
+        """Run ``task`` on ``thread_id``, or continue it when a persistent checkpoint already
+        holds a run there (a batch rerun after a crash: finished steps are not repeated)."""
+        if self._checkpointer is not None and self._checkpointer != "memory":
+            async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
+                state = await self._app(saver).aget_state(self._config(thread_id))
+            if state.values:
+                return await self.aresume(thread_id)
+        return await self.arun(task, thread_id=thread_id)
+
     async def aresume(self, thread_id: str, *, approve: bool | None = None) -> RunResult:
         """Resume ``thread_id``; ``approve`` answers a pending approval (``False`` denies)."""
         events = self._drive(_resume_input(approve), thread_id, tokens=False, events=False)
