@@ -27,6 +27,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from orchestrator.cli.batch_command import register_batch
     from orchestrator.cli.eval_command import register_eval
     from orchestrator.cli.inspect_commands import register_inspect
     from orchestrator.cli.run_commands import register_run
@@ -36,6 +37,7 @@ def _register() -> None:
     register_inspect(app)
     register_serve(app)
     register_eval(app)
+    register_batch(app)
 
 
 _register()
