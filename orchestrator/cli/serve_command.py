@@ -18,13 +18,14 @@ def serve(
     role: Annotated[str, typer.Option(help="planner, reasoner or all")] = "all",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the commands only")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for health")] = 1800.0,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="dotted.key=value")] = None,
 ) -> None:
     """Launch (or print) the `vllm serve` commands for the pipeline's models."""
     from orchestrator.cli.serve import launch, serve_commands
     from orchestrator.config.loading import load_spec
 
     try:
-        spec = load_spec(file)
+        spec = load_spec(file, list(set_ or []))
         roles = None if role == "all" else [role]
         commands = serve_commands(spec, roles)
     except BicameralError as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
@@ -46,6 +46,12 @@ class ServeSpec(SpecModel):
     """Port; default: the port of the first base_url, else 8000 (planner) / 8001 (reasoner)."""
     tensor_parallel_size: int = Field(default=1, ge=1)
     """GPUs to shard the model over (--tensor-parallel-size)."""
+    pipeline_parallel_size: int = Field(default=1, ge=1)
+    """Pipeline stages (--pipeline-parallel-size): the number of nodes for a model larger than
+    one machine (tensor_parallel_size is then the GPUs per node)."""
+    distributed_executor_backend: Literal["ray", "mp"] | None = None
+    """--distributed-executor-backend; ``ray`` for a model served across nodes (vLLM runs on a
+    Ray cluster started with ``ray start`` on each node)."""
     max_model_len: int | None = Field(default=None, ge=1)
     """Context length (--max-model-len); default: the model's own."""
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
