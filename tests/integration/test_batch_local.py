@@ -123,3 +123,27 @@ def test_unreachable_ray_address_is_one_line_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Ray cluster")
+
+
+@pytest.mark.timeout(180)
+def test_eval_with_workers_solves_through_the_batch(tmp_path: Path) -> None:
+    from tests.fake_openai_server import serve_in_subprocess
+
+    data = tmp_path / "math500.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"unique_id": f"t/{i}", "problem": f"What is {i} + 5?", "answer": "5"})
+            + "\n"
+            for i in range(4)
+        )
+    )
+    with serve_in_subprocess(content="So the answer is \\boxed{5}.") as url:
+        pipeline = tmp_path / "solo.yaml"
+        pipeline.write_text(f"models:\n  planner: {{base_url: '{url}', model: m}}\n")
+        out = tmp_path / "eval"
+        args = ["eval", "--dataset", "math500", "--pipeline", str(pipeline), "--path", str(data)]
+        result = runner.invoke(app, [*args, "--out", str(out), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "solo.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == [f"t/{i}" for i in range(4)]
+    assert {r["verdict"] for r in rows} == {"correct"}
