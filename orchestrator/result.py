@@ -36,6 +36,8 @@ class RunResult(BaseModel):
         pending_approval: the tool call awaiting approval when interrupted.
         changed_files: workspace files changed by tools.
         tool_results: each tool call's name, arguments, ok flag and result summary.
+        sandbox: one line on how far sandboxed code (``run_python``, ``run_tests``, the math
+            tools) is isolated on this machine (``tools.sandbox.Isolation``).
     """
 
     status: RunStatus
@@ -51,6 +53,7 @@ class RunResult(BaseModel):
     pending_approval: dict[str, Any] | None = None
     changed_files: list[str] = Field(default_factory=list)
     tool_results: list[dict[str, Any]] = Field(default_factory=list)
+    sandbox: str = ""
 
     @property
     def ok(self) -> bool:
@@ -76,6 +79,8 @@ def result_from_state(
     pending_approval: dict[str, Any] | None = None,
 ) -> RunResult:
     """Build a ``RunResult`` from a graph state snapshot's values."""
+    from tools.sandbox import sandbox_isolation  # probed once per process, then cached
+
     usage_table = values.get("usage") or {}
     raw_status = status or RunStatus(values.get("status") or RunStatus.COMPLETED)
     if raw_status is RunStatus.RUNNING:
@@ -94,7 +99,8 @@ def result_from_state(
                 completion_tokens=int(u.get("completion_tokens", 0)),
                 reasoning_tokens=int(u.get("reasoning_tokens", 0)),
                 calls=int(u.get("calls", 0)),
-                latency_s=float(u.get("latency_s", 0.0)),
+                # sums of floats: 7.599000000000001 -> 7.599 in the JSON
+                latency_s=round(float(u.get("latency_s", 0.0)), 4),
             )
             for role, u in usage_table.items()
         },
@@ -106,4 +112,5 @@ def result_from_state(
         pending_approval=pending_approval,
         changed_files=list(values.get("changed_files") or []),
         tool_results=list(values.get("tool_results") or []),
+        sandbox=sandbox_isolation().describe(),
     )

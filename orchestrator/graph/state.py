@@ -8,10 +8,11 @@ writes combine instead of colliding.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 from orchestrator.usage import UsageTable, merge_usage
 
@@ -100,7 +101,9 @@ class ReasonInput(TypedDict):
 
 
 class ActInput(TypedDict):
-    """Input of the ``act`` task: the ordinary tool calls of one planner turn."""
+    """Input of the ``act`` task: the ordinary tool calls of one planner turn, and the
+    signatures (``routing.call_signature``) of the run's earlier calls that failed."""
 
     calls: list[dict[str, Any]]
     invalid_streak: int
+    failed_calls: NotRequired[list[str]]

@@ -91,7 +91,7 @@ def test_port_host_and_parser_choices() -> None:
 def test_local_models_are_skipped_or_refused() -> None:
     spec = parse_spec(TWO + "  critic: {n_ctx: 1024}\n", env={})
     assert [c.role for c in serve_commands(spec)] == ["planner", "reasoner"]
-    with pytest.raises(ConfigError, match=r"models.critic uses provider 'local'"):
+    with pytest.raises(ConfigError, match=r"models.critic runs on the embedded model"):
         serve_commands(spec, ["critic"])
     with pytest.raises(ConfigError, match=r"no model named 'planer'.*did you mean 'planner'"):
         serve_commands(spec, ["planer"])
@@ -305,8 +305,34 @@ def test_launch_a_real_process() -> None:
 
 def test_build_serve_command_refuses_local() -> None:
     spec = parse_spec("models:\n  planner: {}\n", env={})
-    with pytest.raises(ConfigError, match="provider 'local'"):
+    with pytest.raises(ConfigError, match=r"runs on the embedded model.*--planner-model NAME"):
         build_serve_command("planner", spec.models["planner"])
+
+
+_REASONER_SERVE = (
+    "models:\n"
+    "  planner: {{base_url: http://127.0.0.1:8000/v1, model: scout}}\n"
+    "  reasoner:\n"
+    "    base_url: http://127.0.0.1:8001/v1\n"
+    "    model: r1\n"
+    "    serve: {{{}}}\n"
+)
+
+
+def test_planned_settings_become_flags() -> None:
+    spec = parse_spec(
+        _REASONER_SERVE.format("tensor_parallel_size: 8, max_num_seqs: 20, kv_cache_dtype: fp8")
+    )
+    (cmd,) = serve_commands(spec, ["reasoner"])
+    assert cmd.argv[7:] == (
+        "--tensor-parallel-size", "8", "--max-num-seqs", "20", "--kv-cache-dtype", "fp8",
+        "--reasoning-parser", "deepseek_r1",
+    )  # fmt: skip
+
+
+def test_kv_cache_dtype_is_checked() -> None:
+    with pytest.raises(ConfigError, match="kv_cache_dtype"):
+        parse_spec(_REASONER_SERVE.format("kv_cache_dtype: int3"))
 
 
 def test_multi_node_flags_for_a_model_larger_than_one_machine(tmp_path: Path) -> None:
