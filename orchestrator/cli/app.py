@@ -68,13 +68,10 @@ def _register() -> None:
     register_inspect(app)
     register_serve(app)
     register_eval(app)
-<<<<<<< HEAD
     register_batch(app)
-=======
     register_plan(app)
     register_tools(app)
     register_mcp(app)
->>>>>>> main
 
 
 _register()

@@ -64,26 +64,6 @@ def register_eval(app: typer.Typer) -> None:
         from orchestrator.loader import load_pipeline
 
         overrides = list(set_ or [])
-<<<<<<< HEAD
-        spread = workers is not None or ray is not None
-
-        def solver_for(file: Path, runner: Pipeline) -> Solver:
-            if not spread:
-                return pipeline_solver(runner)
-            from orchestrator.batch.eval_solver import batch_solver
-
-            return batch_solver(
-                items,
-                file,
-                out_dir=out,
-                label=file.stem,
-                workers=workers,
-                concurrency=concurrency,
-                ray=ray,
-                overrides=overrides,
-            )
-
-=======
         first_label = label or pipeline.stem
         second_label = compare_label or (compare.stem if compare else "")
         if compare is not None and first_label == second_label:
@@ -93,7 +73,24 @@ def register_eval(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
->>>>>>> main
+        spread = workers is not None or ray is not None
+
+        def solver_for(file: Path, runner: Pipeline, name: str) -> Solver:
+            if not spread:
+                return pipeline_solver(runner)
+            from orchestrator.batch.eval_solver import batch_solver
+
+            return batch_solver(
+                items,
+                file,
+                out_dir=out,
+                label=name,
+                workers=workers,
+                concurrency=concurrency,
+                ray=ray,
+                overrides=overrides,
+            )
+
         try:
             items = load_dataset(dataset, path=path, limit=limit)
             first = load_pipeline(pipeline, overrides=overrides, checkpoint="memory", notice=None)
@@ -101,7 +98,7 @@ def register_eval(app: typer.Typer) -> None:
                 summary = asyncio.run(
                     run_eval(
                         items,
-                        solver_for(pipeline, first),
+                        solver_for(pipeline, first, first_label),
                         out_dir=out,
                         label=first_label,
                         concurrency=concurrency,
@@ -117,13 +114,8 @@ def register_eval(app: typer.Typer) -> None:
                 comparison = asyncio.run(
                     compare_runs(
                         items,
-<<<<<<< HEAD
-                        (pipeline.stem, solver_for(pipeline, first)),
-                        (compare.stem, solver_for(compare, second)),
-=======
-                        (first_label, pipeline_solver(first)),
-                        (second_label, pipeline_solver(second)),
->>>>>>> main
+                        (first_label, solver_for(pipeline, first, first_label)),
+                        (second_label, solver_for(compare, second, second_label)),
                         out_dir=out,
                         concurrency=concurrency,
                         item_timeout_s=item_timeout,

@@ -49,7 +49,6 @@ def serve(
         bool, typer.Option("--dry-run", help="print the commands only", metavar="")
     ] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for health")] = 1800.0,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="dotted.key=value")] = None,
 ) -> None:
     """Launch (or print) the `vllm serve` commands for the pipeline's models."""
     from orchestrator.cli.serve import launch, serve_commands
@@ -57,12 +56,8 @@ def serve(
 
     flags = {"planner": (planner_url, planner_model), "reasoner": (reasoner_url, reasoner_model)}
     try:
-<<<<<<< HEAD
-        spec = load_spec(file, list(set_ or []))
-=======
         overrides = _flag_overrides(file, flags) + list(set_ or [])
         spec = load_spec(file, overrides)
->>>>>>> main
         roles = None if role == "all" else [role]
         commands = serve_commands(spec, roles)
     except BicameralError as exc:
