@@ -75,8 +75,8 @@ class Batch:
         in_flight: dict[str, dict[str, Any]] = {}
         attempts: dict[str, int] = {}
         exhausted = False
-        self.backend.start()
         try:
+            self.backend.start()
             while True:
                 while self.backend.free_slots() > 0:
                     if pending:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from benchmarks._common import serve_workflow
 from orchestrator.batch import run_batch
 from orchestrator.cli.app import app
+from orchestrator.exceptions import ConfigError
 from tests.integration.batch_support import (
     ROOT,
     assert_each_once,
@@ -147,3 +148,13 @@ def test_eval_with_workers_solves_through_the_batch(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "solo.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == [f"t/{i}" for i in range(4)]
     assert {r["verdict"] for r in rows} == {"correct"}
+
+
+@pytest.mark.timeout(120)
+def test_pipeline_workers_cannot_build_is_a_config_error_and_workers_stop(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("models:\n  planner: {base_url: '${NOT_SET_ANYWHERE_X}', model: m}\n")
+    batch = run_batch(path, [{"id": 1, "task": "a"}], workers=1)
+    with pytest.raises(ConfigError, match="NOT_SET_ANYWHERE_X"):
+        next(iter(batch))
+    assert batch.worker_pids() == []  # stopped, not left running
