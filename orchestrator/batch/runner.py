@@ -70,6 +70,8 @@ class Batch:
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Result rows (the ``RunResult`` JSON with the id) in the order they finish."""
+        if isinstance(self._rows, list) and not self._rows:
+            return  # nothing left to run: no workers to start
         source = iter(self._rows)
         pending: deque[dict[str, Any]] = deque()
         in_flight: dict[str, dict[str, Any]] = {}
