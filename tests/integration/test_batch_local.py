@@ -82,6 +82,9 @@ def test_parent_killed_mid_batch_then_rerun_gets_each_result_once(
     rows = result_rows(out)
     assert_each_once((r["id"] for r in rows), 60)
     assert all(r["status"] == "completed" for r in rows)
+    before = out.read_text()
+    again = subprocess.run(cmd, cwd=ROOT, env=env, timeout=60, check=False)
+    assert again.returncode == 0 and out.read_text() == before  # nothing left to run
 
 
 def test_malformed_line_exits_2_before_any_task_runs(tmp_path: Path) -> None:
