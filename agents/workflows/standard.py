@@ -17,7 +17,7 @@ from functools import partial
 from langgraph.graph import START, StateGraph
 
 from agents.actor import make_act_node
-from agents.context import AgentContext
+from agents.agent import AgentContext
 from agents.planner import make_plan_node
 from agents.reasoner import make_reason_node
 from orchestrator.graph.kit import Graph, inline_route, instrumented
@@ -38,7 +38,13 @@ def build_graph(ctx: AgentContext, *, clock: Callable[[], float] = time.time) ->
         graph.add_edge(REASON, PLAN)
         destinations.append(REASON)
     graph.add_edge(START, PLAN)
-    router = inline_route(partial(route_after_plan, has_reasoner=ctx.reasoner is not None))
+    router = inline_route(
+        partial(
+            route_after_plan,
+            has_reasoner=ctx.reasoner is not None,
+            max_steps=ctx.limits.max_steps,
+        )
+    )
     graph.add_conditional_edges(PLAN, router, destinations)
     graph.add_edge(ACT, PLAN)
     return graph

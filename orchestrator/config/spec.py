@@ -48,7 +48,7 @@ from orchestrator.config._graph_spec import (
 )
 from orchestrator.config._model_spec import ModelSpec, Price, Provider, ServeSpec, infer_provider
 from orchestrator.limits import Limits
-from orchestrator.types import Role, ToolMode
+from orchestrator.types import Role, ToolMode, default_tool_mode
 
 __all__ = [
     "BUILTIN_TOOL_NAMES",
@@ -235,8 +235,11 @@ def agent_defaults(name: str, raw: Any, models: Mapping[str, Any], tools: Any) -
             provider = model.provider
         else:
             provider = infer_provider(model) if isinstance(model, Mapping) else Provider.LOCAL
-        native = provider is Provider.OPENAI and ref != Role.REASONER
-        agent["tool_mode"] = (ToolMode.NATIVE if native else ToolMode.ACTION).value
+        mode = default_tool_mode(
+            parses_tool_calls=provider is Provider.OPENAI,
+            reasoner=ref == Role.REASONER or name == Role.REASONER,
+        )
+        agent["tool_mode"] = mode.value
     return agent
 
 
