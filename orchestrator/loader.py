@@ -15,6 +15,9 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
+import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked before use)
+
+# isort: split
 from agents.agent import Agent, make_agent
 from orchestrator.config.spec import AgentSpec, ModelSpec, PipelineSpec, Provider
 from orchestrator.exceptions import ConfigError

@@ -29,6 +29,9 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StreamMode
 
+import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked before use)
+
+# isort: split
 from agents.agent import Agent, AgentContext, make_agent
 from agents.workflows.standard import build_graph
 from orchestrator._sync import iterate_in_thread, run_sync
