@@ -91,9 +91,12 @@ def route_after_plan(
             checked=bool(ai.additional_kwargs.get(CHECKED_CALLS_KEY)),
         )
         sends.append(Send(ACT, act_input))
-    # Parallel delegates share what is left of max_steps (each gets at least one call).
-    share = max(1, (max_steps - steps) // max(len(delegates), 1))
-    for call in delegates:
-        task = ReasonInput(delegate=delegate_task(dict(call)), steps=steps, step_budget=share)
+    # Parallel delegates share what is left of max_steps, so together they cannot overshoot
+    # it (a delegate with no share answers with a budget error and calls no model).
+    left = max(0, max_steps - steps)
+    share, extra = divmod(left, max(len(delegates), 1))
+    for i, call in enumerate(delegates):
+        budget = share + (1 if i < extra else 0)
+        task = ReasonInput(delegate=delegate_task(dict(call)), steps=steps, step_budget=budget)
         sends.append(Send(REASON, task))
     return sends

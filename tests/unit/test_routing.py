@@ -61,7 +61,10 @@ def test_parallel_delegates_share_the_steps_left() -> None:
     )
     sends = route_after_plan({**state(ai), "steps": 4}, has_reasoner=True, max_steps=10)
     assert isinstance(sends, list)
-    assert [(s.arg["steps"], s.arg["step_budget"]) for s in sends] == [(4, 2)] * 3
+    assert [(s.arg["steps"], s.arg["step_budget"]) for s in sends] == [(4, 2), (4, 2), (4, 2)]
+    sends = route_after_plan({**state(ai), "steps": 9}, has_reasoner=True, max_steps=10)
+    assert isinstance(sends, list)
+    assert [s.arg["step_budget"] for s in sends] == [1, 0, 0]
     assert sends[2].arg["delegate"]["output_schema"] is None  # an empty schema means default
 
 
