@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "BUILTIN_TOOL_NAMES",
     "DelegateKind",
     "Role",
     "RunStatus",
@@ -14,6 +15,22 @@ __all__ = [
     "default_tool_mode",
     "model_label",
 ]
+
+
+BUILTIN_TOOL_NAMES: tuple[str, ...] = (
+    "read_file",
+    "write_file",
+    "list_files",
+    "apply_edit",
+    "run_python",
+    "run_tests",
+    "evaluate",
+    "simplify",
+    "check_equal",
+)
+"""The built-in tools, by name, in their documented order: the one list (the config checks
+names against it without importing the tools; ``tools.base.BUILTIN_TOOLS`` maps each to its
+factory)."""
 
 
 class Role(StrEnum):

@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -46,7 +45,8 @@ from orchestrator.exceptions import (
 )
 from orchestrator.schema import Validator, check_arguments, validator_for
 from orchestrator.schema.validate import json_path
-from orchestrator.types import SchemaIssue
+from orchestrator.text.suggest import did_you_mean
+from orchestrator.types import BUILTIN_TOOL_NAMES, SchemaIssue
 from tools._context import ToolContext
 from tools.files import apply_edit_tool, list_files_tool, read_file_tool, write_file_tool
 from tools.math import check_equal_tool, evaluate_tool, simplify_tool
@@ -65,18 +65,22 @@ __all__ = [
 
 ToolFactory = Callable[[ToolContext], BaseTool]
 
+_FACTORIES: dict[str, ToolFactory] = {
+    factory.__name__.removesuffix("_tool"): factory
+    for factory in (
+        read_file_tool,
+        write_file_tool,
+        list_files_tool,
+        apply_edit_tool,
+        run_python_tool,
+        run_tests_tool,
+        evaluate_tool,
+        simplify_tool,
+        check_equal_tool,
+    )
+}
 BUILTIN_TOOLS: Mapping[str, ToolFactory] = MappingProxyType(
-    {
-        "read_file": read_file_tool,
-        "write_file": write_file_tool,
-        "list_files": list_files_tool,
-        "apply_edit": apply_edit_tool,
-        "run_python": run_python_tool,
-        "run_tests": run_tests_tool,
-        "evaluate": evaluate_tool,
-        "simplify": simplify_tool,
-        "check_equal": check_equal_tool,
-    }
+    {name: _FACTORIES[name] for name in BUILTIN_TOOL_NAMES}
 )
 """Built-in tool factories by name (read-only)."""
 
@@ -350,6 +354,5 @@ def _as_text(result: Any) -> str:
 
 def _unknown_message(name: str, known: Iterable[str]) -> str:
     candidates = sorted(known)
-    close = difflib.get_close_matches(str(name), candidates, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(str(name), candidates, n=3)
     return f"unknown tool {name!r}{hint} (available: {', '.join(candidates) or 'none'})"

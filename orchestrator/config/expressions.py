@@ -32,7 +32,6 @@ state key, comparing a string with a number) happen while a run runs: they raise
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import operator
 import re
@@ -41,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.exceptions import ConfigError, ExpressionError
+from orchestrator.text.suggest import did_you_mean
 
 __all__ = [
     "FUNCTIONS",
@@ -309,8 +309,7 @@ def _name(name: str, names: set[str]) -> _Eval:
         try:
             return state[name]
         except KeyError:
-            close = difflib.get_close_matches(name, [str(k) for k in state], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, state)
             raise _EvalFailure(f"{name!r} is not in the state{hint}") from None
 
     return lookup

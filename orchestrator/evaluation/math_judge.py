@@ -29,6 +29,7 @@ from typing import Any
 
 from orchestrator.evaluation._equivalence import compact, parse_structure, values_equal
 from orchestrator.evaluation._latex import brace_arguments
+from orchestrator.text.think import answer_part
 
 __all__ = ["answers_equal", "extract_answer", "last_boxed", "normalize_answer"]
 
@@ -82,7 +83,7 @@ def extract_answer(text: str | None, structured: Mapping[str, Any] | None = None
         >>> extract_answer(None, {"answer": "3/4", "steps": []})
         '3/4'
     """
-    body = (text or "").rsplit("</think>", 1)[-1]
+    body = answer_part(text)
     boxed = last_boxed(body)
     if boxed is not None:
         return boxed.strip()

@@ -25,13 +25,14 @@ Example:
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import json_repair
+
+from orchestrator.text.ids import call_id
 
 __all__ = ["TextToolCall", "find_tool_calls", "parse_python_literal"]
 
@@ -129,7 +130,7 @@ def find_tool_calls(text: str) -> tuple[list[TextToolCall], str]:
             rest = text[end:]
             pos = end + len(rest) - len(rest.lstrip(" \t"))
         for name, arguments in found:
-            calls.append(TextToolCall(name, arguments, _call_id(len(calls), name, arguments)))
+            calls.append(TextToolCall(name, arguments, call_id(len(calls), name, arguments)))
     pieces.append(text[pos:])
     return calls, _tidy("".join(pieces))
 
@@ -411,12 +412,6 @@ def _disjoint(
         if not out or span[0] >= out[-1][1]:
             out.append(span)
     return out
-
-
-def _call_id(index: int, name: str, arguments: dict[str, Any]) -> str:
-    canonical = json.dumps([name, arguments], sort_keys=True, ensure_ascii=False, default=str)
-    digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"call_{index}_{digest}"
 
 
 def _tidy(text: str) -> str:

@@ -24,8 +24,6 @@ from orchestrator.exceptions import SchemaValidationError
 from orchestrator.models.toolcall_parsers import parse_python_literal
 from orchestrator.schema.extract import Candidate, candidates
 from orchestrator.schema.lenient import coerce_scalars
-from orchestrator.schema.reasoning import split_reasoning
-from orchestrator.schema.scan import complete
 from orchestrator.schema.validate import (
     SchemaLike,
     Validator,
@@ -34,6 +32,8 @@ from orchestrator.schema.validate import (
     schema_dict,
     validator_for,
 )
+from orchestrator.text.scan import complete
+from orchestrator.text.think import split_reasoning
 from orchestrator.types import SchemaIssue
 
 __all__ = ["ParsedOutput", "coerce", "parse_output"]
