@@ -33,6 +33,7 @@ from typing import Any
 import json_repair
 
 from orchestrator.text.ids import call_id
+from orchestrator.text.scan import balanced_end
 
 __all__ = ["TextToolCall", "find_tool_calls", "parse_python_literal"]
 
@@ -84,8 +85,6 @@ _LITERAL_NAMES: dict[str, Any] = {
     "false": False,
     "null": None,
 }
-_CLOSERS = {"{": "}", "[": "]", "(": ")"}
-_STRUCTURAL = re.compile(r"""[{}\[\]()"'\\\n]""")
 # Escapes Python knows; any other backslash is doubled before parsing, which is what Python
 # does with it anyway, minus the warning (an error under ``-W error``).
 _UNKNOWN_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -177,7 +176,7 @@ def _find_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
     stripped = text.strip()
     # The whole text as one (possibly broken) call or array of calls; if a balanced value
     # ends before the text does, what follows is prose and the scan below handles it.
-    end = _balanced_end(stripped, 0) if stripped[:1] in ("{", "[") else -1
+    end = balanced_end(stripped, 0) if stripped[:1] in ("{", "[") else -1
     if end is None or end == len(stripped):
         found = _parse_payload(stripped, lenient=True, bare=False, need_args=True)
         if found:
@@ -215,7 +214,7 @@ def _scan_prose(
         if inside is not None:
             pos = inside
             continue
-        end = _balanced_end(text, start)
+        end = balanced_end(text, start)
         found = None
         if end is not None:
             found = _parse_payload(
@@ -226,38 +225,6 @@ def _scan_prose(
             pos = end
         else:
             pos = start + 1
-
-
-def _balanced_end(text: str, start: int) -> int | None:
-    """Index just past the bracket that closes ``text[start]``, aware of quoted strings.
-
-    Only structural characters are visited (a regex skips the rest), so long texts are cheap.
-    """
-    stack: list[str] = []
-    quote = ""
-    skip_to = -1
-    for m in _STRUCTURAL.finditer(text, start):
-        i = m.start()
-        if i < skip_to:
-            continue
-        ch = m.group()
-        if quote:
-            if ch == "\\":
-                skip_to = i + 2
-            elif ch == quote:
-                quote = ""
-            elif ch == "\n" and quote == "'":
-                return None
-        elif ch in ('"', "'"):
-            quote = ch
-        elif ch in _CLOSERS:
-            stack.append(_CLOSERS[ch])
-        elif ch in ("}", "]", ")"):
-            if not stack or stack.pop() != ch:
-                return None
-            if not stack:
-                return i + 1
-    return None
 
 
 def _parse_payload(payload: str, *, lenient: bool, bare: bool, need_args: bool) -> list[_Call]:
