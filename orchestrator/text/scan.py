@@ -6,8 +6,8 @@ missing. :func:`structure` and :func:`complete` answer from that pass.
 
 Quotes count only inside brackets, and a single quote only where a value can start (after
 ``{ [ , : ( =``, comments aside; ``=`` for Python keyword arguments), so apostrophes in prose
-are not strings; a single-quoted string ends at a newline. ``//``, ``/* */`` and ``#`` comments count only inside brackets.
-A closer that matches an outer opener closes the inner ones.
+are not strings; a single-quoted string ends at a newline. ``//``, ``/* */`` and ``#``
+comments count only inside brackets. A closer that matches an outer opener closes the inner ones.
 """
 
 from __future__ import annotations
