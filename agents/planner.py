@@ -24,7 +24,7 @@ from agents.enforced import enforce_role
 from agents.schemas import DELEGATE_TOOL_SCHEMA
 from orchestrator.exceptions import ToolArgumentError
 from orchestrator.graph.routing import CHECKED_CALLS_KEY, INVALID_TURN_KEY
-from orchestrator.graph.state import RunState
+from orchestrator.graph.state import StandardState
 from orchestrator.result import error_entry
 from orchestrator.schema import split_reasoning
 from orchestrator.types import RunStatus, ToolMode
@@ -32,7 +32,7 @@ from orchestrator.usage import usage_table
 
 __all__ = ["PlanSetup", "make_plan_node", "plan", "planner_tool_schemas"]
 
-PlanNode = Callable[[RunState], Awaitable[dict[str, Any]]]
+PlanNode = Callable[[StandardState], Awaitable[dict[str, Any]]]
 
 
 def planner_tool_schemas(ctx: AgentContext) -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def _settled(reply: AIMessage) -> dict[str, Any]:
     return {"status": RunStatus.COMPLETED.value, "answer": content.strip()}
 
 
-def _budget_update(ctx: AgentContext, state: RunState, now: float) -> dict[str, Any] | None:
+def _budget_update(ctx: AgentContext, state: StandardState, now: float) -> dict[str, Any] | None:
     stop = budget_stop(ctx, state, now)
     if stop is not None:
         return stop
@@ -98,7 +98,7 @@ def _budget_update(ctx: AgentContext, state: RunState, now: float) -> dict[str, 
 
 
 async def plan(
-    state: RunState, *, ctx: AgentContext, setup: PlanSetup, clock: Callable[[], float]
+    state: StandardState, *, ctx: AgentContext, setup: PlanSetup, clock: Callable[[], float]
 ) -> dict[str, Any]:
     """One planner turn: the model's reply as the next message (tool calls or the answer)."""
     stop = _budget_update(ctx, state, clock())

@@ -156,7 +156,6 @@ class Pipeline:
             "messages": [HumanMessage(task)],
             "status": RunStatus.RUNNING.value,
             "started_at": self._clock(),
-            "invalid_streak": 0,
             "answer": None,
             "error": None,
         }

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph import END
 from langgraph.types import Send
 
-from orchestrator.graph.state import ActInput, DelegateTask, ReasonInput, RunState
+from orchestrator.graph.state import ActInput, DelegateTask, ReasonInput, StandardState
 from orchestrator.types import RunStatus
 
 __all__ = [
@@ -62,7 +62,7 @@ def delegate_task(call: dict[str, Any]) -> DelegateTask:
 
 
 def route_after_plan(
-    state: RunState, *, has_reasoner: bool, max_steps: int = 1_000_000
+    state: StandardState, *, has_reasoner: bool, max_steps: int = 1_000_000
 ) -> str | list[Send]:
     """After the planner: finish, ask again, or fan out to tools and the reasoner.
 

@@ -21,6 +21,7 @@ __all__ = [
     "DelegateTask",
     "ReasonInput",
     "RunState",
+    "StandardState",
     "keep_partial",
     "merge_counts",
     "merge_dicts",
@@ -61,7 +62,6 @@ class RunState(TypedDict, total=False):
         usage: per-role token and latency counters.
         enforcement: schema-enforcement outcome counts keyed by ``model::schema``.
         steps: model turns taken so far (planner and reasoner).
-        invalid_streak: consecutive planner turns whose tool calls were all invalid.
         status: a ``RunStatus`` value.
         answer: the final answer text, once there is one.
         error: ``{"type": ..., "message": ...}`` when the run failed.
@@ -78,13 +78,22 @@ class RunState(TypedDict, total=False):
     usage: Annotated[UsageTable, merge_usage]
     enforcement: Annotated[dict[str, dict[str, int]], merge_counts]
     steps: Annotated[int, operator.add]
-    invalid_streak: int
     status: str
     answer: str | None
     error: dict[str, str] | None
     started_at: float
     changed_files: Annotated[list[str], _keep_unique]
     tool_results: Annotated[list[dict[str, Any]], operator.add]
+
+
+class StandardState(RunState, total=False):
+    """The run state of the standard planner/reasoner graph.
+
+    Attributes:
+        invalid_streak: consecutive planner turns whose tool calls were all invalid.
+    """
+
+    invalid_streak: int
 
 
 class DelegateTask(TypedDict):

@@ -168,9 +168,7 @@ def test_refuses_non_strings() -> None:
         ("'a' in steps", "is not iterable"),
     ],
 )
-def test_evaluation_errors_are_run_time_errors_not_config_errors(
-    source: str, message: str
-) -> None:
+def test_evaluation_errors_are_run_time_errors_not_config_errors(source: str, message: str) -> None:
     expr = compile_expression(source)
     with pytest.raises(ExpressionError) as caught:
         expr.evaluate(STATE)

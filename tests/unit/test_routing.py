@@ -6,11 +6,11 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Send
 
 from orchestrator.graph.routing import ACT, FINISH, INVALID_TURN_KEY, PLAN, REASON, route_after_plan
-from orchestrator.graph.state import RunState
+from orchestrator.graph.state import StandardState
 
 
-def state(*messages: object, status: str = "running") -> RunState:
-    return RunState(messages=list(messages), status=status, invalid_streak=1)  # type: ignore[typeddict-item]
+def state(*messages: object, status: str = "running") -> StandardState:
+    return StandardState(messages=list(messages), status=status, invalid_streak=1)
 
 
 def test_final_answer_goes_to_finish() -> None:

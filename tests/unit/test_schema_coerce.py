@@ -8,8 +8,8 @@ import pytest
 from pydantic import BaseModel, field_validator
 
 from orchestrator.exceptions import SchemaDefinitionError, SchemaValidationError
-from orchestrator.types import SchemaIssue
 from orchestrator.schema import coerce, parse_output
+from orchestrator.types import SchemaIssue
 
 MATH: dict[str, Any] = {
     "type": "object",

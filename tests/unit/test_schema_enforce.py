@@ -10,7 +10,6 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel
 
 from orchestrator.exceptions import SchemaDefinitionError, SchemaValidationError
-from orchestrator.types import SchemaIssue
 from orchestrator.models.testing import FakeChatModel
 from orchestrator.schema import (
     EnforcementStats,
@@ -19,6 +18,7 @@ from orchestrator.schema import (
     aenforce,
     enforce,
 )
+from orchestrator.types import SchemaIssue
 
 SCHEMA: dict[str, Any] = {
     "title": "math",
@@ -67,7 +67,11 @@ async def test_first_pass(mode: str) -> None:
         EnforceOutcome.FIRST_PASS,
     )
     assert result.usage is not None
-    assert (result.usage.prompt_tokens, result.usage.completion_tokens, result.usage.reasoning_tokens) == (10, 5, 3)
+    assert (
+        result.usage.prompt_tokens,
+        result.usage.completion_tokens,
+        result.usage.reasoning_tokens,
+    ) == (10, 5, 3)
     assert [m.content for m in result.messages] == ['{"answer": 42}']
     [(messages, options)] = model.requests
     assert messages == PROMPT and "response_format" not in options
@@ -86,7 +90,11 @@ async def test_invalid_then_valid_reasks_with_the_failing_paths(mode: str) -> No
         EnforceOutcome.REASKED,
     )
     assert result.usage is not None
-    assert (result.usage.prompt_tokens, result.usage.completion_tokens, result.usage.reasoning_tokens) == (20, 10, 6)
+    assert (
+        result.usage.prompt_tokens,
+        result.usage.completion_tokens,
+        result.usage.reasoning_tokens,
+    ) == (20, 10, 6)
     second_request = model.requests[1][0]
     assert second_request[:2] == PROMPT
     assert second_request[2].content == bad.content
@@ -116,7 +124,11 @@ async def test_budget_exhausted_raises_with_attempts_last_output_errors_and_usag
     assert err.raw == '{"answer": 1.5}'
     assert err.errors == [SchemaIssue("$.answer", "1.5 is not of type 'integer'")]
     assert err.usage is not None
-    assert (err.usage.prompt_tokens, err.usage.completion_tokens, err.usage.reasoning_tokens) == (20, 10, 6)
+    assert (err.usage.prompt_tokens, err.usage.completion_tokens, err.usage.reasoning_tokens) == (
+        20,
+        10,
+        6,
+    )
     assert err.usage.calls == 2 and len(err.replies) == 2  # the failed attempts are accounted
     assert "after 2 attempts" in str(err)
     assert model.remaining == 1

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from orchestrator.exceptions import SchemaDefinitionError, SchemaValidationError
-from orchestrator.types import SchemaIssue
 from orchestrator.schema import parse_tool_calls
+from orchestrator.types import SchemaIssue
 
 TOOLS: list[dict[str, Any]] = [
     {

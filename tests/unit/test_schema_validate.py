@@ -9,7 +9,6 @@ import pytest
 from pydantic import BaseModel
 
 from orchestrator.exceptions import SchemaDefinitionError
-from orchestrator.types import SchemaIssue
 from orchestrator.schema import (
     EnforcementStats,
     EnforceOutcome,
@@ -18,6 +17,7 @@ from orchestrator.schema import (
     validator_for,
 )
 from orchestrator.schema.validate import errors_of, json_path
+from orchestrator.types import SchemaIssue
 
 
 def test_validator_is_cached_by_canonical_json() -> None:
