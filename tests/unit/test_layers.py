@@ -28,18 +28,29 @@ LAYERS: list[tuple[str, ...]] = [
     ("orchestrator.graph",),
     ("tools",),
     ("agents",),
-    ("orchestrator.pipeline", "orchestrator.loader", "orchestrator._companions"),
-    ("orchestrator.evaluation", "orchestrator.cli"),
+    (
+        "orchestrator.pipeline",
+        "orchestrator.loader",
+        "orchestrator._companions",
+        "orchestrator.integrations.mcp_client",
+        "orchestrator.integrations.mcp_loading",
+        "orchestrator.integrations._pdeathsig",
+    ),
+    (
+        "orchestrator.evaluation",
+        "orchestrator.cli",
+        "orchestrator.capacity",
+        "orchestrator.integrations.mcp_serve",
+        "orchestrator.integrations.langgraph_app",
+        "orchestrator.integrations",
+    ),
 ]
 
 
 def _unit(module: str) -> str:
-    """The unit a module belongs to: its package for packages, else the module."""
-    for layer in LAYERS:
-        for unit in layer:
-            if module == unit or module.startswith(unit + "."):
-                return unit
-    return module
+    """The unit a module belongs to: the longest unit named in LAYERS that contains it."""
+    found = [u for layer in LAYERS for u in layer if module == u or module.startswith(u + ".")]
+    return max(found, key=len) if found else module
 
 
 def _layer(unit: str) -> int:
