@@ -184,8 +184,9 @@ class AgentSpec(SpecModel):
     tools: StrTuple = ()
     """Tool names (built-in, or ``module:attr`` allow-listed in tools.modules); default:
     every enabled tool for the planner, none for other agents."""
-    tool_mode: ToolMode = ToolMode.ACTION
-    """native or action; default: native for an openai model other than the reasoner."""
+    tool_mode: ToolMode | None = None
+    """native or action; default (``orchestrator.types.default_tool_mode``): native for an
+    openai model other than the reasoner's, action otherwise."""
     output_schema: JsonSchema | None = None
     """JSON Schema the agent's final result must match (inline or a file path)."""
 
