@@ -26,6 +26,7 @@ from agents.calls import emit_model_calls, keep_failed_call
 from agents.enforced import EnforcedCall, enforce_role
 from agents.tool_runner import ToolOutcome, run_tool_call, tool_stats
 from orchestrator.exceptions import BudgetExhaustedError, SchemaValidationError
+from orchestrator.graph.routing import call_signature
 from orchestrator.graph.state import keep_partial, merge_counts
 from orchestrator.types import ToolMode
 from orchestrator.usage import Usage, usage_table
@@ -44,6 +45,10 @@ class LoopOutcome:
     enforcement: dict[str, dict[str, int]] = field(default_factory=dict)
     steps: int = 0
     tool_outcomes: list[ToolOutcome] = field(default_factory=list)
+    out_of_turns: bool = False
+    """The tool-turn budget ran out before a final result (``error`` says so too)."""
+    failed_calls: set[str] = field(default_factory=set)
+    """Signatures of the loop's tool calls that failed (a repeat is refused unrun)."""
 
     def add(self, call: EnforcedCall) -> None:
         self.usage = self.usage + call.usage
@@ -52,6 +57,8 @@ class LoopOutcome:
 
     def add_tool(self, outcome: ToolOutcome) -> None:
         self.tool_outcomes.append(outcome)
+        if not outcome.ok:
+            self.failed_calls.add(call_signature(outcome.name, outcome.arguments))
         self.enforcement = merge_counts(self.enforcement, tool_stats([outcome]))
 
     def update(self) -> dict[str, Any]:
@@ -137,6 +144,7 @@ def _over_budget(out: LoopOutcome) -> None:
 
 def _no_final(job: _Job, out: LoopOutcome) -> None:
     out.error = SchemaValidationError(f"used {job.max_turns} tool turns without a final result")
+    out.out_of_turns = True
 
 
 async def _single(job: _Job, out: LoopOutcome) -> None:
@@ -175,7 +183,13 @@ async def _actions(job: _Job, out: LoopOutcome, tools: list[dict[str, Any]]) -> 
             return None
         arguments = dict(value.get("arguments") or {})
         # The schema layer enforced the action schema, which holds the tool's parameters.
-        outcome = await run_tool_call(job.agent.toolset, value["action"], arguments, checked=True)
+        outcome = await run_tool_call(
+            job.agent.toolset,
+            value["action"],
+            arguments,
+            checked=True,
+            failed_before=out.failed_calls,
+        )
         out.add_tool(outcome)
         messages.append(AIMessage(json.dumps(value, sort_keys=True)))
         label = "result" if outcome.ok else "error"
@@ -217,7 +231,10 @@ async def _native(job: _Job, out: LoopOutcome, tools: list[dict[str, Any]]) -> N
         out.steps += 1
         messages.append(reply)
         for tc in reply.tool_calls:
-            outcome = await run_tool_call(agent.toolset, tc["name"], dict(tc.get("args") or {}))
+            args = dict(tc.get("args") or {})
+            outcome = await run_tool_call(
+                agent.toolset, tc["name"], args, failed_before=out.failed_calls
+            )
             out.add_tool(outcome)
             messages.append(
                 ToolMessage(

@@ -40,6 +40,7 @@ async def act(inp: ActInput, *, toolset: Toolset) -> dict[str, Any]:
             request = {"tool": name, "arguments": call.get("args", {}), "call_id": call["id"]}
             approved[call["id"]] = approval_granted(interrupt(request))
 
+    failed = set(inp.get("failed_calls") or ())
     messages: list[ToolMessage] = []
     outcomes: list[ToolOutcome] = []
     for call in calls:
@@ -53,7 +54,9 @@ async def act(inp: ActInput, *, toolset: Toolset) -> dict[str, Any]:
         else:
             # Native calls are checked here; action-mode calls were enforced with the same
             # schema by the plan node, and are not checked twice.
-            outcome = await run_tool_call(toolset, name, args, checked=bool(inp.get("checked")))
+            outcome = await run_tool_call(
+                toolset, name, args, checked=bool(inp.get("checked")), failed_before=failed
+            )
         outcomes.append(outcome)
         messages.append(
             ToolMessage(

@@ -135,7 +135,8 @@ async def plan(
     if message.tool_calls:
         message.additional_kwargs[CHECKED_CALLS_KEY] = True
     result["messages"] = [message]
-    result["invalid_streak"] = 0
+    # a well-formed action is not yet a valid call: the act node counts the streak on
+    # (invalid arguments, a call repeating one that failed) or resets it
     result.update(_settled(message))
     return result
 

@@ -9,11 +9,13 @@ coercion) is applied once, and its verdict is counted in the enforcement statist
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.events import ToolCallEvent, emit
 from orchestrator.exceptions import ToolArgumentError, ToolError, ToolServerError
+from orchestrator.graph.routing import call_signature
 from orchestrator.schema import EnforceOutcome
 from tools.base import Toolset
 
@@ -60,13 +62,28 @@ def tool_stats(outcomes: list[ToolOutcome]) -> dict[str, dict[str, int]]:
     return {k: {str(name): n for name, n in v.items()} for k, v in out.items()}
 
 
+def _repeated(name: str) -> str:
+    return (
+        f"error: {name} already failed with exactly these arguments; calling it again will "
+        "fail again. Change the arguments, use another tool, or give the final answer."
+    )
+
+
 async def run_tool_call(
-    toolset: Toolset, name: str, arguments: dict[str, Any], *, checked: bool = False
+    toolset: Toolset,
+    name: str,
+    arguments: dict[str, Any],
+    *,
+    checked: bool = False,
+    failed_before: Collection[str] = (),
 ) -> ToolOutcome:
     """Check ``arguments`` with the argument policy (unless ``checked``), then run the tool.
 
     Invalid calls never reach the tool; both they and tool failures come back as error text
-    the model can act on. Emits a ``ToolCallEvent``.
+    the model can act on. A call identical to one that already failed (its
+    ``call_signature`` is in ``failed_before``) is not run again: it fails as invalid, so
+    repeating a failing call counts toward ``max_invalid_tool_calls`` like any invalid call.
+    Emits a ``ToolCallEvent``.
 
     Args:
         toolset: the agent's tools.
@@ -74,6 +91,7 @@ async def run_tool_call(
         arguments: its arguments, as the model gave them.
         checked: the arguments already passed the same schema (an action-mode reply that the
             schema layer enforced): they are not checked again.
+        failed_before: signatures of the earlier calls that failed.
     """
     start = time.perf_counter()
     verdict: EnforceOutcome | None = None
@@ -88,17 +106,7 @@ async def run_tool_call(
             verdict = EnforceOutcome.FAILED
         outcome = ToolOutcome(name, arguments, ok=False, text=f"error: {err}", invalid=True)
     else:
-        try:
-            text = await toolset.arun(name, args)
-            outcome = ToolOutcome(name, args, ok=True, text=text)
-        except ToolError as err:
-            outcome = ToolOutcome(name, args, ok=False, text=f"error: {err}")
-        except ToolServerError:
-            raise  # the server is gone: the run fails, it is not the model's to handle
-        except Exception as err:  # a tool crash is the model's problem to handle, not the run's
-            outcome = ToolOutcome(name, args, ok=False, text=f"error: {type(err).__name__}: {err}")
-        if outcome.ok and toolset.changes_files(name) and isinstance(args.get("path"), str):
-            outcome.changed.append(args["path"])
+        outcome = await _run_checked(toolset, name, args, failed_before)
     outcome.check = verdict
     outcome.duration_s = time.perf_counter() - start
     emit(
@@ -110,4 +118,23 @@ async def run_tool_call(
             summary=outcome.text[:_SUMMARY_CHARS],
         )
     )
+    return outcome
+
+
+async def _run_checked(
+    toolset: Toolset, name: str, args: dict[str, Any], failed_before: Collection[str]
+) -> ToolOutcome:
+    if failed_before and call_signature(name, args) in failed_before:
+        return ToolOutcome(name, args, ok=False, text=_repeated(name), invalid=True)
+    try:
+        text = await toolset.arun(name, args)
+        outcome = ToolOutcome(name, args, ok=True, text=text)
+    except ToolError as err:
+        outcome = ToolOutcome(name, args, ok=False, text=f"error: {err}")
+    except ToolServerError:
+        raise  # the server is gone: the run fails, it is not the model's to handle
+    except Exception as err:  # a tool crash is the model's problem to handle, not the run's
+        outcome = ToolOutcome(name, args, ok=False, text=f"error: {type(err).__name__}: {err}")
+    if outcome.ok and toolset.changes_files(name) and isinstance(args.get("path"), str):
+        outcome.changed.append(args["path"])
     return outcome

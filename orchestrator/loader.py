@@ -250,8 +250,12 @@ def load_pipeline(
     workspace: str | Path | None = None,
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
+    origins: Mapping[str, str] | None = None,
 ) -> Pipeline:
     """Read a pipeline file and build its ``Pipeline``.
+
+    ``origins`` says how the user wrote an override when not as ``--set`` (see
+    :func:`~orchestrator.config.loading.load_spec`).
 
     Example:
         >>> pipeline = load_pipeline("examples/math_solver.yaml")  # doctest: +SKIP
@@ -262,5 +266,5 @@ def load_pipeline(
     """
     from orchestrator.config.loading import load_spec
 
-    spec = load_spec(path, list(overrides))
+    spec = load_spec(path, list(overrides), origins=origins)
     return pipeline_from_spec(spec, workspace=workspace, checkpoint=checkpoint, notice=notice)

@@ -109,7 +109,11 @@ def result_from_state(
         answer=values.get("answer"),
         outputs=list(values.get("outputs") or []),
         steps=int(values.get("steps") or 0),
-        usage={role: Usage.from_entry(u) for role, u in usage_table.items()},
+        # sums of floats: 7.599000000000001 -> 7.599 in the JSON
+        usage={
+            role: Usage.from_entry({**u, "latency_s": round(float(u.get("latency_s", 0.0)), 4)})
+            for role, u in usage_table.items()
+        },
         cost_usd=round(cost_of(usage_table, prices), 8),
         enforcement=dict(values.get("enforcement") or {}),
         thread_id=thread_id,

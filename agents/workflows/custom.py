@@ -20,7 +20,7 @@ from langgraph.graph import START, StateGraph
 
 from agents.action_loop import run_action_loop
 from agents.agent import AgentContext
-from agents.budget import budget_stop
+from agents.budget import budget_stop, stopped
 from agents.tool_runner import run_tool_call, tool_stats
 from orchestrator.config.expressions import render_value
 from orchestrator.config.spec import END, GraphSpec, StepSpec
@@ -114,6 +114,13 @@ async def run_step(
         step_budget=ctx.limits.max_steps - int(state.get("steps", 0)),
     )
     update = loop.update()
+    if loop.out_of_turns:
+        steps_limit = ctx.limits.max_reasoner_tool_steps
+        exc = BudgetExhaustedError(
+            f"step {name!r}: {loop.error} (limits.max_reasoner_tool_steps is {steps_limit})",
+            limit="max_reasoner_tool_steps",
+        )
+        return {**update, **stopped(exc)}
     if loop.error is not None:
         exhausted = isinstance(loop.error, BudgetExhaustedError)
         status = RunStatus.BUDGET_EXHAUSTED if exhausted else RunStatus.FAILED

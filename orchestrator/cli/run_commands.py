@@ -55,7 +55,9 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
 
     if as_json:
         typer.echo(result.to_json())
-    elif not quiet:
+    elif quiet:  # no progress, but the outcome itself is what the user asked for
+        typer.echo(result.answer if result.ok and result.answer is not None else _brief(result))
+    else:
         typer.echo(format_result(result))
     if result.status is RunStatus.INTERRUPTED:
         typer.echo(
@@ -65,12 +67,32 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
         )
 
 
+def _brief(result: RunResult) -> str:
+    error = f": {result.error.type}: {result.error.message}" if result.error else ""
+    return f"{result.status.value}{error}"
+
+
 def _exit_code(result: RunResult) -> int:
     return EXIT_OK if result.status in (RunStatus.COMPLETED, RunStatus.INTERRUPTED) else 1
 
 
+def _warn_reduced_isolation() -> None:
+    """Say at start-up, in one line, when this machine cannot isolate sandboxed code."""
+    from tools.sandbox import Isolation, sandbox_isolation
+
+    isolation = sandbox_isolation()
+    if isolation is not Isolation.NAMESPACES:
+        typer.echo(f"warning: {isolation.describe()}", err=True)
+
+
 def _execute(
-    record: ThreadRecord, *, task: str | None, approve: bool | None, as_json: bool, quiet: bool
+    record: ThreadRecord,
+    *,
+    task: str | None,
+    approve: bool | None,
+    as_json: bool,
+    quiet: bool,
+    origins: dict[str, str] | None = None,
 ) -> None:
     from orchestrator.loader import load_pipeline
 
@@ -81,9 +103,12 @@ def _execute(
             workspace=record.workspace,
             checkpoint=record.checkpoint,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
+            origins=origins,
         )
         if task is not None:
             save_thread(record)
+        if not (quiet or as_json):
+            _warn_reduced_isolation()
         result = _drive(
             pipeline,
             task=task,
@@ -115,19 +140,23 @@ def run(
     workspace: Annotated[Path | None, typer.Option(help="directory the tools work in")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
     thread: Annotated[str | None, typer.Option(help="thread id (default: new)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the RunResult JSON")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
+    ] = False,
 ) -> None:
     """Run a pipeline on a task."""
+    from orchestrator.cli.model_flags import ModelFlags
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
-    from orchestrator.loader import flag_overrides
 
-    overrides = flag_overrides(
-        planner_url=planner_url,
-        reasoner_url=reasoner_url,
-        planner_model=planner_model,
-        reasoner_model=reasoner_model,
-    ) + list(set_ or [])
+    flags = ModelFlags(planner_url, planner_model, reasoner_url, reasoner_model).resolve()
+    if not (quiet or as_json):
+        for line in flags.notices:
+            typer.echo(line, err=True)
+    overrides = flags.overrides + list(set_ or [])
     record = ThreadRecord(
         thread_id=thread or uuid.uuid4().hex,
         pipeline=str(file.resolve()),
@@ -135,17 +164,24 @@ def run(
         workspace=str(workspace.resolve()) if workspace else None,
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
     )
-    _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet)
+    _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet, origins=flags.origins)
 
 
 def resume(
     thread: Annotated[str, typer.Argument(help="thread id printed by `run`")],
-    approve: Annotated[bool, typer.Option("--approve", help="approve the pending call")] = False,
-    deny: Annotated[bool, typer.Option("--deny", help="deny the pending call")] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="approve the pending call", metavar="")
+    ] = False,
+    deny: Annotated[bool, typer.Option("--deny", help="deny the pending call", metavar="")] = False,
     pipeline: Annotated[Path | None, typer.Option(help="pipeline file, if not recorded")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
+    ] = False,
 ) -> None:
     """Continue a stopped, failed or interrupted run from its checkpoint."""
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL

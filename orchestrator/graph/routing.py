@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage
@@ -20,7 +21,9 @@ __all__ = [
     "INVALID_TURN_KEY",
     "PLAN",
     "REASON",
+    "call_signature",
     "delegate_task",
+    "failed_call_signatures",
     "last_ai_message",
     "route_after_plan",
 ]
@@ -47,6 +50,18 @@ def last_ai_message(messages: Sequence[AnyMessage]) -> AIMessage | None:
         if isinstance(msg, AIMessage):
             return msg
     return None
+
+
+def call_signature(name: str, arguments: Any) -> str:
+    """A canonical text for one tool call (name and arguments), to spot repeated calls."""
+    return json.dumps([name, arguments], sort_keys=True, default=str, separators=(",", ":"))
+
+
+def failed_call_signatures(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Signatures of the failed calls among ``tool_results`` records, oldest first."""
+    return [
+        call_signature(str(r.get("tool")), r.get("arguments")) for r in records if not r.get("ok")
+    ]
 
 
 def delegate_task(call: dict[str, Any]) -> DelegateTask:
@@ -89,6 +104,7 @@ def route_after_plan(
             invalid_streak=int(state.get("invalid_streak", 0)),
             steps=steps,
             checked=bool(ai.additional_kwargs.get(CHECKED_CALLS_KEY)),
+            failed_calls=failed_call_signatures(state.get("tool_results") or []),
         )
         sends.append(Send(ACT, act_input))
     # Parallel delegates share what is left of max_steps, so together they cannot overshoot

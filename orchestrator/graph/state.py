@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -121,13 +121,16 @@ class ReasonInput(TypedDict):
 class ActInput(TypedDict):
     """Input of the ``act`` task: the ordinary tool calls of one planner turn.
 
-    ``checked``: the schema layer already enforced the calls' arguments (action mode).
+    ``checked``: the schema layer already enforced the calls' arguments (action mode);
+    ``failed_calls``: the signatures (``routing.call_signature``) of the run's earlier calls
+    that failed.
     """
 
     calls: list[dict[str, Any]]
     invalid_streak: int
     steps: int
     checked: bool
+    failed_calls: NotRequired[list[str]]
 
 
 # -- work done by a node that then failed -------------------------------------------------------

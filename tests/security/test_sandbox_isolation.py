@@ -61,3 +61,17 @@ def test_pytest_runs_in_the_sandbox(tmp_path: Path) -> None:
 
     report = run_tests(tmp_path)
     assert report.passed == 1 and report.failed == 0, report
+
+
+def test_the_cli_says_so_in_one_line_when_isolation_is_reduced(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tools.sandbox
+    from orchestrator.cli.run_commands import _warn_reduced_isolation
+
+    monkeypatch.setattr(tools.sandbox, "sandbox_isolation", lambda: Isolation.LIMITS_ONLY)
+    _warn_reduced_isolation()
+    assert capsys.readouterr().err.splitlines() == [f"warning: {Isolation.LIMITS_ONLY.describe()}"]
+    monkeypatch.setattr(tools.sandbox, "sandbox_isolation", lambda: Isolation.NAMESPACES)
+    _warn_reduced_isolation()
+    assert capsys.readouterr().err == ""

@@ -48,6 +48,7 @@ def test_fan_out_one_send_per_delegate_and_one_for_tools() -> None:
         "invalid_streak": 1,
         "steps": 0,
         "checked": False,
+        "failed_calls": [],
     }
     assert [s.arg["delegate"]["call_id"] for s in sends[1:]] == ["d1", "d2"]
 
