@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
+from orchestrator import telemetry
 from orchestrator.events import ModelCallEvent, emit
 from orchestrator.exceptions import ModelResponseError
 from orchestrator.usage import UsageTable, usage_entry
@@ -46,5 +47,6 @@ async def invoke_role(
             f"{role} model returned {type(reply).__name__}, expected AIMessage",
             excerpt=str(reply)[:200],
         )
+    telemetry.model_call(role, reply, latency, messages)
     emit_model_calls(role, [reply], latency)
     return reply, {role: usage_entry(reply, latency)}

@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
 from agents.calls import emit_model_calls
+from orchestrator import telemetry
 from orchestrator.events import EnforcementAttempt, emit
 from orchestrator.exceptions import SchemaValidationError
 from orchestrator.schema import EnforcementStats, aenforce
@@ -45,15 +46,16 @@ async def enforce_role(
     out = EnforcedCall()
     start = time.perf_counter()
     try:
-        res = await aenforce(
-            model,
-            messages,
-            schema,
-            max_retries=max_retries,
-            stats=stats,
-            schema_name=schema_name,
-            model_name=model_name,
-        )
+        with telemetry.role(role):
+            res = await aenforce(
+                model,
+                messages,
+                schema,
+                max_retries=max_retries,
+                stats=stats,
+                schema_name=schema_name,
+                model_name=model_name,
+            )
     except SchemaValidationError as err:
         out.error = err
         out.attempts = err.attempts
@@ -83,7 +85,14 @@ async def enforce_role(
     out.enforcement = stats.as_dict()
     emit(
         EnforcementAttempt(
-            role=role, schema_name=schema_name, attempts=out.attempts, outcome=outcome
+            role=role,
+            schema_name=schema_name,
+            attempts=out.attempts,
+            outcome=outcome,
+            rejections=tuple(
+                {"attempt": r.attempt, "errors": list(r.errors), "reask": r.reask}
+                for r in stats.rejections
+            ),
         )
     )
     return out

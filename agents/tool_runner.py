@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator import telemetry
 from orchestrator.events import ToolCallEvent, emit
 from orchestrator.exceptions import ToolError
 from tools.base import Toolset
@@ -58,6 +59,7 @@ async def run_tool_call(toolset: Toolset, name: str, arguments: dict[str, Any]) 
         if outcome.ok and toolset.changes_files(name) and isinstance(args.get("path"), str):
             outcome.changed.append(args["path"])
     outcome.duration_s = time.perf_counter() - start
+    telemetry.tool_call(name, outcome.arguments, outcome.ok, outcome.text, outcome.duration_s)
     emit(
         ToolCallEvent(
             tool=name,

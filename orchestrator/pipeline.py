@@ -32,6 +32,7 @@ from langgraph.types import Command, StreamMode
 from agents.context import AgentContext, default_tool_mode
 from agents.prompts import load_prompt
 from agents.workflows.standard import build_graph
+from orchestrator import telemetry
 from orchestrator._sync import iterate_in_thread, run_sync
 from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
 from orchestrator.graph.checkpoint import open_checkpointer, sync_checkpointer
@@ -39,6 +40,7 @@ from orchestrator.graph.kit import Graph
 from orchestrator.graph.state import RunState
 from orchestrator.limits import Limits
 from orchestrator.result import ErrorInfo, RunResult, result_from_state
+from orchestrator.runlog.recorder import open_recorder
 from orchestrator.types import Role, RunStatus, ToolMode
 from orchestrator.usage import Price
 from tools.base import Toolset
@@ -67,6 +69,12 @@ class Pipeline:
         prices: per-role prices for the cost estimate and ``max_cost_usd``.
         max_enforce_retries: re-asks the schema layer may spend on one output.
         graph_builder: builds a custom graph from the agent context instead of the standard one.
+        tracer_provider: an OpenTelemetry tracer provider: each run becomes a trace (extra
+            ``otel``); ``None`` with no ``telemetry`` settings: no tracing, at no cost.
+        telemetry: tracing settings (OTLP endpoint, content capture, provider names).
+
+    Runs checkpointed to a SQLite or PostgreSQL URL also keep a run log there (every event,
+    secrets removed), which ``bicameral runs`` and ``bicameral ui`` read.
     """
 
     def __init__(
@@ -88,8 +96,13 @@ class Pipeline:
         graph_builder: GraphBuilder | None = None,
         name: str = "pipeline",
         clock: Callable[[], float] = time.time,
+        tracer_provider: Any = None,
+        telemetry: telemetry.TelemetrySettings | None = None,
     ) -> None:
         self.name = name
+        self.launch: dict[str, Any] = {}
+        """How to rebuild this pipeline (file, overrides, workspace), kept in the run log so
+        ``bicameral ui`` can resume its runs; set by ``load_pipeline``."""
         self.limits = limits or Limits()
         self.prices: dict[str, Price] = {str(k): v for k, v in (prices or {}).items()}
         self.context = AgentContext(
@@ -109,6 +122,9 @@ class Pipeline:
         )
         self._checkpointer = checkpointer
         self._memory = InMemorySaver()
+        self.tracing = _tracing(
+            self.context, telemetry_settings=telemetry, tracer_provider=tracer_provider
+        )
         self._graph_builder = graph_builder
         self._clock = clock
         # Runs reuse one compiled graph per checkpointer and context (see _app).
@@ -165,7 +181,36 @@ class Pipeline:
         }
 
     async def _drive(
-        self, graph_input: Any, thread_id: str, *, tokens: bool, events: bool = True
+        self,
+        graph_input: Any,
+        thread_id: str,
+        *,
+        tokens: bool,
+        events: bool = True,
+        task: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """The run, traced and logged (when configured) around ``_events``."""
+        recorder = open_recorder(
+            self._checkpointer, thread_id, pipeline=self.name, task=task, launch=self.launch
+        )
+        with telemetry.run(
+            self.tracing, pipeline=self.name, thread_id=thread_id, task=task
+        ) as span:
+            try:
+                async for event in self._events(
+                    graph_input, thread_id, tokens=tokens, events=events or recorder is not None
+                ):
+                    if recorder is not None:
+                        recorder.record(event)
+                    if isinstance(event, FinalEvent):
+                        span.finish(event.result)
+                    yield event
+            finally:
+                if recorder is not None:
+                    recorder.close()
+
+    async def _events(
+        self, graph_input: Any, thread_id: str, *, tokens: bool, events: bool
     ) -> AsyncIterator[Event]:
         start = time.perf_counter()
         config = self._config(thread_id)
@@ -236,7 +281,7 @@ class Pipeline:
     ) -> AsyncIterator[Event]:
         """Run ``task``, yielding typed events; the last one is ``FinalEvent`` with the result."""
         async for event in self._drive(
-            self._initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens
+            self._initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens, task=task
         ):
             yield event
 
@@ -250,7 +295,11 @@ class Pipeline:
     async def arun(self, task: str, *, thread_id: str | None = None) -> RunResult:
         """Run ``task`` to the end (or to an approval interrupt) and return the result."""
         events = self._drive(
-            self._initial_input(task), thread_id or uuid.uuid4().hex, tokens=False, events=False
+            self._initial_input(task),
+            thread_id or uuid.uuid4().hex,
+            tokens=False,
+            events=False,
+            task=task,
         )
         return await _final(events)
 
@@ -276,6 +325,35 @@ class Pipeline:
     def stream_resume(self, thread_id: str, *, approve: bool | None = None) -> Iterator[Event]:
         """Synchronous ``astream_resume``."""
         return iterate_in_thread(lambda: self.astream_resume(thread_id, approve=approve))
+
+
+def _tracing(
+    ctx: AgentContext,
+    *,
+    telemetry_settings: telemetry.TelemetrySettings | None,
+    tracer_provider: Any,
+) -> telemetry.Tracing | None:
+    if tracer_provider is None and (telemetry_settings is None or not telemetry_settings.endpoint):
+        return None
+    models = {Role.PLANNER.value: ctx.planner, Role.REASONER.value: ctx.reasoner}
+    return telemetry.tracing_for(
+        telemetry_settings,
+        tracer_provider=tracer_provider,
+        provider_names={role: _provider_name(m) for role, m in models.items() if m is not None},
+        model_names=ctx.model_names,
+        prices=ctx.prices,
+    )
+
+
+def _provider_name(model: BaseChatModel) -> str:
+    """``gen_ai.provider.name`` by client: vLLM behind the OpenAI-compatible client,
+    llama.cpp for the embedded model, the LangChain type otherwise."""
+    module = type(model).__module__
+    if module.endswith("openai_compat"):
+        return "vllm"
+    if module.endswith("models.local"):
+        return "llama.cpp"
+    return str(getattr(model, "_llm_type", type(model).__name__))
 
 
 def _resume_input(approve: bool | None) -> Any:

@@ -25,6 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
+from orchestrator import telemetry
 from orchestrator.exceptions import SchemaValidationError
 from orchestrator.schema.formats import response_format_for, schema_label
 from orchestrator.schema.parse import ParsedOutput, parse_output
@@ -126,12 +127,14 @@ async def aenforce(
     steps = loop.steps()
     request = next(steps)
     while True:
-        reply = await model.ainvoke(request, config=config, **loop.invoke_kwargs)
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            result: EnforceResult = done.value
-            return result
+        with telemetry.enforcement_attempt(loop.schema_name, request) as attempt:
+            reply = await model.ainvoke(request, config=config, **loop.invoke_kwargs)
+            attempt.replied(reply)
+            try:
+                request = steps.send(reply)
+            except StopIteration as done:
+                result: EnforceResult = done.value
+                return result
 
 
 class _Loop:
@@ -195,6 +198,7 @@ class _Loop:
                         usage=usage,
                     ) from err
                 reask = HumanMessage(self._reask(err))
+                self._rejected(attempt, err, reask.text)
                 conversation = [*conversation, _for_history(reply, answer), reask]
                 continue
             outcome = _outcome(parsed) if attempt == 1 else EnforceOutcome.REASKED
@@ -211,6 +215,11 @@ class _Loop:
         else:
             lines.append("Reply with only the corrected JSON value.")
         return "\n".join(lines)
+
+    def _rejected(self, attempt: int, err: SchemaValidationError, reask: str) -> None:
+        telemetry.attempt_rejected(err.errors, reask)
+        if self.stats is not None:
+            self.stats.reject(attempt, tuple(str(e) for e in err.errors), reask)
 
     def _record(self, outcome: EnforceOutcome) -> None:
         if self.stats is not None:
