@@ -15,9 +15,10 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
-from orchestrator.config.spec import AgentSpec, ModelSpec, PipelineSpec, Provider
+from orchestrator.config.spec import AgentSpec, ModelSpec, PipelineSpec, Provider, TelemetrySpec
 from orchestrator.exceptions import ConfigError
 from orchestrator.pipeline import GraphBuilder, Pipeline
+from orchestrator.telemetry.settings import TelemetrySettings
 from orchestrator.types import Role
 from orchestrator.usage import Price
 from tools.base import ToolContext, build_tools, require_approval, tool_from_function
@@ -94,12 +95,13 @@ def pipeline_from_spec(
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
     graph_builder: GraphBuilder | None = None,
+    otlp_endpoint: str | None = None,
 ) -> Pipeline:
     """Build the ``Pipeline`` a spec describes.
 
-    ``workspace`` and ``checkpoint`` override the file's (the CLI's ``--workspace`` and
-    ``--checkpoint``); the workspace defaults to the file's ``workspace`` or the current
-    directory.
+    ``workspace``, ``checkpoint`` and ``otlp_endpoint`` override the file's (the CLI's
+    ``--workspace``, ``--checkpoint`` and ``--otlp-endpoint``); the workspace defaults to the
+    file's ``workspace`` or the current directory.
     """
     root = Path(workspace or spec.workspace or Path.cwd()).resolve()
     if not root.is_dir():
@@ -137,7 +139,7 @@ def pipeline_from_spec(
             Path(mspec.model_path).name if mspec.model_path else "embedded"
         )
     builder = graph_builder or _workflow_builder(spec, model_for, tool_ctx)
-    return Pipeline(
+    pipeline = Pipeline(
         planner=planner,
         reasoner=reasoner,
         tools=_tools(planner_agent.tools, tool_ctx, spec.tools.require_approval),
@@ -152,7 +154,31 @@ def pipeline_from_spec(
         model_names=names,
         graph_builder=builder,
         name=spec.name,
+        telemetry=_telemetry(spec, otlp_endpoint),
     )
+    pipeline.launch = {"workspace": str(root)}
+    return pipeline
+
+
+def _telemetry(spec: PipelineSpec, endpoint: str | None) -> TelemetrySettings | None:
+    """Tracing settings: the file's ``telemetry:``, ``--otlp-endpoint``, then the environment."""
+    from orchestrator.telemetry.settings import settings_from_env
+
+    section = spec.telemetry
+    if section is not None and not section.enabled:
+        return None
+    settings = None
+    if section is not None or endpoint:
+        section = section or TelemetrySpec()
+        settings = TelemetrySettings(
+            endpoint=endpoint or section.endpoint,
+            headers=section.headers(),
+            service_name=section.service_name,
+            capture_content=section.capture_content,
+            provider_names=dict(section.provider_names),
+            timeout_s=section.timeout_s,
+        )
+    return settings_from_env(settings)
 
 
 def _workflow_builder(
@@ -218,6 +244,7 @@ def load_pipeline(
     workspace: str | Path | None = None,
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
+    otlp_endpoint: str | None = None,
 ) -> Pipeline:
     """Read a pipeline file and build its ``Pipeline``.
 
@@ -231,4 +258,8 @@ def load_pipeline(
     from orchestrator.config.loading import load_spec
 
     spec = load_spec(path, list(overrides))
-    return pipeline_from_spec(spec, workspace=workspace, checkpoint=checkpoint, notice=notice)
+    pipeline = pipeline_from_spec(
+        spec, workspace=workspace, checkpoint=checkpoint, notice=notice, otlp_endpoint=otlp_endpoint
+    )
+    pipeline.launch.update(pipeline=str(Path(path).resolve()), overrides=list(overrides))
+    return pipeline

@@ -30,12 +30,14 @@ def _register() -> None:
     from orchestrator.cli.eval_command import register_eval
     from orchestrator.cli.inspect_commands import register_inspect
     from orchestrator.cli.run_commands import register_run
+    from orchestrator.cli.runs_command import register_runs
     from orchestrator.cli.serve_command import register_serve
 
     register_run(app)
     register_inspect(app)
     register_serve(app)
     register_eval(app)
+    register_runs(app)
 
 
 _register()

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 
 __all__ = ["register_run"]
 
+OtlpOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--otlp-endpoint",
+        help="send an OpenTelemetry trace of the run here (OTLP/HTTP, e.g. http://127.0.0.1:4318)",
+    ),
+]
+
 
 def _drive(
     pipeline: Pipeline,
@@ -70,7 +78,13 @@ def _exit_code(result: RunResult) -> int:
 
 
 def _execute(
-    record: ThreadRecord, *, task: str | None, approve: bool | None, as_json: bool, quiet: bool
+    record: ThreadRecord,
+    *,
+    task: str | None,
+    approve: bool | None,
+    as_json: bool,
+    quiet: bool,
+    otlp_endpoint: str | None = None,
 ) -> None:
     from orchestrator.loader import load_pipeline
 
@@ -81,6 +95,7 @@ def _execute(
             workspace=record.workspace,
             checkpoint=record.checkpoint,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
+            otlp_endpoint=otlp_endpoint,
         )
         if task is not None:
             save_thread(record)
@@ -91,6 +106,8 @@ def _execute(
             approve=approve,
             quiet=quiet or as_json,
         )
+        if pipeline.tracing is not None:
+            pipeline.tracing.flush()
     except KeyboardInterrupt:
         typer.echo(
             f"\ninterrupted; the checkpoint is kept. Resume with: bicameral resume "
@@ -117,6 +134,7 @@ def run(
     thread: Annotated[str | None, typer.Option(help="thread id (default: new)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the RunResult JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    otlp_endpoint: OtlpOpt = None,
 ) -> None:
     """Run a pipeline on a task."""
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
@@ -135,7 +153,9 @@ def run(
         workspace=str(workspace.resolve()) if workspace else None,
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
     )
-    _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet)
+    _execute(
+        record, task=task, approve=None, as_json=as_json, quiet=quiet, otlp_endpoint=otlp_endpoint
+    )
 
 
 def resume(
@@ -146,6 +166,7 @@ def resume(
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    otlp_endpoint: OtlpOpt = None,
 ) -> None:
     """Continue a stopped, failed or interrupted run from its checkpoint."""
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
@@ -165,7 +186,14 @@ def resume(
     except ConfigError as exc:
         raise fail(str(exc)) from None
     decision = True if approve else (False if deny else None)
-    _execute(record, task=None, approve=decision, as_json=as_json, quiet=quiet)
+    _execute(
+        record,
+        task=None,
+        approve=decision,
+        as_json=as_json,
+        quiet=quiet,
+        otlp_endpoint=otlp_endpoint,
+    )
 
 
 def register_run(app: typer.Typer) -> None:

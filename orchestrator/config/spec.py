@@ -47,6 +47,7 @@ from orchestrator.config._graph_spec import (
     TemplateText,
 )
 from orchestrator.config._model_spec import ModelSpec, Price, Provider, ServeSpec, infer_provider
+from orchestrator.config._telemetry_spec import TelemetrySpec
 from orchestrator.limits import Limits
 from orchestrator.types import Role, ToolMode
 
@@ -71,6 +72,7 @@ __all__ = [
     "SpecModel",
     "StepSpec",
     "StrTuple",
+    "TelemetrySpec",
     "TemplateText",
     "ToolMode",
     "ToolsSpec",
@@ -304,6 +306,9 @@ class PipelineSpec(SpecModel):
     """Agents by name; ``planner`` and ``reasoner`` exist by default for the standard roles."""
     graph: GraphSpec | None = None
     """A custom graph; default: the standard planner/reasoner graph."""
+    telemetry: TelemetrySpec | None = None
+    """OpenTelemetry traces of runs (extra ``otel``); default: off, unless the standard
+    ``OTEL_EXPORTER_OTLP_*`` variables are set."""
 
     @model_validator(mode="before")
     @classmethod
