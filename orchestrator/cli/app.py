@@ -32,12 +32,14 @@ def _register() -> None:
     from orchestrator.cli.run_commands import register_run
     from orchestrator.cli.runs_command import register_runs
     from orchestrator.cli.serve_command import register_serve
+    from orchestrator.cli.ui_command import register_ui
 
     register_run(app)
     register_inspect(app)
     register_serve(app)
     register_eval(app)
     register_runs(app)
+    register_ui(app)
 
 
 _register()
