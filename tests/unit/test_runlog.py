@@ -50,7 +50,12 @@ def test_every_event_is_stored_in_order_beside_the_checkpoint(tmp_path: Path) ->
     with RunLogStore.open(url, create=False) as store:
         [run] = store.list_runs()
         events = store.events("t-1")
-    assert (run.thread_id, run.status, run.pipeline, run.task) == ("t-1", "completed", "finder", "find x")
+    assert (run.thread_id, run.status, run.pipeline, run.task) == (
+        "t-1",
+        "completed",
+        "finder",
+        "find x",
+    )
     assert run.answer == "x is 1" and run.duration_s is not None and run.duration_s > 0
     kinds = [e.kind for e in events]
     assert kinds[0] == "node_start" and kinds[-1] == "final"
@@ -60,8 +65,12 @@ def test_every_event_is_stored_in_order_beside_the_checkpoint(tmp_path: Path) ->
     assert tool_event.data["arguments"]["query"] == "x"
     assert tool_event.data["arguments"]["api_key"] == REDACTED
     # the checkpoint tables live in the same file
-    tables = {r[0] for r in sqlite3.connect(tmp_path / "cp.sqlite").execute(
-        "SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = {
+        r[0]
+        for r in sqlite3.connect(tmp_path / "cp.sqlite").execute(
+            "SELECT name FROM sqlite_master WHERE type='table'"
+        )
+    }
     assert {"checkpoints", "bicameral_runs", "bicameral_run_events"} <= tables
 
 
@@ -132,8 +141,10 @@ def test_log_from_an_older_version_is_shown(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE checkpoints (thread_id TEXT)")
     db.execute("CREATE TABLE bicameral_runs (thread_id TEXT PRIMARY KEY, status TEXT, task TEXT)")
-    db.execute("CREATE TABLE bicameral_run_events (thread_id TEXT, seq INTEGER, ts REAL, "
-               "kind TEXT, data TEXT, PRIMARY KEY (thread_id, seq))")
+    db.execute(
+        "CREATE TABLE bicameral_run_events (thread_id TEXT, seq INTEGER, ts REAL, "
+        "kind TEXT, data TEXT, PRIMARY KEY (thread_id, seq))"
+    )
     db.execute("INSERT INTO bicameral_runs VALUES ('old-1', 'completed', 'legacy task')")
     db.execute("INSERT INTO bicameral_run_events VALUES ('old-1', 0, 1.0, 'mystery', '{\"a\": 1}')")
     db.execute("INSERT INTO bicameral_run_events VALUES ('old-1', 1, 2.0, 'node_end', 'garbled')")

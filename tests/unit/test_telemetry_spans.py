@@ -195,7 +195,12 @@ def test_parallel_delegates_are_sibling_spans_that_overlap() -> None:
 def test_reask_attempts_carry_error_paths() -> None:
     trace = Trace()
     planner = FakeChatModel(
-        [AIMessage(content="", tool_calls=[call("delegate", {"kind": "math", "task": "1"}, "d")]), "1"]
+        [
+            AIMessage(
+                content="", tool_calls=[call("delegate", {"kind": "math", "task": "1"}, "d")]
+            ),
+            "1",
+        ]
     )
     reasoner = FakeChatModel(['{"answer": 1}', '{"answer": "1", "steps": []}'])
     Pipeline(planner=planner, reasoner=reasoner, tracer_provider=trace.provider).run("one")

@@ -226,7 +226,7 @@ function runDetail(data) {
         h("td", { text: fmtSecs(t.duration_s) })))))
     : h("p", { class: "muted", text: "No tool calls." }));
   parts.push(diffView(events));
-  parts.push(h("h2", { text: "Live events" }), h("ul", { id: "live-events" }));
+  parts.push(h("h2", { text: "Live events" }), h("ul", { id: "live-events" }, liveLog.map((t) => h("li", { text: t }))));
   return parts;
 }
 
@@ -245,14 +245,16 @@ function describe(e) {
 }
 
 let source = null;
+const liveLog = []; // what arrived over server-sent events, kept across re-renders
 
 function follow(thread, after) {
   if (source) source.close();
   source = new EventSource(`/api/runs/${encodeURIComponent(thread)}/events?after=${after}`);
   source.onmessage = (msg) => {
-    const e = JSON.parse(msg.data);
+    const line = describe(JSON.parse(msg.data));
+    liveLog.push(line);
     const list = document.getElementById("live-events");
-    if (list) list.append(h("li", { text: describe(e) }));
+    if (list) list.append(h("li", { text: line }));
   };
   source.addEventListener("end", () => { source.close(); source = null; loadRun(thread, false); });
 }
@@ -260,7 +262,9 @@ function follow(thread, after) {
 async function loadRun(thread, live) {
   const data = await api(`/api/runs/${encodeURIComponent(thread)}`);
   app().replaceChildren(...runDetail(data).filter(Boolean));
-  if (live || data.run.status === "running") follow(thread, data.events.length ? data.events[data.events.length - 1].seq : -1);
+  // A run started from this page is followed from its first event; others from where we are.
+  if (live) follow(thread, -1);
+  else if (data.run.status === "running") follow(thread, data.events.length ? data.events[data.events.length - 1].seq : -1);
 }
 
 // -- new run ---------------------------------------------------------------------------------
