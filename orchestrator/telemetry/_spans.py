@@ -104,7 +104,7 @@ class ActiveTracing:
 
     @contextmanager
     def node_span(self, name: str, step: int) -> Iterator[Span]:
-        attributes = {
+        attributes: dict[str, Any] = {
             "bicameral.node": name,
             "bicameral.step": step,
             "gen_ai.conversation.id": self.thread_id,
@@ -179,10 +179,12 @@ class ActiveTracing:
     def attempt_span(
         self, schema_name: str, role: str, messages: Sequence[Any]
     ) -> Iterator[AttemptSpan]:
-        attributes = {
+        attributes: dict[str, Any] = {
             "bicameral.schema": schema_name,
             "bicameral.role": role,
             "gen_ai.conversation.id": self.thread_id,
+            # a re-ask (``rejected``) or a failure overwrites this
+            "bicameral.enforcement.outcome": "accepted",
         }
         with self.tracer.start_as_current_span(
             f"enforce {schema_name}", attributes=attributes, set_status_on_exception=False
@@ -196,8 +198,6 @@ class ActiveTracing:
                 span.set_attribute("error.type", type(exc).__name__)
                 span.set_status(Status(StatusCode.ERROR, str(exc)[:500]))
                 raise
-            if not span.attributes or "bicameral.enforcement.outcome" not in span.attributes:  # type: ignore[attr-defined]
-                span.set_attribute("bicameral.enforcement.outcome", "accepted")
 
     def rejected(self, errors: Sequence[Any], reask: str) -> None:
         span = trace.get_current_span()
