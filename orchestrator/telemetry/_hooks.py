@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchestrator.telemetry._spans import ActiveTracing, AttemptSpan, RunSpan
+    from orchestrator.telemetry._spans import ActiveTracing, AttemptSpan, RunSpan, _Current
     from orchestrator.telemetry.settings import Tracing
 
 __all__ = [
@@ -74,7 +74,7 @@ def _reset(token: Any) -> None:
         _ACTIVE.set(None)
 
 
-def node(name: str, step: int) -> AbstractContextManager[Any]:
+def node(name: str, step: int) -> AbstractContextManager[Any] | _Current:
     """A node's span, current while the node runs."""
     active = _ACTIVE.get()
     return _NULL if active is None else active.node_span(name, step)
@@ -84,16 +84,20 @@ def role(name: str) -> AbstractContextManager[Any]:
     """Mark model calls inside the block (enforced ones) as made for role ``name``."""
     if _ACTIVE.get() is None:
         return _NULL
-    return _role_scope(name)
+    return _RoleScope(name)
 
 
-@contextmanager
-def _role_scope(name: str) -> Iterator[None]:
-    token = _ROLE.set(name)
-    try:
-        yield
-    finally:
-        _ROLE.reset(token)
+class _RoleScope:
+    __slots__ = ("name", "token")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.token = _ROLE.set(self.name)
+
+    def __exit__(self, *exc: object) -> None:
+        _ROLE.reset(self.token)
 
 
 def model_call(

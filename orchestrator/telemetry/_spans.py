@@ -10,8 +10,10 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -38,19 +40,22 @@ class RunSpan:
     def finish(self, result: Any) -> None:
         """Status, tokens per role and cost from a ``RunResult``."""
         span = self._span
-        span.set_attribute("bicameral.status", str(result.status.value))
-        span.set_attribute("bicameral.cost_usd", float(result.cost_usd))
-        span.set_attribute("bicameral.steps", int(result.steps))
+        attributes: dict[str, Any] = {
+            "bicameral.status": str(result.status.value),
+            "bicameral.cost_usd": float(result.cost_usd),
+            "bicameral.steps": int(result.steps),
+        }
         prompt = completion = reasoning = 0
         for role, usage in result.usage.items():
             prompt += usage.prompt_tokens
             completion += usage.completion_tokens
             reasoning += usage.reasoning_tokens
-            span.set_attribute(f"bicameral.usage.{role}.input_tokens", usage.prompt_tokens)
-            span.set_attribute(f"bicameral.usage.{role}.output_tokens", usage.completion_tokens)
-        span.set_attribute("gen_ai.usage.input_tokens", prompt)
-        span.set_attribute("gen_ai.usage.output_tokens", completion)
-        span.set_attribute("gen_ai.usage.reasoning.output_tokens", reasoning)
+            attributes[f"bicameral.usage.{role}.input_tokens"] = usage.prompt_tokens
+            attributes[f"bicameral.usage.{role}.output_tokens"] = usage.completion_tokens
+        attributes["gen_ai.usage.input_tokens"] = prompt
+        attributes["gen_ai.usage.output_tokens"] = completion
+        attributes["gen_ai.usage.reasoning.output_tokens"] = reasoning
+        span.set_attributes(attributes)
         if result.error is not None:
             span.set_attribute("error.type", result.error.type)
             span.set_status(Status(StatusCode.ERROR, result.error.message[:500]))
@@ -102,15 +107,11 @@ class ActiveTracing:
         ) as span:
             yield RunSpan(span, self.tracing)
 
-    @contextmanager
-    def node_span(self, name: str, step: int) -> Iterator[Span]:
-        attributes: dict[str, Any] = {
-            "bicameral.node": name,
-            "bicameral.step": step,
-            "gen_ai.conversation.id": self.thread_id,
-        }
-        with self.tracer.start_as_current_span(f"node {name}", attributes=attributes) as span:
-            yield span
+    def node_span(self, name: str, step: int) -> _Current:
+        span = self.tracer.start_span(
+            f"node {name}", attributes={"bicameral.node": name, "bicameral.step": step}
+        )
+        return _Current(span)
 
     def chat_span(
         self, role: str, reply: Any, latency_s: float, messages: Sequence[Any] = ()
@@ -175,29 +176,17 @@ class ActiveTracing:
             span.set_status(Status(StatusCode.ERROR, result[:200]))
         span.end(end_time=end)
 
-    @contextmanager
-    def attempt_span(
-        self, schema_name: str, role: str, messages: Sequence[Any]
-    ) -> Iterator[AttemptSpan]:
-        attributes: dict[str, Any] = {
-            "bicameral.schema": schema_name,
-            "bicameral.role": role,
-            "gen_ai.conversation.id": self.thread_id,
-            # a re-ask (``rejected``) or a failure overwrites this
-            "bicameral.enforcement.outcome": "accepted",
-        }
-        with self.tracer.start_as_current_span(
-            f"enforce {schema_name}", attributes=attributes, set_status_on_exception=False
-        ) as span:
-            try:
-                yield AttemptSpan(self, span, role, messages)
-            except Exception as exc:
-                span.set_attribute("bicameral.enforcement.outcome", "failed")
-                paths = [str(getattr(e, "path", "")) for e in getattr(exc, "errors", [])]
-                span.set_attribute("bicameral.enforcement.error_paths", paths)
-                span.set_attribute("error.type", type(exc).__name__)
-                span.set_status(Status(StatusCode.ERROR, str(exc)[:500]))
-                raise
+    def attempt_span(self, schema_name: str, role: str, messages: Sequence[Any]) -> _Attempt:
+        span = self.tracer.start_span(
+            f"enforce {schema_name}",
+            attributes={
+                "bicameral.schema": schema_name,
+                "bicameral.role": role,
+                # a re-ask (``rejected``) or a failure overwrites this
+                "bicameral.enforcement.outcome": "accepted",
+            },
+        )
+        return _Attempt(span, AttemptSpan(self, span, role, messages))
 
     def rejected(self, errors: Sequence[Any], reask: str) -> None:
         span = trace.get_current_span()
@@ -208,6 +197,55 @@ class ActiveTracing:
         span.set_attribute("bicameral.enforcement.errors", [str(e)[:300] for e in errors][:20])
         if self.tracing.capture_content:
             span.set_attribute("bicameral.enforcement.reask", _clip(reask))
+
+
+class _Current:
+    """Makes a started span current for a block, then ends it (cheaper than the SDK's
+    decorated ``start_as_current_span``, which matters at one span per node)."""
+
+    __slots__ = ("span", "token")
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+        self.token: object = None
+
+    def __enter__(self) -> Span:
+        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        return self.span
+
+    def __exit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, Exception):
+            self.failed(exc)
+        otel_context.detach(self.token)  # type: ignore[arg-type]
+        self.span.end()
+
+    def failed(self, exc: Exception) -> None:
+        if "Interrupt" in type(exc).__name__:  # LangGraph pausing for approval: not an error
+            self.span.set_attribute("bicameral.interrupted", True)
+            return
+        self.span.set_attributes({"error.type": type(exc).__name__})
+        self.span.set_status(Status(StatusCode.ERROR, str(exc)[:500]))
+
+
+class _Attempt(_Current):
+    __slots__ = ("handle",)
+
+    def __init__(self, span: Span, handle: AttemptSpan) -> None:
+        super().__init__(span)
+        self.handle = handle
+
+    def __enter__(self) -> AttemptSpan:  # type: ignore[override]
+        super().__enter__()
+        return self.handle
+
+    def failed(self, exc: Exception) -> None:
+        paths = [str(getattr(e, "path", "")) for e in getattr(exc, "errors", [])]
+        self.span.set_attributes(
+            {"bicameral.enforcement.outcome": "failed", "bicameral.enforcement.error_paths": paths}
+        )
+        super().failed(exc)
 
 
 def _clip(text: str) -> str:
