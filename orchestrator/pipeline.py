@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -29,21 +29,23 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StreamMode
 
-from agents.context import AgentContext, default_tool_mode
-from agents.prompts import load_prompt
+import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked before use)
+
+# isort: split
+from agents.agent import Agent, AgentContext, make_agent
 from agents.workflows.standard import build_graph
 from orchestrator import telemetry
 from orchestrator._sync import iterate_in_thread, run_sync
 from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
+from orchestrator.exceptions import BudgetExhaustedError, ConfigError
 from orchestrator.graph.checkpoint import open_checkpointer, sync_checkpointer
 from orchestrator.graph.kit import Graph
-from orchestrator.graph.state import RunState
+from orchestrator.graph.state import RunState, with_partial_work
 from orchestrator.limits import Limits
 from orchestrator.result import ErrorInfo, RunResult, result_from_state
 from orchestrator.runlog.recorder import open_recorder
-from orchestrator.types import Role, RunStatus, ToolMode
+from orchestrator.types import Role, RunStatus
 from orchestrator.usage import Price
-from tools.base import Toolset
 
 __all__ = ["GraphBuilder", "Pipeline"]
 
@@ -56,17 +58,16 @@ class Pipeline:
     """A planner (and optionally a reasoner) with tools, limits and a checkpointer.
 
     Args:
-        planner: any langchain-core chat model; decides steps and calls tools.
-        reasoner: chat model for delegated math/code subtasks (``None``: planner alone).
-        tools: tools the planner may call (any LangChain tools).
-        reasoner_tools: tools the reasoner may use in action mode (e.g. ``check_equal``).
+        planner: a chat model (any langchain-core ``BaseChatModel``: it becomes the planner
+            agent with the defaults of :func:`agents.agent.make_agent`) or an ``Agent``.
+        reasoner: a chat model or an ``Agent`` for delegated math/code subtasks (``None``:
+            the planner works alone).
+        tools: tools the planner may call (with a bare planner model).
+        reasoner_tools: tools the reasoner may use (with a bare reasoner model).
+        agents: further agents by name (custom graphs), as ``Agent`` values.
         limits: step, token, wall-time and cost budgets.
         checkpointer: ``"memory"`` (default), ``"sqlite:///file"``, ``"postgres://..."`` or a
             LangGraph checkpointer.
-        planner_mode, reasoner_mode: ``ToolMode.NATIVE`` or ``ToolMode.ACTION``; by default
-            native for a planner on a server, action for the reasoner and local models.
-        planner_prompt, reasoner_prompt: system prompts (defaults ship in ``agents/prompts``).
-        prices: per-role prices for the cost estimate and ``max_cost_usd``.
         max_enforce_retries: re-asks the schema layer may spend on one output.
         graph_builder: builds a custom graph from the agent context instead of the standard one.
         tracer_provider: an OpenTelemetry tracer provider: each run becomes a trace (extra
@@ -75,24 +76,28 @@ class Pipeline:
 
     Runs checkpointed to a SQLite or PostgreSQL URL also keep a run log there (every event,
     secrets removed), which ``bicameral runs`` and ``bicameral ui`` read.
+
+    Raises:
+        ConfigError: tools given next to an ``Agent`` (give them to the agent), or two agents
+            with one name.
+
+    Example:
+        >>> from agents.agent import make_agent
+        >>> planner = make_agent("planner", model, tools=[add], tool_mode="action")
+        >>> Pipeline(planner=planner, reasoner=reasoner_model)  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        planner: BaseChatModel,
-        reasoner: BaseChatModel | None = None,
+        planner: BaseChatModel | Agent,
+        reasoner: BaseChatModel | Agent | None = None,
         tools: Sequence[BaseTool] = (),
         *,
         reasoner_tools: Sequence[BaseTool] = (),
+        agents: Sequence[Agent] = (),
         limits: Limits | None = None,
         checkpointer: Checkpointer = None,
-        planner_mode: ToolMode | None = None,
-        reasoner_mode: ToolMode | None = None,
-        planner_prompt: str | None = None,
-        reasoner_prompt: str | None = None,
-        prices: Mapping[str, Price] | None = None,
         max_enforce_retries: int = 2,
-        model_names: Mapping[str, str] | None = None,
         graph_builder: GraphBuilder | None = None,
         name: str = "pipeline",
         clock: Callable[[], float] = time.time,
@@ -104,22 +109,21 @@ class Pipeline:
         """How to rebuild this pipeline (file, overrides, workspace), kept in the run log so
         ``bicameral ui`` can resume its runs; set by ``load_pipeline``."""
         self.limits = limits or Limits()
-        self.prices: dict[str, Price] = {str(k): v for k, v in (prices or {}).items()}
+        by_name: dict[str, Agent] = {}
+        for agent in (
+            _as_agent(Role.PLANNER.value, planner, tools),
+            _as_agent(Role.REASONER.value, reasoner, reasoner_tools),
+            *agents,
+        ):
+            if agent is None:
+                continue
+            if agent.name in by_name:
+                raise ConfigError(f"two agents are named {agent.name!r}")
+            by_name[agent.name] = agent
         self.context = AgentContext(
-            planner=planner,
-            reasoner=reasoner,
-            planner_tools=Toolset(tools),
-            reasoner_tools=Toolset(reasoner_tools),
-            planner_mode=planner_mode or default_tool_mode(planner, Role.PLANNER),
-            reasoner_mode=reasoner_mode
-            or (default_tool_mode(reasoner, Role.REASONER) if reasoner else ToolMode.ACTION),
-            planner_prompt=planner_prompt or load_prompt("planner"),
-            reasoner_prompt=reasoner_prompt or load_prompt("reasoner"),
-            limits=self.limits,
-            prices=self.prices,
-            max_enforce_retries=max_enforce_retries,
-            model_names=dict(model_names or {}),
+            agents=by_name, limits=self.limits, max_enforce_retries=max_enforce_retries
         )
+        self.prices: dict[str, Price] = dict(self.context.prices)
         self._checkpointer = checkpointer
         self._memory = InMemorySaver()
         self.tracing = _tracing(
@@ -168,7 +172,6 @@ class Pipeline:
             "messages": [HumanMessage(task)],
             "status": RunStatus.RUNNING.value,
             "started_at": self._clock(),
-            "invalid_streak": 0,
             "answer": None,
             "error": None,
         }
@@ -225,6 +228,7 @@ class Pipeline:
         if tokens:
             modes.append("messages")
         error: ErrorInfo | None = None
+        failure: BaseException | None = None
         status: RunStatus | None = None
         pending: dict[str, Any] | None = None
         values: dict[str, Any] | None = None
@@ -257,12 +261,17 @@ class Pipeline:
                         yield InterruptEvent(request=pending)
             except GraphRecursionError as exc:
                 status = RunStatus.BUDGET_EXHAUSTED
-                error = ErrorInfo(type="BudgetExhaustedError", message=str(exc).splitlines()[0])
+                limit = BudgetExhaustedError(str(exc).splitlines()[0], limit="recursion_limit")
+                error = ErrorInfo.of(limit)
+            except BudgetExhaustedError as exc:
+                status, error, failure = RunStatus.BUDGET_EXHAUSTED, ErrorInfo.of(exc), exc
             except Exception as exc:  # the run ends `failed`; the checkpoint stays resumable
-                status = RunStatus.FAILED
-                error = ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
+                status, error, failure = RunStatus.FAILED, ErrorInfo.of(exc), exc
             if values is None or error is not None:
                 values = (await app.aget_state(config)).values
+            if failure is not None:
+                # What the failing node did before it failed (calls made, tools run) counts.
+                values = with_partial_work(values, failure)
         if pending is not None and status is None:
             status = RunStatus.INTERRUPTED
         result = result_from_state(
@@ -335,13 +344,12 @@ def _tracing(
 ) -> telemetry.Tracing | None:
     if tracer_provider is None and (telemetry_settings is None or not telemetry_settings.endpoint):
         return None
-    models = {Role.PLANNER.value: ctx.planner, Role.REASONER.value: ctx.reasoner}
     return telemetry.tracing_for(
         telemetry_settings,
         tracer_provider=tracer_provider,
-        provider_names={role: _provider_name(m) for role, m in models.items() if m is not None},
-        model_names=ctx.model_names,
-        prices=ctx.prices,
+        provider_names={name: _provider_name(a.model) for name, a in ctx.agents.items()},
+        model_names={name: a.model_name for name, a in ctx.agents.items()},
+        prices=dict(ctx.prices),
     )
 
 
@@ -354,6 +362,20 @@ def _provider_name(model: BaseChatModel) -> str:
     if module.endswith("models.local"):
         return "llama.cpp"
     return str(getattr(model, "_llm_type", type(model).__name__))
+
+
+def _as_agent(
+    role: str, given: BaseChatModel | Agent | None, tools: Sequence[BaseTool]
+) -> Agent | None:
+    if given is None:
+        return None
+    if isinstance(given, Agent):
+        if tools:
+            raise ConfigError(f"give the {role}'s tools to its Agent, not to Pipeline")
+        if given.name != role:
+            raise ConfigError(f"the {role} agent is named {given.name!r}; name it {role!r}")
+        return given
+    return make_agent(role, given, tools=tools)
 
 
 def _resume_input(approve: bool | None) -> Any:

@@ -18,7 +18,6 @@ object being validated, the problem is; ``config.py`` turns it into ``file:line:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -48,8 +47,11 @@ from orchestrator.config._graph_spec import (
 )
 from orchestrator.config._model_spec import ModelSpec, Price, Provider, ServeSpec, infer_provider
 from orchestrator.config._telemetry_spec import TelemetrySpec
+from orchestrator.config.checkpoint_url import parse_checkpoint_url
+from orchestrator.exceptions import ConfigError
 from orchestrator.limits import Limits
-from orchestrator.types import Role, ToolMode
+from orchestrator.text.suggest import close_matches
+from orchestrator.types import BUILTIN_TOOL_NAMES, Role, ToolMode, default_tool_mode
 
 __all__ = [
     "BUILTIN_TOOL_NAMES",
@@ -85,18 +87,6 @@ __all__ = [
     "resolve_path",
 ]
 
-BUILTIN_TOOL_NAMES: tuple[str, ...] = (
-    "read_file",
-    "write_file",
-    "list_files",
-    "apply_edit",
-    "run_python",
-    "run_tests",
-    "evaluate",
-    "simplify",
-    "check_equal",
-)
-"""Names of the built-in tools (``tools.base.BUILTIN_TOOLS``; a test keeps the two in step)."""
 
 _MODULE_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?")
 
@@ -237,8 +227,11 @@ def agent_defaults(name: str, raw: Any, models: Mapping[str, Any], tools: Any) -
             provider = model.provider
         else:
             provider = infer_provider(model) if isinstance(model, Mapping) else Provider.LOCAL
-        native = provider is Provider.OPENAI and ref != Role.REASONER
-        agent["tool_mode"] = (ToolMode.NATIVE if native else ToolMode.ACTION).value
+        mode = default_tool_mode(
+            parses_tool_calls=provider is Provider.OPENAI,
+            reasoner=ref == Role.REASONER or name == Role.REASONER,
+        )
+        agent["tool_mode"] = mode.value
     return agent
 
 
@@ -260,20 +253,13 @@ def _enabled_tools(raw: Any) -> tuple[str, ...]:
 
 def check_checkpoint(url: str, info: ValidationInfo) -> str:
     """Validate a checkpointer URL; make a relative SQLite path absolute (``sqlite:////abs``)."""
-    if url == "memory":
-        return url
-    if url.startswith("sqlite://"):
-        rest = url.removeprefix("sqlite://")
-        if rest in ("", "/", "/:memory:", ":memory:"):
-            return "sqlite:///:memory:"
-        if not rest.startswith("/"):
-            raise SpecIssue(f"checkpoint {url!r}: write sqlite:///relative.db or sqlite:////abs.db")
-        return "sqlite:///" + str(resolve_path(rest[1:], info))
-    if url.startswith(("postgres://", "postgresql://")):
-        return url
-    raise SpecIssue(
-        f"unknown checkpoint URL {url!r}; use memory, sqlite:///path.db or postgres://..."
-    )
+    try:
+        parsed = parse_checkpoint_url(url)
+    except ConfigError as exc:
+        raise SpecIssue(exc.message) from None
+    if parsed.kind != "sqlite" or parsed.path == ":memory:":
+        return parsed.url
+    return "sqlite:///" + str(resolve_path(str(parsed.path), info))
 
 
 class PipelineSpec(SpecModel):
@@ -379,7 +365,7 @@ class PipelineSpec(SpecModel):
             raise SpecIssue("give a workflow or a graph, not both", loc=("workflow",))
         if self.graph is None and Role.PLANNER.value not in self.models:
             message = "models.planner is required for the standard graph"
-            close = difflib.get_close_matches(Role.PLANNER.value, list(self.models), n=1)
+            close = close_matches(Role.PLANNER.value, self.models)
             if close:
                 raise SpecIssue(
                     f"{message} (is {close[0]!r} a misspelling of 'planner'?)",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.workflows.custom import AgentRuntime, custom_graph_builder
+from agents.agent import make_agent
+from agents.workflows.custom import custom_graph_builder
 from orchestrator import FakeChatModel, Pipeline, RunStatus
 from orchestrator.config.loading import parse_spec
 from tools._context import ToolContext
@@ -38,14 +39,17 @@ graph:
 def _pipeline(solver: FakeChatModel, reporter: FakeChatModel, tmp: Path, **kw: object) -> Pipeline:
     spec = parse_spec(SPEC, base_dir=tmp)
     assert spec.graph is not None
-    agents = {
-        "solver": AgentRuntime("solver", solver, "fake", "Solve.", Toolset()),
-        "reporter": AgentRuntime("reporter", reporter, "fake", "Report.", Toolset()),
-    }
+    agents = [
+        make_agent("solver", solver, prompt="Solve.", tool_mode="action"),
+        make_agent("reporter", reporter, prompt="Report.", tool_mode="action"),
+    ]
     tools = Toolset(build_tools(["evaluate"], ToolContext(tmp)))
     return Pipeline(
-        planner=reporter, graph_builder=custom_graph_builder(spec.graph, agents, tools), **kw
-    )  # type: ignore[arg-type]
+        planner=reporter,
+        agents=agents,
+        graph_builder=custom_graph_builder(spec.graph, tools),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_steps_templates_and_edges(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from agents.agent import make_agent
 from agents.workflows.coding_assistant import coding_assistant_graph
 from orchestrator import FakeChatModel, FunctionChatModel, Pipeline, Price, RunStatus
 from orchestrator.exceptions import ModelConnectionError
@@ -89,14 +90,14 @@ def test_standard_run_span_tree_and_genai_attributes() -> None:
     planner = FakeChatModel(
         [_usage_reply(tool_calls=[call("add", {"a": 2, "b": 3}, "c1")]), _usage_reply("5")]
     )
-    pipeline = Pipeline(
-        planner=planner,
+    agent = make_agent(
+        "planner",
+        planner,
         tools=[add],
-        tracer_provider=trace.provider,
-        model_names={"planner": "scout"},
-        prices={"planner": Price(input_per_million=1.0, output_per_million=2.0)},
-        name="adder",
+        model_name="scout",
+        price=Price(input_per_million=1.0, output_per_million=2.0),
     )
+    pipeline = Pipeline(planner=agent, tracer_provider=trace.provider, name="adder")
     result = pipeline.run("2+3?", thread_id="thread-1")
     assert result.status is RunStatus.COMPLETED
     assert trace.tree() == [
