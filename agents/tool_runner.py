@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator import telemetry
 from orchestrator.events import ToolCallEvent, emit
-from orchestrator.exceptions import ToolArgumentError, ToolError
+from orchestrator.exceptions import ToolArgumentError, ToolError, ToolServerError
 from orchestrator.schema import EnforceOutcome
 from tools.base import Toolset
 
@@ -94,6 +94,8 @@ async def run_tool_call(
             outcome = ToolOutcome(name, args, ok=True, text=text)
         except ToolError as err:
             outcome = ToolOutcome(name, args, ok=False, text=f"error: {err}")
+        except ToolServerError:
+            raise  # the server is gone: the run fails, it is not the model's to handle
         except Exception as err:  # a tool crash is the model's problem to handle, not the run's
             outcome = ToolOutcome(name, args, ok=False, text=f"error: {type(err).__name__}: {err}")
         if outcome.ok and toolset.changes_files(name) and isinstance(args.get("path"), str):

@@ -16,6 +16,7 @@ transport faults* (a server misbehaved: retry, re-point, or resume) and from *sc
     ├── ToolError                    a tool refused or failed (sent back to the model as text)
     │   ├── ToolArgumentError        arguments did not match the tool's JSON schema
     │   └── WorkspaceEscapeError     a path that leaves the run's workspace
+    ├── ToolServerError              an MCP server did not start, stopped answering or died
     ├── BudgetExhaustedError         a run limit (steps, tokens, wall time, cost) was hit
     ├── ExpressionError              a graph condition or template failed at run time
     └── EvalError                    the evaluation harness could not load or judge a dataset
@@ -49,6 +50,7 @@ __all__ = [
     "SchemaValidationError",
     "ToolArgumentError",
     "ToolError",
+    "ToolServerError",
     "WorkspaceEscapeError",
 ]
 
@@ -188,6 +190,18 @@ class ToolArgumentError(ToolError):
 
 class WorkspaceEscapeError(ToolError):
     """A path that would leave the run's workspace."""
+
+
+class ToolServerError(BicameralError):
+    """An external tool server (an MCP server) could not start, stopped answering or died.
+
+    Unlike a :class:`ToolError` this is not the model's to handle: the run ends ``failed``
+    (its checkpoint kept, so it can be resumed once the server is back).
+    """
+
+    def __init__(self, message: str, *, server: str) -> None:
+        self.server = server
+        super().__init__(message)
 
 
 class BudgetExhaustedError(BicameralError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,16 @@ import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked b
 
 # isort: split
 from agents.agent import Agent, make_agent
-from orchestrator.config.spec import AgentSpec, ModelSpec, PipelineSpec, Provider, TelemetrySpec
+from orchestrator.config.spec import (
+    MCP_REF_PREFIX,
+    AgentSpec,
+    ModelSpec,
+    PipelineSpec,
+    Provider,
+    TelemetrySpec,
+)
 from orchestrator.exceptions import ConfigError
+from orchestrator.integrations.mcp_loading import load_mcp_tools
 from orchestrator.pipeline import GraphBuilder, Pipeline
 from orchestrator.telemetry.settings import TelemetrySettings
 from orchestrator.types import Role
@@ -86,10 +94,18 @@ def _user_tool(ref: str) -> BaseTool:
     raise ConfigError(f"user tool {ref!r} is neither a LangChain tool nor a function")
 
 
-def _tools(names: Sequence[str], ctx: ToolContext, approval: Sequence[str] = ()) -> list[BaseTool]:
+def _tools(
+    names: Sequence[str],
+    ctx: ToolContext,
+    approval: Sequence[str] = (),
+    mcp: Mapping[str, Sequence[BaseTool]] | None = None,
+) -> list[BaseTool]:
     builtin = [n for n in names if ":" not in n]
     out = build_tools(builtin, ctx)
-    out.extend(_user_tool(n) for n in names if ":" in n)
+    out.extend(_user_tool(n) for n in names if ":" in n and not n.startswith(MCP_REF_PREFIX))
+    for ref in names:
+        if ref.startswith(MCP_REF_PREFIX):
+            out.extend((mcp or {}).get(ref.removeprefix(MCP_REF_PREFIX), ()))
     gated = {ref.rpartition(":")[2] for ref in approval}
     return [require_approval(t) if t.name in gated else t for t in out]
 
@@ -145,6 +161,7 @@ def pipeline_from_spec(
     if planner_spec is None:
         raise ConfigError("the pipeline has no planner (models.planner or agents.planner)")
     models: dict[str, BaseChatModel] = {}
+    servers, mcp = load_mcp_tools(spec)
 
     def agent(name: str, agent_spec: AgentSpec, approval: Sequence[str] = ()) -> Agent:
         if agent_spec.model not in models:
@@ -156,7 +173,7 @@ def pipeline_from_spec(
             agent_spec,
             model=models[agent_spec.model],
             model_spec=spec.models[agent_spec.model],
-            tools=_tools(agent_spec.tools, tool_ctx, approval),
+            tools=_tools(agent_spec.tools, tool_ctx, approval, mcp),
         )
 
     planner = agent(Role.PLANNER.value, planner_spec, spec.tools.require_approval)
@@ -179,6 +196,7 @@ def pipeline_from_spec(
         checkpointer=checkpoint or spec.checkpoint,
         graph_builder=builder,
         name=spec.name,
+        resources=[servers] if servers else (),
         telemetry=_telemetry(spec, otlp_endpoint),
     )
     pipeline.launch = {"workspace": str(root)}
@@ -219,6 +237,23 @@ def _workflow_builder(spec: PipelineSpec, tool_ctx: ToolContext) -> GraphBuilder
 
     step_tools = [s.tool for s in spec.graph.steps.values() if s.tool is not None]
     return custom_graph_builder(spec.graph, Toolset(_tools(sorted(set(step_tools)), tool_ctx)))
+
+
+def agent_tools(
+    spec: PipelineSpec, *, workspace: str | Path | None = None
+) -> dict[str, list[BaseTool]]:
+    """Every tool each agent of ``spec`` would see (built-in, user modules, MCP), by agent.
+
+    MCP servers are started briefly to list their tools (``bicameral tools``).
+    """
+    root = Path(workspace or spec.workspace or Path.cwd()).resolve()
+    tool_ctx = ToolContext(root)
+    _, mcp = load_mcp_tools(spec)
+    out: dict[str, list[BaseTool]] = {}
+    for name, agent in spec.agents.items():
+        approval = spec.tools.require_approval if name == Role.PLANNER.value else ()
+        out[name] = _tools(agent.tools, tool_ctx, approval, mcp)
+    return out
 
 
 def flag_overrides(

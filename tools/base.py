@@ -42,6 +42,7 @@ from orchestrator.exceptions import (
     SchemaDefinitionError,
     ToolArgumentError,
     ToolError,
+    ToolServerError,
 )
 from orchestrator.schema import Validator, check_arguments, validator_for
 from orchestrator.schema.validate import json_path
@@ -277,6 +278,8 @@ class Toolset:
             result = await self._tools[name].ainvoke(checked, config)
         except ToolError as err:
             err.tool = err.tool or name
+            raise
+        except ToolServerError:
             raise
         except Exception as exc:
             raise _wrap(exc, name) from exc
