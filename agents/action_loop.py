@@ -45,10 +45,10 @@ class LoopOutcome:
     steps: int = 0
     tool_outcomes: list[ToolOutcome] = field(default_factory=list)
 
-    def add(self, call: EnforcedCall, *, steps: int | None = None) -> None:
+    def add(self, call: EnforcedCall) -> None:
         self.usage = self.usage + call.usage
         self.enforcement = merge_counts(self.enforcement, call.enforcement)
-        self.steps += max(call.attempts, 1) if steps is None else steps
+        self.steps += max(call.attempts, 1)
 
     def add_tool(self, outcome: ToolOutcome) -> None:
         self.tool_outcomes.append(outcome)
@@ -63,6 +63,27 @@ class LoopOutcome:
             "tool_results": [o.record() for o in self.tool_outcomes],
             "changed_files": [p for o in self.tool_outcomes for p in o.changed],
         }
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One request for one agent, with its budgets."""
+
+    agent: Agent
+    request: str
+    result_schema: dict[str, Any]
+    schema_name: str
+    max_turns: int
+    max_retries: int
+    budget: int | None
+    prompt: str
+
+    def retries(self, out: LoopOutcome) -> int | None:
+        """Re-asks allowed for the next enforced call within the step budget (None: no call)."""
+        if self.budget is None:
+            return self.max_retries
+        left = self.budget - out.steps
+        return None if left <= 0 else min(self.max_retries, left - 1)
 
 
 async def run_action_loop(
@@ -83,124 +104,93 @@ async def run_action_loop(
         ModelError: a model call failed; what the loop did before (calls, tools) is kept on
             the exception (``orchestrator.graph.state.keep_partial``).
     """
+    job = _Job(
+        agent,
+        request,
+        result_schema,
+        schema_name,
+        max_turns,
+        max_retries,
+        step_budget,
+        system_prompt or agent.prompt,
+    )
     out = LoopOutcome(role=agent.name)
+    tools = agent.toolset.schemas()
     try:
-        await _solve(
-            agent,
-            out,
-            request,
-            result_schema,
-            schema_name,
-            max_turns,
-            max_retries,
-            step_budget,
-            system_prompt or agent.prompt,
-        )
+        if not tools:
+            await _single(job, out)
+        elif agent.tool_mode is ToolMode.NATIVE:
+            await _native(job, out, tools)
+        else:
+            await _actions(job, out, tools)
     except Exception as exc:
         keep_partial(exc, out.update())
         raise
     return out
 
 
-def _retries(max_retries: int, out: LoopOutcome, budget: int | None) -> int | None:
-    """Re-asks allowed for the next enforced call within the step budget (None: no call)."""
-    if budget is None:
-        return max_retries
-    left = budget - out.steps
-    return None if left <= 0 else min(max_retries, left - 1)
-
-
-def _over_budget(out: LoopOutcome, budget: int | None) -> LoopOutcome:
+def _over_budget(out: LoopOutcome) -> None:
     out.error = BudgetExhaustedError(
         f"max_steps reached inside {out.role}'s loop ({out.steps} model calls)", limit="max_steps"
     )
-    return out
 
 
-async def _solve(
-    agent: Agent,
-    out: LoopOutcome,
-    request: str,
-    result_schema: dict[str, Any],
-    schema_name: str,
-    max_turns: int,
-    max_retries: int,
-    budget: int | None,
-    prompt: str,
-) -> LoopOutcome:
-    tools = agent.toolset.schemas()
-    if not tools:
-        retries = _retries(max_retries, out, budget)
+def _no_final(job: _Job, out: LoopOutcome) -> None:
+    out.error = SchemaValidationError(f"used {job.max_turns} tool turns without a final result")
+
+
+async def _single(job: _Job, out: LoopOutcome) -> None:
+    """No tools: one enforced call for the result."""
+    retries = job.retries(out)
+    if retries is None:
+        return _over_budget(out)
+    messages: list[BaseMessage] = [SystemMessage(job.prompt), HumanMessage(job.request)]
+    call = await enforce_role(
+        job.agent, messages, job.result_schema, schema_name=job.schema_name, max_retries=retries
+    )
+    out.add(call)
+    out.value, out.error = call.value, call.error
+    return None
+
+
+async def _actions(job: _Job, out: LoopOutcome, tools: list[dict[str, Any]]) -> None:
+    """Action mode: each turn one enforced JSON action, a tool call or the final result."""
+    union = action_schema(tools, job.result_schema)
+    system = job.prompt + "\n\n" + action_instructions(tools, "<result JSON>")
+    messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(job.request)]
+    for _ in range(job.max_turns):
+        retries = job.retries(out)
         if retries is None:
-            return _over_budget(out, budget)
-        messages: list[BaseMessage] = [SystemMessage(prompt), HumanMessage(request)]
+            return _over_budget(out)
         call = await enforce_role(
-            agent, messages, result_schema, schema_name=schema_name, max_retries=retries
-        )
-        out.add(call)
-        out.value, out.error = call.value, call.error
-        return out
-    if agent.tool_mode is ToolMode.NATIVE:
-        return await _native(
-            agent,
-            out,
-            request,
-            result_schema,
-            schema_name,
-            max_turns,
-            max_retries,
-            budget,
-            prompt,
-            tools,
-        )
-
-    union = action_schema(tools, result_schema)
-    system = prompt + "\n\n" + action_instructions(tools, "<result JSON>")
-    messages = [SystemMessage(system), HumanMessage(request)]
-    for _ in range(max_turns):
-        retries = _retries(max_retries, out, budget)
-        if retries is None:
-            return _over_budget(out, budget)
-        call = await enforce_role(
-            agent, messages, union, schema_name=f"{schema_name}_action", max_retries=retries
+            job.agent, messages, union, schema_name=f"{job.schema_name}_action", max_retries=retries
         )
         out.add(call)
         if call.error is not None:
             out.error = call.error
-            return out
+            return None
         value = call.value
         if value["action"] == FINAL_ACTION:
             out.value = value["result"]
-            return out
+            return None
         arguments = dict(value.get("arguments") or {})
         # The schema layer enforced the action schema, which holds the tool's parameters.
-        outcome = await run_tool_call(agent.toolset, value["action"], arguments, checked=True)
+        outcome = await run_tool_call(job.agent.toolset, value["action"], arguments, checked=True)
         out.add_tool(outcome)
         messages.append(AIMessage(json.dumps(value, sort_keys=True)))
         label = "result" if outcome.ok else "error"
         messages.append(HumanMessage(f"Tool {value['action']} {label}:\n{outcome.text}"))
-    out.error = SchemaValidationError(f"used {max_turns} tool turns without a final result")
-    return out
+    return _no_final(job, out)
 
 
-async def _native(
-    agent: Agent,
-    out: LoopOutcome,
-    request: str,
-    result_schema: dict[str, Any],
-    schema_name: str,
-    max_turns: int,
-    max_retries: int,
-    budget: int | None,
-    prompt: str,
-    tools: list[dict[str, Any]],
-) -> LoopOutcome:
+async def _native(job: _Job, out: LoopOutcome, tools: list[dict[str, Any]]) -> None:
     """Native tool calling: the server parses the calls; the final reply is enforced."""
+    agent = job.agent
     bound = agent.model.bind_tools(tools)
-    messages: list[BaseMessage] = [SystemMessage(prompt), HumanMessage(request)]
-    for _ in range(max_turns):
-        if budget is not None and out.steps >= budget:
-            return _over_budget(out, budget)
+    messages: list[BaseMessage] = [SystemMessage(job.prompt), HumanMessage(job.request)]
+    for _ in range(job.max_turns):
+        if job.budget is not None and out.steps >= job.budget:
+            return _over_budget(out)
         start = time.perf_counter()
         try:
             reply = await bound.ainvoke(messages)
@@ -208,23 +198,21 @@ async def _native(
             keep_failed_call(exc, agent.name, [], time.perf_counter() - start)
             raise
         latency = time.perf_counter() - start
+        emit_model_calls(agent.name, [reply], latency)
         if not isinstance(reply, AIMessage) or not reply.tool_calls:
             # The final reply: the schema layer checks it (and re-asks, without tools).
-            retries = _retries(max_retries, out, budget)
             call = await enforce_role(
                 agent,
                 messages,
-                result_schema,
-                schema_name=schema_name,
-                max_retries=retries or 0,
+                job.result_schema,
+                schema_name=job.schema_name,
+                max_retries=job.retries(out) or 0,
                 first_reply=reply,
             )
-            emit_model_calls(agent.name, [reply], latency)
             call.usage = call.usage + Usage.of(reply, latency_s=latency)
-            out.add(call, steps=max(call.attempts, 1))
+            out.add(call)
             out.value, out.error = call.value, call.error
-            return out
-        emit_model_calls(agent.name, [reply], latency)
+            return None
         out.usage = out.usage + Usage.of(reply, latency_s=latency)
         out.steps += 1
         messages.append(reply)
@@ -239,5 +227,4 @@ async def _native(
                     status="success" if outcome.ok else "error",
                 )
             )
-    out.error = SchemaValidationError(f"used {max_turns} tool turns without a final result")
-    return out
+    return _no_final(job, out)

@@ -130,6 +130,11 @@ class AgentContext:
                 raise ConfigError(f"agent {agent.name!r} is registered as {key!r}")
         object.__setattr__(self, "prices", {n: a.price for n, a in self.agents.items()})
 
+    def retries_within(self, steps: int) -> int:
+        """Re-asks one enforced call may spend so that the run stays within ``max_steps``
+        (``steps`` taken so far)."""
+        return max(0, min(self.max_enforce_retries, self.limits.max_steps - steps - 1))
+
     @property
     def planner(self) -> Agent:
         """The planner agent."""

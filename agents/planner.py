@@ -113,14 +113,10 @@ async def plan(
         update = {"messages": [reply], "steps": 1, "usage": usage_table(planner.name, usage)}
         return {**update, **_settled(reply)}
 
-    # Re-asks may not take the run past max_steps.
-    left = ctx.limits.max_steps - int(state.get("steps", 0))
+    messages = [SystemMessage(setup.action_prompt), *history_for_action_mode(history)]
+    retries = ctx.retries_within(int(state.get("steps", 0)))  # re-asks stay within max_steps
     call = await enforce_role(
-        planner,
-        [SystemMessage(setup.action_prompt), *history_for_action_mode(history)],
-        setup.union,
-        schema_name="planner_action",
-        max_retries=max(0, min(ctx.max_enforce_retries, left - 1)),
+        planner, messages, setup.union, schema_name="planner_action", max_retries=retries
     )
     result = call.update()
     if call.error is not None or call.reply is None:

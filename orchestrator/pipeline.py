@@ -47,6 +47,7 @@ from orchestrator.result import ErrorInfo, RunResult, result_from_state
 from orchestrator.runlog.recorder import open_recorder
 from orchestrator.types import Role, RunStatus
 from orchestrator.usage import Price
+from tools.sandbox import sandbox_isolation
 
 __all__ = ["GraphBuilder", "Pipeline", "RunResource"]
 
@@ -148,9 +149,8 @@ class Pipeline:
         )
         self._graph_builder = graph_builder
         self._clock = clock
-        self.resources = _with_tool_resources(
-            resources, [t for a in by_name.values() for t in a.toolset.tools]
-        )
+        every_tool = [t for a in by_name.values() for t in a.toolset.tools]
+        self.resources = _with_tool_resources(resources, every_tool)
         # Runs reuse one compiled graph per checkpointer and context (see _app).
         self._compiled: tuple[BaseCheckpointSaver[Any], AgentContext, CompiledGraph] | None = None
 
@@ -306,6 +306,7 @@ class Pipeline:
             status=status,
             error=error,
             pending_approval=pending,
+            sandbox=sandbox_isolation().describe(),
         )
         yield FinalEvent(result=result)
 

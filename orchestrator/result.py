@@ -51,6 +51,8 @@ class RunResult(BaseModel):
         pending_approval: the tool call awaiting approval when interrupted.
         changed_files: workspace files changed by tools.
         tool_results: each tool call's name, arguments, ok flag and result summary.
+        sandbox: one line on how far sandboxed code (``run_python``, ``run_tests``, the math
+            tools) is isolated on this machine (``tools.sandbox.Isolation``).
     """
 
     status: RunStatus
@@ -66,6 +68,7 @@ class RunResult(BaseModel):
     pending_approval: dict[str, Any] | None = None
     changed_files: list[str] = Field(default_factory=list)
     tool_results: list[dict[str, Any]] = Field(default_factory=list)
+    sandbox: str = ""
 
     @property
     def ok(self) -> bool:
@@ -89,8 +92,11 @@ def result_from_state(
     status: RunStatus | None = None,
     error: ErrorInfo | None = None,
     pending_approval: dict[str, Any] | None = None,
+    sandbox: str = "",
 ) -> RunResult:
-    """Build a ``RunResult`` from a graph state snapshot's values."""
+    """Build a ``RunResult`` from a graph state snapshot's values (``sandbox``: the line
+    describing the sandbox's isolation, from ``tools.sandbox``, which this layer cannot
+    import)."""
     usage_table = values.get("usage") or {}
     raw_status = status or RunStatus(values.get("status") or RunStatus.COMPLETED)
     if raw_status is RunStatus.RUNNING:
@@ -112,4 +118,5 @@ def result_from_state(
         pending_approval=pending_approval,
         changed_files=list(values.get("changed_files") or []),
         tool_results=list(values.get("tool_results") or []),
+        sandbox=sandbox,
     )

@@ -262,13 +262,12 @@ async def code(
     )
     if feedback:
         request += "\nYour previous edits could not be applied:\n" + "\n".join(feedback)
-    left = ctx.limits.max_steps - int(state.get("steps", 0))
     call = await enforce_role(
         _coder(ctx),
         [SystemMessage(prompt), HumanMessage(request)],
         edits_schema(editable_paths(list(sources) or list(state.get("files") or []))),
         schema_name="code_edits",
-        max_retries=max(0, min(ctx.max_enforce_retries, left - 1)),
+        max_retries=ctx.retries_within(int(state.get("steps", 0))),
     )
     update: dict[str, Any] = {
         **call.update(),

@@ -107,13 +107,9 @@ def enforce(
     """
     loop = _Loop(model, messages, schema, max_retries, stats, schema_name, model_name)
     steps = loop.steps()
-    request = next(steps)
-    if first_reply is not None:
-        try:
-            request = steps.send(first_reply)
-        except StopIteration as done:
-            first: EnforceResult = done.value
-            return first
+    request = _begin(steps, first_reply, loop.schema_name)
+    if isinstance(request, EnforceResult):
+        return request
     while True:
         try:
             reply = model.invoke(request, config=config, **loop.invoke_kwargs)
@@ -142,15 +138,9 @@ async def aenforce(
     """Async :func:`enforce` (the same loop, driven with ``ainvoke``)."""
     loop = _Loop(model, messages, schema, max_retries, stats, schema_name, model_name)
     steps = loop.steps()
-    request = next(steps)
-    if first_reply is not None:
-        # the reply was traced where it was received; its check is an attempt all the same
-        with telemetry.enforcement_attempt(loop.schema_name, request):
-            try:
-                request = steps.send(first_reply)
-            except StopIteration as done:
-                first: EnforceResult = done.value
-                return first
+    request = _begin(steps, first_reply, loop.schema_name)
+    if isinstance(request, EnforceResult):
+        return request
     while True:
         with telemetry.enforcement_attempt(loop.schema_name, request) as attempt:
             try:
@@ -164,6 +154,23 @@ async def aenforce(
             except StopIteration as done:
                 result: EnforceResult = done.value
                 return result
+
+
+def _begin(
+    steps: _Steps, first_reply: BaseMessage | None, schema_name: str
+) -> list[BaseMessage] | EnforceResult:
+    """The first request; with a reply already received, the request after it (or the result,
+    when that reply is accepted)."""
+    request = next(steps)
+    if first_reply is None:
+        return request
+    # the reply was traced where it was received; its check is an attempt all the same
+    with telemetry.enforcement_attempt(schema_name, request):
+        try:
+            return steps.send(first_reply)
+        except StopIteration as done:
+            result: EnforceResult = done.value
+            return result
 
 
 class _Loop:

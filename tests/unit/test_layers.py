@@ -28,18 +28,29 @@ LAYERS: list[tuple[str, ...]] = [
     ("orchestrator.graph",),
     ("tools",),
     ("agents",),
-    ("orchestrator.pipeline", "orchestrator.loader", "orchestrator._companions"),
-    ("orchestrator.evaluation", "orchestrator.cli"),
+    (
+        "orchestrator.pipeline",
+        "orchestrator.loader",
+        "orchestrator._companions",
+        "orchestrator.integrations.mcp_client",
+        "orchestrator.integrations.mcp_loading",
+        "orchestrator.integrations._pdeathsig",
+    ),
+    (
+        "orchestrator.evaluation",
+        "orchestrator.cli",
+        "orchestrator.capacity",
+        "orchestrator.integrations.mcp_serve",
+        "orchestrator.integrations.langgraph_app",
+        "orchestrator.integrations",
+    ),
 ]
 
 
 def _unit(module: str) -> str:
-    """The unit a module belongs to: its package for packages, else the module."""
-    for layer in LAYERS:
-        for unit in layer:
-            if module == unit or module.startswith(unit + "."):
-                return unit
-    return module
+    """The unit a module belongs to: the longest unit named in LAYERS that contains it."""
+    found = [u for layer in LAYERS for u in layer if module == u or module.startswith(u + ".")]
+    return max(found, key=len) if found else module
 
 
 def _layer(unit: str) -> int:
@@ -96,6 +107,19 @@ def _edges() -> dict[str, set[str]]:
     return edges
 
 
+def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        node = todo.pop()
+        if node == goal:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(edges.get(node, ()))
+    return False
+
+
 def test_nothing_imports_upward() -> None:
     upward = [
         f"{src} -> {dst}"
@@ -109,19 +133,8 @@ def test_nothing_imports_upward() -> None:
 def test_no_import_circles_between_units() -> None:
     edges = _edges()
 
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), [start]
-        while todo:
-            node = todo.pop()
-            if node == goal:
-                return True
-            if node not in seen:
-                seen.add(node)
-                todo.extend(edges.get(node, ()))
-        return False
-
     circles = sorted(
-        f"{a} <-> {b}" for a, targets in edges.items() for b in targets if reaches(b, a)
+        f"{a} <-> {b}" for a, targets in edges.items() for b in targets if _reaches(edges, b, a)
     )
     assert circles == []
 
@@ -130,15 +143,4 @@ def test_no_circles_inside_the_evaluation_package() -> None:
     modules = {m: p for m, p in _modules().items() if m.startswith("orchestrator.evaluation.")}
     graph = {m: {t for t in _imports(p, m) if t in modules} for m, p in modules.items()}
 
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), [start]
-        while todo:
-            node = todo.pop()
-            if node == goal:
-                return True
-            if node not in seen:
-                seen.add(node)
-                todo.extend(graph.get(node, ()))
-        return False
-
-    assert sorted(f"{a} <-> {b}" for a in graph for b in graph[a] if reaches(b, a)) == []
+    assert sorted(f"{a} <-> {b}" for a in graph for b in graph[a] if _reaches(graph, b, a)) == []
