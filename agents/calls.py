@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
+from orchestrator import telemetry
 from orchestrator.events import ModelCallEvent, emit
 from orchestrator.exceptions import ModelResponseError
 from orchestrator.graph.state import keep_partial
@@ -63,5 +64,6 @@ async def invoke_role(
             f"{role} model returned {type(reply).__name__}, expected AIMessage",
             excerpt=str(reply)[:200],
         )
+    telemetry.model_call(role, reply, latency, messages)
     emit_model_calls(role, [reply], latency)
     return reply, Usage.of(reply, latency_s=latency)

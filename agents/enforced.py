@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from agents.agent import Agent
 from agents.calls import emit_model_calls, keep_failed_call
+from orchestrator import telemetry
 from orchestrator.events import EnforcementAttempt, emit
 from orchestrator.exceptions import SchemaValidationError
 from orchestrator.schema import EnforcementStats, EnforceOutcome, aenforce
@@ -68,16 +69,17 @@ async def enforce_role(
     out = EnforcedCall(role=agent.name)
     start = time.perf_counter()
     try:
-        res = await aenforce(
-            model or agent.model,
-            messages,
-            schema,
-            max_retries=max_retries,
-            stats=stats,
-            schema_name=schema_name,
-            model_name=agent.model_name,
-            first_reply=first_reply,
-        )
+        with telemetry.role(agent.name):
+            res = await aenforce(
+                model or agent.model,
+                messages,
+                schema,
+                max_retries=max_retries,
+                stats=stats,
+                schema_name=schema_name,
+                model_name=agent.model_name,
+                first_reply=first_reply,
+            )
     except SchemaValidationError as err:
         elapsed = time.perf_counter() - start
         replies = [r for r in err.replies if r is not first_reply]
@@ -103,7 +105,14 @@ async def enforce_role(
     out.enforcement = stats.as_dict()
     emit(
         EnforcementAttempt(
-            role=agent.name, schema_name=schema_name, attempts=out.attempts, outcome=outcome
+            role=agent.name,
+            schema_name=schema_name,
+            attempts=out.attempts,
+            outcome=outcome,
+            rejections=tuple(
+                {"attempt": r.attempt, "errors": list(r.errors), "reask": r.reask}
+                for r in stats.rejections
+            ),
         )
     )
     return out

@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator import telemetry
 from orchestrator.events import ToolCallEvent, emit
 from orchestrator.exceptions import ToolArgumentError, ToolError, ToolServerError
 from orchestrator.graph.routing import call_signature
@@ -109,6 +110,7 @@ async def run_tool_call(
         outcome = await _run_checked(toolset, name, args, failed_before)
     outcome.check = verdict
     outcome.duration_s = time.perf_counter() - start
+    telemetry.tool_call(name, outcome.arguments, outcome.ok, outcome.text, outcome.duration_s)
     emit(
         ToolCallEvent(
             tool=name,

@@ -19,10 +19,18 @@ import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked b
 
 # isort: split
 from agents.agent import Agent, make_agent
-from orchestrator.config.spec import MCP_REF_PREFIX, AgentSpec, ModelSpec, PipelineSpec, Provider
+from orchestrator.config.spec import (
+    MCP_REF_PREFIX,
+    AgentSpec,
+    ModelSpec,
+    PipelineSpec,
+    Provider,
+    TelemetrySpec,
+)
 from orchestrator.exceptions import ConfigError
 from orchestrator.integrations.mcp_loading import load_mcp_tools
 from orchestrator.pipeline import GraphBuilder, Pipeline
+from orchestrator.telemetry.settings import TelemetrySettings
 from orchestrator.types import Role
 from orchestrator.usage import Price
 from tools.base import ToolContext, build_tools, require_approval, tool_from_function
@@ -134,12 +142,13 @@ def pipeline_from_spec(
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
     graph_builder: GraphBuilder | None = None,
+    otlp_endpoint: str | None = None,
 ) -> Pipeline:
     """Build the ``Pipeline`` a spec describes.
 
-    ``workspace`` and ``checkpoint`` override the file's (the CLI's ``--workspace`` and
-    ``--checkpoint``); the workspace defaults to the file's ``workspace`` or the current
-    directory.
+    ``workspace``, ``checkpoint`` and ``otlp_endpoint`` override the file's (the CLI's
+    ``--workspace``, ``--checkpoint`` and ``--otlp-endpoint``); the workspace defaults to the
+    file's ``workspace`` or the current directory.
     """
     root = Path(workspace or spec.workspace or Path.cwd()).resolve()
     if not root.is_dir():
@@ -179,7 +188,7 @@ def pipeline_from_spec(
         if name not in (Role.PLANNER, Role.REASONER)
     ]
     builder = graph_builder or _workflow_builder(spec, tool_ctx)
-    return Pipeline(
+    pipeline = Pipeline(
         planner=planner,
         reasoner=reasoner,
         agents=others,
@@ -188,7 +197,31 @@ def pipeline_from_spec(
         graph_builder=builder,
         name=spec.name,
         resources=[servers] if servers else (),
+        telemetry=_telemetry(spec, otlp_endpoint),
     )
+    pipeline.launch = {"workspace": str(root)}
+    return pipeline
+
+
+def _telemetry(spec: PipelineSpec, endpoint: str | None) -> TelemetrySettings | None:
+    """Tracing settings: the file's ``telemetry:``, ``--otlp-endpoint``, then the environment."""
+    from orchestrator.telemetry.settings import settings_from_env
+
+    section = spec.telemetry
+    if section is not None and not section.enabled:
+        return None
+    settings = None
+    if section is not None or endpoint:
+        section = section or TelemetrySpec()
+        settings = TelemetrySettings(
+            endpoint=endpoint or section.endpoint,
+            headers=section.headers(),
+            service_name=section.service_name,
+            capture_content=section.capture_content,
+            provider_names=dict(section.provider_names),
+            timeout_s=section.timeout_s,
+        )
+    return settings_from_env(settings)
 
 
 def _workflow_builder(spec: PipelineSpec, tool_ctx: ToolContext) -> GraphBuilder | None:
@@ -251,6 +284,7 @@ def load_pipeline(
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
     origins: Mapping[str, str] | None = None,
+    otlp_endpoint: str | None = None,
 ) -> Pipeline:
     """Read a pipeline file and build its ``Pipeline``.
 
@@ -267,4 +301,8 @@ def load_pipeline(
     from orchestrator.config.loading import load_spec
 
     spec = load_spec(path, list(overrides), origins=origins)
-    return pipeline_from_spec(spec, workspace=workspace, checkpoint=checkpoint, notice=notice)
+    pipeline = pipeline_from_spec(
+        spec, workspace=workspace, checkpoint=checkpoint, notice=notice, otlp_endpoint=otlp_endpoint
+    )
+    pipeline.launch.update(pipeline=str(Path(path).resolve()), overrides=list(overrides))
+    return pipeline

@@ -35,6 +35,7 @@ import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked b
 # isort: split
 from agents.agent import Agent, AgentContext, make_agent
 from agents.workflows.standard import build_graph
+from orchestrator import telemetry
 from orchestrator._sync import iterate_in_thread, run_sync
 from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
 from orchestrator.exceptions import BudgetExhaustedError, ConfigError
@@ -43,6 +44,7 @@ from orchestrator.graph.kit import Graph
 from orchestrator.graph.state import RunState, with_partial_work
 from orchestrator.limits import Limits
 from orchestrator.result import ErrorInfo, RunResult, result_from_state
+from orchestrator.runlog.recorder import open_recorder
 from orchestrator.types import Role, RunStatus
 from orchestrator.usage import Price
 from tools.sandbox import sandbox_isolation
@@ -85,6 +87,12 @@ class Pipeline:
         graph_builder: builds a custom graph from the agent context instead of the standard one.
         resources: what each run opens at its start and closes at its end, whatever the
             ending (e.g. the sessions of MCP tool servers, ``McpServers``).
+        tracer_provider: an OpenTelemetry tracer provider: each run becomes a trace (extra
+            ``otel``); ``None`` with no ``telemetry`` settings: no tracing, at no cost.
+        telemetry: tracing settings (OTLP endpoint, content capture, provider names).
+
+    Runs checkpointed to a SQLite or PostgreSQL URL also keep a run log there (every event,
+    secrets removed), which ``bicameral runs`` and ``bicameral ui`` read.
 
     Raises:
         ConfigError: tools given next to an ``Agent`` (give them to the agent), or two agents
@@ -111,8 +119,13 @@ class Pipeline:
         name: str = "pipeline",
         clock: Callable[[], float] = time.time,
         resources: Sequence[RunResource] = (),
+        tracer_provider: Any = None,
+        telemetry: telemetry.TelemetrySettings | None = None,
     ) -> None:
         self.name = name
+        self.launch: dict[str, Any] = {}
+        """How to rebuild this pipeline (file, overrides, workspace), kept in the run log so
+        ``bicameral ui`` can resume its runs; set by ``load_pipeline``."""
         self.limits = limits or Limits()
         by_name: dict[str, Agent] = {}
         for agent in (
@@ -131,6 +144,9 @@ class Pipeline:
         self.prices: dict[str, Price] = dict(self.context.prices)
         self._checkpointer = checkpointer
         self._memory = InMemorySaver()
+        self.tracing = _tracing(
+            self.context, telemetry_settings=telemetry, tracer_provider=tracer_provider
+        )
         self._graph_builder = graph_builder
         self._clock = clock
         every_tool = [t for a in by_name.values() for t in a.toolset.tools]
@@ -189,7 +205,36 @@ class Pipeline:
         }
 
     async def _drive(
-        self, graph_input: Any, thread_id: str, *, tokens: bool, events: bool = True
+        self,
+        graph_input: Any,
+        thread_id: str,
+        *,
+        tokens: bool,
+        events: bool = True,
+        task: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """The run, traced and logged (when configured) around ``_events``."""
+        recorder = open_recorder(
+            self._checkpointer, thread_id, pipeline=self.name, task=task, launch=self.launch
+        )
+        with telemetry.run(
+            self.tracing, pipeline=self.name, thread_id=thread_id, task=task
+        ) as span:
+            try:
+                async for event in self._events(
+                    graph_input, thread_id, tokens=tokens, events=events or recorder is not None
+                ):
+                    if recorder is not None:
+                        recorder.record(event)
+                    if isinstance(event, FinalEvent):
+                        span.finish(event.result)
+                    yield event
+            finally:
+                if recorder is not None:
+                    recorder.close()
+
+    async def _events(
+        self, graph_input: Any, thread_id: str, *, tokens: bool, events: bool
     ) -> AsyncIterator[Event]:
         start = time.perf_counter()
         config = self._config(thread_id)
@@ -270,7 +315,7 @@ class Pipeline:
     ) -> AsyncIterator[Event]:
         """Run ``task``, yielding typed events; the last one is ``FinalEvent`` with the result."""
         async for event in self._drive(
-            self.initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens
+            self.initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens, task=task
         ):
             yield event
 
@@ -284,7 +329,11 @@ class Pipeline:
     async def arun(self, task: str, *, thread_id: str | None = None) -> RunResult:
         """Run ``task`` to the end (or to an approval interrupt) and return the result."""
         events = self._drive(
-            self.initial_input(task), thread_id or uuid.uuid4().hex, tokens=False, events=False
+            self.initial_input(task),
+            thread_id or uuid.uuid4().hex,
+            tokens=False,
+            events=False,
+            task=task,
         )
         return await _final(events)
 
@@ -310,6 +359,34 @@ class Pipeline:
     def stream_resume(self, thread_id: str, *, approve: bool | None = None) -> Iterator[Event]:
         """Synchronous ``astream_resume``."""
         return iterate_in_thread(lambda: self.astream_resume(thread_id, approve=approve))
+
+
+def _tracing(
+    ctx: AgentContext,
+    *,
+    telemetry_settings: telemetry.TelemetrySettings | None,
+    tracer_provider: Any,
+) -> telemetry.Tracing | None:
+    if tracer_provider is None and (telemetry_settings is None or not telemetry_settings.endpoint):
+        return None
+    return telemetry.tracing_for(
+        telemetry_settings,
+        tracer_provider=tracer_provider,
+        provider_names={name: _provider_name(a.model) for name, a in ctx.agents.items()},
+        model_names={name: a.model_name for name, a in ctx.agents.items()},
+        prices=dict(ctx.prices),
+    )
+
+
+def _provider_name(model: BaseChatModel) -> str:
+    """``gen_ai.provider.name`` by client: vLLM behind the OpenAI-compatible client,
+    llama.cpp for the embedded model, the LangChain type otherwise."""
+    module = type(model).__module__
+    if module.endswith("openai_compat"):
+        return "vllm"
+    if module.endswith("models.local"):
+        return "llama.cpp"
+    return str(getattr(model, "_llm_type", type(model).__name__))
 
 
 def _as_agent(

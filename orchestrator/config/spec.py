@@ -47,6 +47,7 @@ from orchestrator.config._graph_spec import (
 )
 from orchestrator.config._mcp_spec import McpServerSpec, McpTransport
 from orchestrator.config._model_spec import ModelSpec, Price, Provider, ServeSpec, infer_provider
+from orchestrator.config._telemetry_spec import TelemetrySpec
 from orchestrator.config.checkpoint_url import parse_checkpoint_url
 from orchestrator.exceptions import ConfigError
 from orchestrator.limits import Limits
@@ -77,6 +78,7 @@ __all__ = [
     "SpecModel",
     "StepSpec",
     "StrTuple",
+    "TelemetrySpec",
     "TemplateText",
     "ToolMode",
     "ToolsSpec",
@@ -322,6 +324,9 @@ class PipelineSpec(SpecModel):
     """Agents by name; ``planner`` and ``reasoner`` exist by default for the standard roles."""
     graph: GraphSpec | None = None
     """A custom graph; default: the standard planner/reasoner graph."""
+    telemetry: TelemetrySpec | None = None
+    """OpenTelemetry traces of runs (extra ``otel``); default: off, unless the standard
+    ``OTEL_EXPORTER_OTLP_*`` variables are set."""
 
     @model_validator(mode="before")
     @classmethod

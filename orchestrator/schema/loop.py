@@ -25,6 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
+from orchestrator import telemetry
 from orchestrator.exceptions import SchemaValidationError
 from orchestrator.schema.formats import response_format_for, schema_label
 from orchestrator.schema.parse import ParsedOutput, parse_output
@@ -106,7 +107,7 @@ def enforce(
     """
     loop = _Loop(model, messages, schema, max_retries, stats, schema_name, model_name)
     steps = loop.steps()
-    request = _begin(steps, first_reply)
+    request = _begin(steps, first_reply, loop.schema_name)
     if isinstance(request, EnforceResult):
         return request
     while True:
@@ -137,33 +138,39 @@ async def aenforce(
     """Async :func:`enforce` (the same loop, driven with ``ainvoke``)."""
     loop = _Loop(model, messages, schema, max_retries, stats, schema_name, model_name)
     steps = loop.steps()
-    request = _begin(steps, first_reply)
+    request = _begin(steps, first_reply, loop.schema_name)
     if isinstance(request, EnforceResult):
         return request
     while True:
-        try:
-            reply = await model.ainvoke(request, config=config, **loop.invoke_kwargs)
-        except Exception as exc:
-            note_replies(exc, loop.replies)
-            raise
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            result: EnforceResult = done.value
-            return result
+        with telemetry.enforcement_attempt(loop.schema_name, request) as attempt:
+            try:
+                reply = await model.ainvoke(request, config=config, **loop.invoke_kwargs)
+            except Exception as exc:
+                note_replies(exc, loop.replies)
+                raise
+            attempt.replied(reply)
+            try:
+                request = steps.send(reply)
+            except StopIteration as done:
+                result: EnforceResult = done.value
+                return result
 
 
-def _begin(steps: _Steps, first_reply: BaseMessage | None) -> list[BaseMessage] | EnforceResult:
+def _begin(
+    steps: _Steps, first_reply: BaseMessage | None, schema_name: str
+) -> list[BaseMessage] | EnforceResult:
     """The first request; with a reply already received, the request after it (or the result,
     when that reply is accepted)."""
     request = next(steps)
     if first_reply is None:
         return request
-    try:
-        return steps.send(first_reply)
-    except StopIteration as done:
-        result: EnforceResult = done.value
-        return result
+    # the reply was traced where it was received; its check is an attempt all the same
+    with telemetry.enforcement_attempt(schema_name, request):
+        try:
+            return steps.send(first_reply)
+        except StopIteration as done:
+            result: EnforceResult = done.value
+            return result
 
 
 class _Loop:
@@ -229,6 +236,7 @@ class _Loop:
                         replies=replies,
                     ) from err
                 reask = HumanMessage(self._reask(err))
+                self._rejected(attempt, err, reask.text)
                 conversation = [*conversation, _for_history(reply, answer), reask]
                 continue
             outcome = _outcome(parsed) if attempt == 1 else EnforceOutcome.REASKED
@@ -245,6 +253,11 @@ class _Loop:
         else:
             lines.append("Reply with only the corrected JSON value.")
         return "\n".join(lines)
+
+    def _rejected(self, attempt: int, err: SchemaValidationError, reask: str) -> None:
+        telemetry.attempt_rejected(err.errors, reask)
+        if self.stats is not None:
+            self.stats.reject(attempt, tuple(str(e) for e in err.errors), reask)
 
     def _record(self, outcome: EnforceOutcome) -> None:
         if self.stats is not None:
