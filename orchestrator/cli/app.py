@@ -61,8 +61,10 @@ def _register() -> None:
     from orchestrator.cli.mcp_command import register_mcp
     from orchestrator.cli.plan_command import register_plan
     from orchestrator.cli.run_commands import register_run
+    from orchestrator.cli.runs_command import register_runs
     from orchestrator.cli.serve_command import register_serve
     from orchestrator.cli.tools_command import register_tools
+    from orchestrator.cli.ui_command import register_ui
 
     register_run(app)
     register_inspect(app)
@@ -72,6 +74,8 @@ def _register() -> None:
     register_plan(app)
     register_tools(app)
     register_mcp(app)
+    register_runs(app)
+    register_ui(app)
 
 
 _register()
