@@ -21,11 +21,13 @@ LAYERS: list[tuple[str, ...]] = [
         "orchestrator.events",
         "orchestrator.result",
         "orchestrator._sync",
+        "orchestrator.telemetry",
     ),
     ("orchestrator.models",),
     ("orchestrator.schema",),
     ("orchestrator.config",),
     ("orchestrator.graph",),
+    ("orchestrator.runlog",),
     ("tools",),
     ("agents",),
     (
@@ -43,6 +45,8 @@ LAYERS: list[tuple[str, ...]] = [
         "orchestrator.integrations.mcp_serve",
         "orchestrator.integrations.langgraph_app",
         "orchestrator.integrations",
+        "orchestrator.ui",
+        "orchestrator.batch",
     ),
 ]
 
