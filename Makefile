@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 #   .venv/bin/pip cache remove llama_cpp_python
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: demo test lint bench eval clean help
+.PHONY: demo test lint bench eval clean help browser
 
 help:
 	@echo "make demo   - run the coding-assistant example on the embedded model"
@@ -23,6 +23,7 @@ help:
 	@echo "make lint   - ruff and mypy (strict on orchestrator, agents, tools)"
 	@echo "make bench  - benchmarks; figures printed and saved in benchmarks/results/"
 	@echo "make eval   - evaluation harness on a few MATH-500 items with the embedded model"
+	@echo "make browser - install Chromium and its driver (apt) for the UI's browser tests"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +44,7 @@ lint: $(VENV)/.stamp-dev+local+eval
 	$(BIN)/ruff format --check orchestrator agents tools tests examples benchmarks
 	$(BIN)/mypy orchestrator agents tools
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-dev+local+bench
@@ -52,6 +53,15 @@ bench: $(VENV)/.stamp-dev+local+bench
 eval: $(VENV)/.stamp-local+eval
 	$(BIN)/bicameral eval --dataset math500 --path tests/fixtures/datasets/math500.jsonl --limit 5 \
 		--pipeline examples/math_solver.yaml --out eval-results
+
+# The UI's browser tests drive the distribution's Chromium with Selenium (no browser download).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver present"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -35,6 +35,7 @@ __all__ = [
     "check_equal_tool",
     "evaluate",
     "evaluate_tool",
+    "run_math_worker",
     "simplify",
     "simplify_tool",
 ]
@@ -113,10 +114,30 @@ def _run(op: str, args: dict[str, Any], limits: SandboxLimits | None) -> dict[st
     for key, value in args.items():
         if isinstance(value, str) and len(value) > _MAX_CHARS:
             raise ToolError(f"{key} is longer than {_MAX_CHARS} characters", tool=op)
+    return run_math_worker(op, args, limits=limits)
+
+
+def run_math_worker(
+    op: str,
+    args: dict[str, Any],
+    *,
+    limits: SandboxLimits | None = None,
+    worker: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run one sympy computation in the sandboxed worker and return its result.
+
+    The worker is a script run with ``python -I`` under the sandbox's limits; it reads
+    ``{"op", "args"}`` from its argument and prints ``{"ok", "result"|"error"}`` as one JSON
+    line. ``worker`` names another script speaking the same protocol (the math judge's).
+
+    Raises:
+        ToolError: the computation was refused, failed, or was stopped by a limit.
+    """
     limits = limits or DEFAULT_MATH_LIMITS
     request = json.dumps({"op": op, "args": args})
+    script = str(worker or _WORKER)
     with tempfile.TemporaryDirectory(prefix="bicameral-math-", ignore_cleanup_errors=True) as tmp:
-        argv = [sys.executable, "-I", "-B", "-X", "utf8", _WORKER, request]
+        argv = [sys.executable, "-I", "-B", "-X", "utf8", script, request]
         result = run_sandboxed(argv, cwd=Path(tmp), limits=limits)
     if result.killed_by is not None:
         reason = result.killed_by.value.replace("_", " ")

@@ -11,23 +11,27 @@ so it streams, checkpoints and resumes like any Bicameral run.
 from __future__ import annotations
 
 import json
+import operator
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Annotated, Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
-from agents.budget import budget_stop
-from agents.context import AgentContext
+from agents.agent import Agent, AgentContext
+from agents.budget import budget_stop, stopped
 from agents.enforced import enforce_role
 from agents.prompts import load_prompt
-from agents.tool_runner import run_tool_call
+from agents.tool_runner import ToolOutcome, run_tool_call, tool_stats
+from orchestrator.exceptions import BudgetExhaustedError
 from orchestrator.graph.kit import Graph, inline_route, instrumented
-from orchestrator.graph.state import RunState
-from orchestrator.types import Role, RunStatus
+from orchestrator.graph.state import RunState, keep_partial, merge_counts
+from orchestrator.types import RunStatus
 
 __all__ = [
+    "CodingState",
     "coding_assistant_graph",
     "editable_paths",
     "edits_schema",
@@ -37,28 +41,6 @@ __all__ = [
 
 _MAX_READ = 6
 _SOURCE_CHARS = 6000
-
-
-def files_schema(paths: list[str]) -> dict[str, Any]:
-    """The planner's choice of files to read: distinct paths among those that exist.
-
-    ``uniqueItems`` is validated client-side; the schema sent for constrained decoding
-    leaves it out where the server's grammar cannot take it (vLLM: HTTP 400).
-    """
-    return {
-        "type": "object",
-        "properties": {
-            "files": {
-                "type": "array",
-                "items": {"enum": paths},
-                "minItems": 1,
-                "maxItems": min(_MAX_READ, len(paths)),
-                "uniqueItems": True,
-            }
-        },
-        "required": ["files"],
-        "additionalProperties": False,
-    }
 
 
 def edits_schema(paths: list[str]) -> dict[str, Any]:
@@ -164,173 +146,222 @@ def _paths(listing: str) -> list[str]:
     ]
 
 
+class CodingState(RunState, total=False):
+    """The run state of the coding assistant.
+
+    Attributes:
+        files: the repository's Python files.
+        sources: the files read, path -> plain text.
+        tests: the latest test report (``parse_test_report``).
+        test_runs: every test report, in order.
+        attempts: edit attempts made.
+        edits: the latest edits the reasoner returned (``edits_schema``), if any.
+        apply_errors: why the latest edits could not be applied (fed back to the reasoner).
+    """
+
+    files: list[str]
+    sources: dict[str, str]
+    tests: dict[str, Any]
+    test_runs: Annotated[list[dict[str, Any]], operator.add]
+    attempts: int
+    edits: dict[str, Any] | None
+    apply_errors: list[str]
+
+
+def _coder(ctx: AgentContext) -> Agent:
+    return ctx.reasoner or ctx.planner
+
+
+def files_schema(paths: list[str]) -> dict[str, Any]:
+    """The planner's choice of files to read: distinct paths among those that exist.
+
+    ``uniqueItems`` is validated client-side; the schema sent for constrained decoding
+    leaves it out where the server's grammar cannot take it (vLLM: HTTP 400).
+    """
+    return {
+        "type": "object",
+        "properties": {
+            "files": {
+                "type": "array",
+                "items": {"enum": paths},
+                "minItems": 1,
+                "maxItems": min(_MAX_READ, len(paths)),
+                "uniqueItems": True,
+            }
+        },
+        "required": ["files"],
+        "additionalProperties": False,
+    }
+
+
+async def explore(state: CodingState, *, ctx: AgentContext) -> dict[str, Any]:
+    """List the Python files, let the planner pick the ones worth reading, read them."""
+    tools = ctx.planner.toolset
+    listing = await run_tool_call(tools, "list_files", {"pattern": "**/*.py"})
+    records = [listing]
+    paths = _paths(listing.text) if listing.ok else []
+    chosen = paths[:_MAX_READ]
+    update: dict[str, Any] = {}
+    if len(paths) > 1:
+        prompt = (
+            f"Task: {state.get('task', '')}\nFiles in the repository:\n"
+            + "\n".join(paths)
+            + "\nWhich files should be read to do the task? Include the tests."
+        )
+        try:
+            call = await enforce_role(
+                ctx.planner,
+                [SystemMessage(ctx.planner.prompt), HumanMessage(prompt)],
+                files_schema(paths),
+                schema_name="choose_files",
+                max_retries=ctx.max_enforce_retries,
+            )
+        except Exception as exc:
+            keep_partial(exc, _tool_update(records))
+            raise
+        update.update(call.update())
+        if call.value:
+            picked = list(call.value["files"])
+            # The failing tests are the spec: always read them with the picks.
+            chosen = picked + [p for p in paths if "test" in p and p not in picked]
+            chosen = chosen[:_MAX_READ]
+    sources: dict[str, str] = {}
+    for path in chosen:
+        read = await run_tool_call(tools, "read_file", {"path": path})
+        records.append(read)
+        if read.ok:
+            sources[path] = _plain_source(read.text)[:_SOURCE_CHARS]
+    tool_update = _tool_update(records)
+    update["enforcement"] = merge_counts(update.get("enforcement"), tool_update["enforcement"])
+    return {**tool_update, **update, "files": paths, "sources": sources, "attempts": 0}
+
+
+def _tool_update(outcomes: list[ToolOutcome]) -> dict[str, Any]:
+    return {
+        "tool_results": [o.record() for o in outcomes],
+        "changed_files": [p for o in outcomes for p in o.changed],
+        "enforcement": tool_stats(outcomes),
+    }
+
+
+async def test(state: CodingState, *, ctx: AgentContext) -> dict[str, Any]:
+    """Run the tests; their report decides what comes next."""
+    outcome = await run_tool_call(ctx.planner.toolset, "run_tests", {})
+    report = parse_test_report(outcome.text)
+    return {"tests": report, "test_runs": [report], **_tool_update([outcome])}
+
+
+async def code(
+    state: CodingState, *, ctx: AgentContext, prompt: str, clock: Callable[[], float]
+) -> dict[str, Any]:
+    """Ask the coder (the reasoner, else the planner) for edits that make the tests pass."""
+    stop = budget_stop(ctx, state, clock())
+    if stop is not None:
+        return stop
+    sources = state.get("sources") or {}
+    files = "\n\n".join(f"### {p}\n{text}" for p, text in sources.items())
+    report = state.get("tests") or {}
+    feedback = state.get("apply_errors") or []
+    request = (
+        f"Task: {state.get('task', '')}\n\nFiles:\n{files}\n\n"
+        f"Failing test output:\n{report.get('excerpt', '')}\n"
+    )
+    if feedback:
+        request += "\nYour previous edits could not be applied:\n" + "\n".join(feedback)
+    call = await enforce_role(
+        _coder(ctx),
+        [SystemMessage(prompt), HumanMessage(request)],
+        edits_schema(editable_paths(list(sources) or list(state.get("files") or []))),
+        schema_name="code_edits",
+        max_retries=ctx.retries_within(int(state.get("steps", 0))),
+    )
+    update: dict[str, Any] = {
+        **call.update(),
+        "attempts": int(state.get("attempts", 0)) + 1,
+        "edits": call.value,
+        "apply_errors": [],
+    }
+    if call.value is not None:
+        update["outputs"] = [{"kind": "code", "task": state.get("task", ""), "result": call.value}]
+    elif call.error is not None:
+        update["apply_errors"] = [call.error.describe()[:1000]]
+    return update
+
+
+async def apply(state: CodingState, *, ctx: AgentContext) -> dict[str, Any]:
+    """Apply the edits (search/replace or whole files); failures are fed back."""
+    tools = ctx.planner.toolset
+    edits = (state.get("edits") or {}).get("edits", [])
+    errors: list[str] = []
+    outcomes: list[ToolOutcome] = []
+    for edit in edits:
+        if "content" in edit:
+            args = {"path": edit["path"], "content": edit["content"]}
+            outcome = await run_tool_call(tools, "write_file", args)
+        else:
+            outcome = await run_tool_call(tools, "apply_edit", dict(edit))
+        outcomes.append(outcome)
+        if not outcome.ok:
+            errors.append(outcome.text[:800])
+    return {"apply_errors": errors, **_tool_update(outcomes)}
+
+
+async def finish(state: CodingState) -> dict[str, Any]:
+    """Settle the run on the last test report."""
+    report = state.get("tests") or {}
+    attempts = int(state.get("attempts", 0))
+    status = state.get("status") or RunStatus.RUNNING.value
+    summary = (
+        f"tests: {report.get('passed', 0)} passed, {report.get('failed', 0)} failed, "
+        f"{report.get('errors', 0)} errors after {attempts} attempt(s)"
+    )
+    if report.get("ok"):
+        return {"status": RunStatus.COMPLETED.value, "answer": "Tests pass. " + summary}
+    if status == RunStatus.RUNNING.value:
+        exc = BudgetExhaustedError(
+            f"tests still failing after {attempts} attempt(s)", limit="max_attempts"
+        )
+        return {**stopped(exc), "answer": "Tests still failing. " + summary}
+    return {"answer": "Tests still failing. " + summary}
+
+
+def after_test(state: CodingState, *, max_attempts: int) -> str:
+    """Finish when the tests pass or the attempts are spent; else write code."""
+    if (state.get("tests") or {}).get("ok"):
+        return "finish"
+    if int(state.get("attempts", 0)) >= max_attempts:
+        return "finish"
+    return "code"
+
+
+def after_code(state: CodingState) -> str:
+    """Apply the edits, test again without edits, or finish a stopped run."""
+    if state.get("status", RunStatus.RUNNING.value) != RunStatus.RUNNING.value:
+        return "finish"
+    return "apply" if state.get("edits") else "test"
+
+
 def coding_assistant_graph(
     ctx: AgentContext, *, max_attempts: int = 3, clock: Callable[[], float] = time.time
 ) -> Graph:
-    """Build the coding-assistant workflow over ``ctx`` (tools: list_files, read_file,
-    apply_edit, write_file, run_tests)."""
-    tools = ctx.planner_tools
-    reasoner = ctx.reasoner or ctx.planner
-    code_prompt = load_prompt("coder")
-
-    async def explore(state: RunState) -> dict[str, Any]:
-        listing = await run_tool_call(tools, "list_files", {"pattern": "**/*.py"})
-        paths = _paths(listing.text) if listing.ok else []
-        chosen = paths[:_MAX_READ]
-        update: dict[str, Any] = {}
-        if len(paths) > 1:
-            schema = files_schema(paths)
-            prompt = (
-                f"Task: {state.get('task', '')}\nFiles in the repository:\n"
-                + "\n".join(paths)
-                + "\nWhich files should be read to do the task? Include the tests."
-            )
-            call = await enforce_role(
-                ctx.planner,
-                [SystemMessage(ctx.planner_prompt), HumanMessage(prompt)],
-                schema,
-                role=Role.PLANNER.value,
-                schema_name="choose_files",
-                model_name=ctx.model_name(Role.PLANNER),
-                max_retries=ctx.max_enforce_retries,
-            )
-            update.update(
-                steps=max(call.attempts, 1), usage=call.usage, enforcement=call.enforcement
-            )
-            if call.value:
-                picked = list(call.value["files"])
-                # The failing tests are the spec: always read them with the picks.
-                chosen = picked + [p for p in paths if "test" in p and p not in picked]
-                chosen = chosen[:_MAX_READ]
-        sources: dict[str, str] = {}
-        records = [listing.record()]
-        for path in chosen:
-            read = await run_tool_call(tools, "read_file", {"path": path})
-            records.append(read.record())
-            if read.ok:
-                sources[path] = _plain_source(read.text)[:_SOURCE_CHARS]
-        update["results"] = {"files": paths, "sources": sources, "attempts": 0}
-        update["tool_results"] = records
-        return update
-
-    async def test(state: RunState) -> dict[str, Any]:
-        outcome = await run_tool_call(tools, "run_tests", {})
-        report = parse_test_report(outcome.text)
-        runs = list((state.get("results") or {}).get("test_runs", []))
-        runs.append(report)
-        return {"results": {"tests": report, "test_runs": runs}, "tool_results": [outcome.record()]}
-
-    async def code(state: RunState) -> dict[str, Any]:
-        results = state.get("results") or {}
-        stop = budget_stop(ctx, state, clock())
-        if stop is not None:
-            return stop
-        sources = results.get("sources", {})
-        files = "\n\n".join(f"### {p}\n{text}" for p, text in sources.items())
-        report = results.get("tests", {})
-        feedback = results.get("apply_errors") or []
-        prompt = (
-            f"Task: {state.get('task', '')}\n\nFiles:\n{files}\n\n"
-            f"Failing test output:\n{report.get('excerpt', '')}\n"
-        )
-        if feedback:
-            prompt += "\nYour previous edits could not be applied:\n" + "\n".join(feedback)
-        call = await enforce_role(
-            reasoner,
-            [SystemMessage(code_prompt), HumanMessage(prompt)],
-            edits_schema(editable_paths(list(sources) or list(results.get("files", [])))),
-            role=Role.REASONER.value if ctx.reasoner else Role.PLANNER.value,
-            schema_name="code_edits",
-            model_name=ctx.model_name(Role.REASONER if ctx.reasoner else Role.PLANNER),
-            max_retries=ctx.max_enforce_retries,
-        )
-        attempts = int(results.get("attempts", 0)) + 1
-        update: dict[str, Any] = {
-            "steps": max(call.attempts, 1),
-            "usage": call.usage,
-            "enforcement": call.enforcement,
-            "results": {"attempts": attempts, "edits": call.value, "apply_errors": []},
-        }
-        if call.value is not None:
-            update["outputs"] = [
-                {"kind": "code", "task": state.get("task", ""), "result": call.value}
-            ]
-        elif call.error is not None:
-            update["results"]["apply_errors"] = [call.error.describe()[:1000]]
-        return update
-
-    async def apply(state: RunState) -> dict[str, Any]:
-        results = state.get("results") or {}
-        edits = (results.get("edits") or {}).get("edits", [])
-        errors: list[str] = []
-        changed: list[str] = []
-        records: list[dict[str, Any]] = []
-        for edit in edits:
-            if "content" in edit:
-                outcome = await run_tool_call(
-                    tools, "write_file", {"path": edit["path"], "content": edit["content"]}
-                )
-            else:
-                outcome = await run_tool_call(tools, "apply_edit", dict(edit))
-            records.append(outcome.record())
-            if outcome.ok:
-                changed.append(edit["path"])
-            else:
-                errors.append(outcome.text[:800])
-        return {
-            "results": {"apply_errors": errors},
-            "changed_files": changed,
-            "tool_results": records,
-        }
-
-    async def finish(state: RunState) -> dict[str, Any]:
-        results = state.get("results") or {}
-        report = results.get("tests", {})
-        attempts = int(results.get("attempts", 0))
-        status = state.get("status") or RunStatus.RUNNING.value
-        summary = (
-            f"tests: {report.get('passed', 0)} passed, {report.get('failed', 0)} failed, "
-            f"{report.get('errors', 0)} errors after {attempts} attempt(s)"
-        )
-        if report.get("ok"):
-            return {"status": RunStatus.COMPLETED.value, "answer": "Tests pass. " + summary}
-        if status == RunStatus.RUNNING.value:
-            return {
-                "status": RunStatus.BUDGET_EXHAUSTED.value,
-                "answer": "Tests still failing. " + summary,
-                "error": {
-                    "type": "BudgetExhaustedError",
-                    "message": f"tests still failing after {attempts} attempt(s)",
-                },
-            }
-        return {"answer": "Tests still failing. " + summary}
-
-    def after_test(state: RunState) -> str:
-        results = state.get("results") or {}
-        if results.get("tests", {}).get("ok"):
-            return "finish"
-        if int(results.get("attempts", 0)) >= max_attempts:
-            return "finish"
-        return "code"
-
-    def after_code(state: RunState) -> str:
-        if state.get("status", RunStatus.RUNNING.value) != RunStatus.RUNNING.value:
-            return "finish"
-        return "apply" if (state.get("results") or {}).get("edits") else "test"
-
-    graph: Graph = StateGraph(RunState)
-    for name, fn in (
-        ("explore", explore),
-        ("test", test),
-        ("code", code),
-        ("apply", apply),
-        ("finish", finish),
-    ):
+    """Build the coding-assistant workflow over ``ctx`` (the planner's tools: list_files,
+    read_file, apply_edit, write_file, run_tests)."""
+    graph: Any = StateGraph(CodingState)
+    nodes: dict[str, Callable[[CodingState], Awaitable[dict[str, Any]]]] = {
+        "explore": partial(explore, ctx=ctx),
+        "test": partial(test, ctx=ctx),
+        "code": partial(code, ctx=ctx, prompt=load_prompt("coder"), clock=clock),
+        "apply": partial(apply, ctx=ctx),
+        "finish": finish,
+    }
+    for name, fn in nodes.items():
         graph.add_node(name, instrumented(name, fn))
     graph.add_edge(START, "explore")
     graph.add_edge("explore", "test")
-    graph.add_conditional_edges("test", inline_route(after_test), ["code", "finish"])
+    route_test = inline_route(partial(after_test, max_attempts=max_attempts))
+    graph.add_conditional_edges("test", route_test, ["code", "finish"])
     graph.add_conditional_edges("code", inline_route(after_code), ["apply", "test", "finish"])
     graph.add_edge("apply", "test")
     graph.add_edge("finish", END)
-    return graph
+    built: Graph = graph
+    return built

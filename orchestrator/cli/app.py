@@ -55,21 +55,27 @@ def _options(
 
 
 def _register() -> None:
+    from orchestrator.cli.batch_command import register_batch
     from orchestrator.cli.eval_command import register_eval
     from orchestrator.cli.inspect_commands import register_inspect
     from orchestrator.cli.mcp_command import register_mcp
     from orchestrator.cli.plan_command import register_plan
     from orchestrator.cli.run_commands import register_run
+    from orchestrator.cli.runs_command import register_runs
     from orchestrator.cli.serve_command import register_serve
     from orchestrator.cli.tools_command import register_tools
+    from orchestrator.cli.ui_command import register_ui
 
     register_run(app)
     register_inspect(app)
     register_serve(app)
     register_eval(app)
+    register_batch(app)
     register_plan(app)
     register_tools(app)
     register_mcp(app)
+    register_runs(app)
+    register_ui(app)
 
 
 _register()

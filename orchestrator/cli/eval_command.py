@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.exceptions import BicameralError
+
+if TYPE_CHECKING:
+    from orchestrator.evaluation.judging import Solver
+    from orchestrator.pipeline import Pipeline
 
 __all__ = ["register_eval"]
 
@@ -33,7 +37,7 @@ def register_eval(app: typer.Typer) -> None:
             str | None, typer.Option(help="JSONL file, gz or not (or hf:repo[:config][@split])")
         ] = None,
         limit: Annotated[int | None, typer.Option(help="first N items only")] = None,
-        concurrency: Annotated[int, typer.Option(help="items in flight")] = 4,
+        concurrency: Annotated[int, typer.Option(help="items in flight (per worker)")] = 4,
         out: Annotated[Path, typer.Option(help="results folder")] = Path("eval-results"),
         compare: Annotated[Path | None, typer.Option(help="second pipeline file")] = None,
         label: Annotated[
@@ -44,6 +48,12 @@ def register_eval(app: typer.Typer) -> None:
         ] = None,
         set_: Annotated[list[str] | None, typer.Option("--set", help="dotted.key=value")] = None,
         item_timeout: Annotated[float | None, typer.Option(help="seconds per item")] = None,
+        workers: Annotated[
+            int | None, typer.Option(min=1, help="solve on N worker processes (batch)")
+        ] = None,
+        ray: Annotated[
+            str | None, typer.Option(help="solve on Ray: auto, host:port or local (batch)")
+        ] = None,
     ) -> None:
         """Evaluate a pipeline on MATH-500, HumanEval or MBPP; resumes when rerun."""
         from orchestrator.evaluation.datasets import load_dataset
@@ -63,6 +73,24 @@ def register_eval(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
+        spread = workers is not None or ray is not None
+
+        def solver_for(file: Path, runner: Pipeline, name: str) -> Solver:
+            if not spread:
+                return pipeline_solver(runner)
+            from orchestrator.batch.eval_solver import batch_solver
+
+            return batch_solver(
+                items,
+                file,
+                out_dir=out,
+                label=name,
+                workers=workers,
+                concurrency=concurrency,
+                ray=ray,
+                overrides=overrides,
+            )
+
         try:
             items = load_dataset(dataset, path=path, limit=limit)
             first = load_pipeline(pipeline, overrides=overrides, checkpoint="memory", notice=None)
@@ -70,7 +98,7 @@ def register_eval(app: typer.Typer) -> None:
                 summary = asyncio.run(
                     run_eval(
                         items,
-                        pipeline_solver(first),
+                        solver_for(pipeline, first, first_label),
                         out_dir=out,
                         label=first_label,
                         concurrency=concurrency,
@@ -86,8 +114,8 @@ def register_eval(app: typer.Typer) -> None:
                 comparison = asyncio.run(
                     compare_runs(
                         items,
-                        (first_label, pipeline_solver(first)),
-                        (second_label, pipeline_solver(second)),
+                        (first_label, solver_for(pipeline, first, first_label)),
+                        (second_label, solver_for(compare, second, second_label)),
                         out_dir=out,
                         concurrency=concurrency,
                         item_timeout_s=item_timeout,

@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 
 __all__ = ["register_run"]
 
+OtlpOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--otlp-endpoint",
+        help="send an OpenTelemetry trace of the run here (OTLP/HTTP, e.g. http://127.0.0.1:4318)",
+    ),
+]
+
 
 def _drive(
     pipeline: Pipeline,
@@ -100,6 +108,7 @@ def _execute(
     as_json: bool,
     quiet: bool,
     origins: dict[str, str] | None = None,
+    otlp_endpoint: str | None = None,
 ) -> None:
     from orchestrator.loader import load_pipeline
 
@@ -111,6 +120,7 @@ def _execute(
             checkpoint=record.checkpoint,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
             origins=origins,
+            otlp_endpoint=otlp_endpoint,
         )
         if task is not None:
             save_thread(record)
@@ -123,6 +133,8 @@ def _execute(
             approve=approve,
             quiet=quiet or as_json,
         )
+        if pipeline.tracing is not None:
+            pipeline.tracing.flush()
     except KeyboardInterrupt:
         typer.echo(
             f"\ninterrupted; the checkpoint is kept. Resume with: bicameral resume "
@@ -154,6 +166,7 @@ def run(
         bool,
         typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
     ] = False,
+    otlp_endpoint: OtlpOpt = None,
 ) -> None:
     """Run a pipeline on a task."""
     from orchestrator.cli.model_flags import ModelFlags
@@ -171,7 +184,15 @@ def run(
         workspace=str(workspace.resolve()) if workspace else None,
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
     )
-    _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet, origins=flags.origins)
+    _execute(
+        record,
+        task=task,
+        approve=None,
+        as_json=as_json,
+        quiet=quiet,
+        origins=flags.origins,
+        otlp_endpoint=otlp_endpoint,
+    )
 
 
 def resume(
@@ -193,6 +214,7 @@ def resume(
         bool,
         typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
     ] = False,
+    otlp_endpoint: OtlpOpt = None,
 ) -> None:
     """Continue a stopped, failed or interrupted run from its checkpoint.
 
@@ -223,7 +245,14 @@ def resume(
         record = dataclasses.replace(record, overrides=[*record.overrides, *sets])
         save_thread(record)
     decision = True if approve else (False if deny else None)
-    _execute(record, task=None, approve=decision, as_json=as_json, quiet=quiet)
+    _execute(
+        record,
+        task=None,
+        approve=decision,
+        as_json=as_json,
+        quiet=quiet,
+        otlp_endpoint=otlp_endpoint,
+    )
 
 
 def register_run(app: typer.Typer) -> None:

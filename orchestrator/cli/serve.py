@@ -111,6 +111,10 @@ def build_serve_command(role: str, model: ModelSpec, *, executable: str = "vllm"
     if checkpoint != model.model:
         argv += ["--served-model-name", model.model]
     argv += ["--tensor-parallel-size", str(serve.tensor_parallel_size)]
+    if serve.pipeline_parallel_size > 1:
+        argv += ["--pipeline-parallel-size", str(serve.pipeline_parallel_size)]
+    if serve.distributed_executor_backend:
+        argv += ["--distributed-executor-backend", serve.distributed_executor_backend]
     if serve.max_model_len is not None:
         argv += ["--max-model-len", str(serve.max_model_len)]
     if serve.gpu_memory_utilization is not None:

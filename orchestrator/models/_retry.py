@@ -27,7 +27,7 @@ import httpx
 from orchestrator.exceptions import ModelConnectionError, ModelHTTPError
 from orchestrator.models._grammar_fallback import names_response_format
 
-__all__ = ["RetryPolicy", "arun_plan", "attempt_plan", "run_plan"]
+__all__ = ["RetryPolicy", "arun_plan", "attempt_plan", "retry_after", "run_plan"]
 
 _EXCERPT = 200
 
@@ -106,7 +106,7 @@ def attempt_plan(
                 if not policy.retryable(outcome.status_code) or _rejects_format(outcome):
                     raise _http_error(outcome, url, attempts)
                 last_status, last_cause = outcome, f"HTTP {outcome.status_code}"
-                after = _retry_after(outcome.headers)
+                after = retry_after(outcome.headers)
                 if after is not None:
                     hint = after if hint is None else max(hint, after)
             else:
@@ -155,7 +155,7 @@ def _error_excerpt(response: httpx.Response) -> str:
     return response.text[:_EXCERPT] or "(empty body)"
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: httpx.Headers) -> float | None:
     """``Retry-After`` in seconds (a number or an HTTP date), or None."""
     value = headers.get("retry-after")
     if not value:

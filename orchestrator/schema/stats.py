@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["EnforceOutcome", "EnforcementStats"]
+__all__ = ["EnforceOutcome", "EnforcementStats", "Rejection"]
 
 
 class EnforceOutcome(StrEnum):
@@ -36,6 +37,15 @@ class EnforceOutcome(StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """One reply that failed validation: its errors and the re-ask sent back."""
+
+    attempt: int
+    errors: tuple[str, ...]
+    reask: str
+
+
 class EnforcementStats:
     """Thread-safe outcome counters keyed by (model name, schema name).
 
@@ -47,6 +57,8 @@ class EnforcementStats:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], Counter[EnforceOutcome]] = {}
         self._fallbacks: Counter[tuple[str, str]] = Counter()
+        self.rejections: list[Rejection] = []
+        """Every re-asked reply, in order (for run logs and traces)."""
 
     def record(self, model: str, schema: str, outcome: EnforceOutcome) -> None:
         """Count one outcome for ``model`` and ``schema``."""
@@ -64,6 +76,11 @@ class EnforcementStats:
         """How many replies for ``model`` and ``schema`` came under a fallback format."""
         with self._lock:
             return self._fallbacks[(model, schema)]
+
+    def reject(self, attempt: int, errors: tuple[str, ...], reask: str) -> None:
+        """Note that reply ``attempt`` failed with ``errors`` and was re-asked with ``reask``."""
+        with self._lock:
+            self.rejections.append(Rejection(attempt, errors, reask))
 
     def count(self, model: str, schema: str, outcome: EnforceOutcome) -> int:
         """How many times ``outcome`` was recorded for ``model`` and ``schema``."""

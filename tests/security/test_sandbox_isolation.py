@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import tools._isolation
-from orchestrator.result import result_from_state
+from orchestrator import FakeChatModel, Pipeline
 from tools.sandbox import Isolation, run_python, sandbox_isolation
 
 
@@ -45,7 +45,7 @@ def test_the_probe_runs_once(fresh_probe: None, caplog: pytest.LogCaptureFixture
 
 
 def test_run_results_name_the_isolation() -> None:
-    result = result_from_state({}, thread_id="t", prices={}, elapsed_s=0.0)
+    result = Pipeline(planner=FakeChatModel(["hi"])).run("x")
     assert result.sandbox == sandbox_isolation().describe()
     assert result.sandbox.startswith("sandbox: ")
 

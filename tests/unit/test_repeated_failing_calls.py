@@ -9,8 +9,9 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 
-from agents.workflows.custom import AgentRuntime, custom_graph_builder
-from orchestrator import FakeChatModel, Limits, Pipeline, RunStatus, ToolMode
+from agents.agent import make_agent
+from agents.workflows.custom import custom_graph_builder
+from orchestrator import FakeChatModel, Limits, Pipeline, RunStatus
 from orchestrator.config.loading import parse_spec
 from tools import ToolContext, build_tools
 from tools.base import Toolset
@@ -68,12 +69,8 @@ def test_expression_tools_refuse_empty_arguments_in_their_schema() -> None:
 def test_in_action_mode_a_repeated_failing_call_counts_too() -> None:
     RUNS.clear()
     action = '{"action": "lookup", "arguments": {"key": "b"}}'
-    pipeline = Pipeline(
-        planner=FakeChatModel([action] * 8),
-        tools=[lookup],
-        planner_mode=ToolMode.ACTION,
-        limits=Limits(max_steps=8),
-    )
+    planner = make_agent("planner", FakeChatModel([action] * 8), tools=[lookup], tool_mode="action")
+    pipeline = Pipeline(planner=planner, limits=Limits(max_steps=8))
     result = pipeline.run("find b")
     assert RUNS == ["b"]
     # before: a well-formed action reset the streak, so the run spent its whole budget
@@ -92,10 +89,11 @@ def test_a_custom_step_out_of_tool_turns_is_budget_exhausted(tmp_path: Path) -> 
         f'{{"action": "evaluate", "arguments": {{"expression": "{i}+1"}}}}' for i in range(3)
     ]
     solver = FakeChatModel(actions)
-    agents = {"solver": AgentRuntime("solver", solver, "fake", "Solve.", tools)}
+    agents = [make_agent("solver", solver, prompt="Solve.", tools=tools, tool_mode="action")]
     result = Pipeline(
         planner=solver,
-        graph_builder=custom_graph_builder(spec.graph, agents, Toolset()),
+        agents=agents,
+        graph_builder=custom_graph_builder(spec.graph, Toolset()),
         limits=Limits(max_reasoner_tool_steps=2),
     ).run("x")
     assert result.status is RunStatus.BUDGET_EXHAUSTED  # before: failed, SchemaValidationError

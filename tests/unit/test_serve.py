@@ -333,3 +333,18 @@ def test_planned_settings_become_flags() -> None:
 def test_kv_cache_dtype_is_checked() -> None:
     with pytest.raises(ConfigError, match="kv_cache_dtype"):
         parse_spec(_REASONER_SERVE.format("kv_cache_dtype: int3"))
+
+
+def test_multi_node_flags_for_a_model_larger_than_one_machine(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(
+        "models:\n  planner: {base_url: http://10.0.0.2:8000/v1, model: p}\n"
+        "  reasoner:\n    base_url: http://10.0.0.1:8001/v1\n    model: big\n"
+        "    serve: {tensor_parallel_size: 8, pipeline_parallel_size: 2,"
+        " distributed_executor_backend: ray, host: 0.0.0.0}\n"
+    )
+    (cmd,) = serve_commands(load_spec(path, env={}), ["reasoner"], executable="vllm")
+    assert cmd.argv[cmd.argv.index("--tensor-parallel-size") :][:6] == (
+        "--tensor-parallel-size", "8", "--pipeline-parallel-size", "2",
+        "--distributed-executor-backend", "ray",
+    )  # fmt: skip
