@@ -85,7 +85,9 @@ def bicameral_schemas() -> dict[str, dict[str, Any]]:
         "choose_files": files_schema(sample),
         "code_edits": edits_schema(editable_paths(sample)),
         "planner_action": action_schema(planner_tool_schemas(math), answer),
-        "reasoner_action_math": action_schema(list(math.reasoner_tools.schemas()), MATH_SCHEMA),
+        "reasoner_action_math": action_schema(
+            list(math.reasoner.toolset.schemas()) if math.reasoner else [], MATH_SCHEMA
+        ),
         "delegate_math": MATH_SCHEMA,
         "delegate_code": CODE_SCHEMA,
     }
