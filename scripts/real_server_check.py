@@ -47,9 +47,9 @@ from agents.planner import planner_tool_schemas  # noqa: E402
 from agents.schemas import CODE_SCHEMA, MATH_SCHEMA  # noqa: E402
 from agents.workflows.coding_assistant import editable_paths, edits_schema, files_schema  # noqa: E402
 from orchestrator.exceptions import BicameralError, SchemaValidationError  # noqa: E402
+from orchestrator.models.constrained import GrammarBackend  # noqa: E402
 from orchestrator.models.openai_compat import OpenAICompatChatModel, RetryPolicy  # noqa: E402
 from orchestrator.schema import parse_output, response_format_for  # noqa: E402
-from orchestrator.schema.dialects import GrammarBackend  # noqa: E402
 
 WRITE_NOTE = {
     "type": "function",

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
 from orchestrator.config._common import SpecIssue, SpecModel, StrTuple, resolve_path
-from orchestrator.schema.dialects import GrammarBackend
+from orchestrator.models.constrained import GrammarBackend
 from orchestrator.usage import Price
 
 __all__ = ["ModelSpec", "Price", "Provider", "ServeSpec", "infer_provider"]

@@ -1,7 +1,7 @@
 """Which response format a server takes, learnt from its rejections (once per client).
 
 The request goes out in the form of the configured :class:`GrammarBackend` (the schema cut
-to what that backend implements, :mod:`orchestrator.schema.dialects`). A server that
+to what that backend implements, :mod:`orchestrator.models.constrained`). A server that
 rejects the form deterministically (vLLM's HTTP 400 ``Grammar error``, llama-cpp-python's
 answer to ``json_schema``, an error event at the start of a stream) names the response
 format, grammar or schema in its error: the client then steps down one form (``json_schema``
@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from orchestrator.exceptions import ModelConnectionError, ModelError
-from orchestrator.schema.dialects import (
+from orchestrator.models.constrained import (
     GrammarBackend,
     constrained_schema,
     next_backend,

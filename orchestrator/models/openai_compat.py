@@ -50,7 +50,7 @@ from orchestrator.models._wire import (
     move_guided_fields,
     tool_names,
 )
-from orchestrator.schema.dialects import GrammarBackend
+from orchestrator.models.constrained import GrammarBackend
 
 __all__ = ["OpenAICompatChatModel", "RetryPolicy"]
 

@@ -9,13 +9,13 @@ import pytest
 
 from orchestrator.exceptions import ModelConnectionError, ModelHTTPError, ModelResponseError
 from orchestrator.models._grammar_fallback import GrammarState, rewrite_constraints
-from orchestrator.schema import response_format_for, validator_for
-from orchestrator.schema.dialects import (
+from orchestrator.models.constrained import (
     GrammarBackend,
     constrained_schema,
     next_backend,
     response_format_as,
 )
+from orchestrator.schema import response_format_for, validator_for
 
 FULL: dict[str, Any] = {
     "type": "object",
