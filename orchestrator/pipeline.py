@@ -226,13 +226,13 @@ class Pipeline:
                     graph_input, thread_id, tokens=tokens, events=events or recorder is not None
                 ):
                     if recorder is not None:
-                        recorder.record(event)
+                        await recorder.arecord(event)
                     if isinstance(event, FinalEvent):
                         span.finish(event.result)
                     yield event
             finally:
                 if recorder is not None:
-                    recorder.close()
+                    await recorder.aclose()
 
     async def _events(
         self, graph_input: Any, thread_id: str, *, tokens: bool, events: bool

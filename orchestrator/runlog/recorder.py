@@ -3,6 +3,7 @@ rows written in small batches (at node ends, interrupts and the end of the run).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -51,23 +52,49 @@ class RunRecorder:
         self._rows: list[tuple[int, float, str, str]] = []
         self._text: list[str] = []
         self._text_key: tuple[str, bool] | None = None
+        self._final: FinalEvent | None = None
 
     def record(self, event: Event) -> None:
-        """Take one event (``FinalEvent`` finishes the run)."""
+        """Take one event (``FinalEvent`` finishes the run); writes happen here, blocking."""
+        if self._buffer(event):
+            self._write_pending()
+
+    async def arecord(self, event: Event) -> None:
+        """:meth:`record` for code on an event loop: the writes run in a worker thread.
+
+        A blocking SQLite write on the loop can deadlock with the checkpointer's own
+        connection to the same file: aiosqlite holds its write lock across an ``await``
+        that needs the very loop the blocked write is holding.
+        """
+        if self._buffer(event):
+            await asyncio.to_thread(self._write_pending)
+
+    async def aclose(self) -> None:
+        """:meth:`close` in a worker thread (see :meth:`arecord`)."""
+        await asyncio.to_thread(self.close)
+
+    def _buffer(self, event: Event) -> bool:
+        """Buffer ``event``; whether the buffered rows should be written now."""
         if isinstance(event, TokenEvent):
             key = (event.role, event.reasoning)
             if key != self._text_key:
                 self._flush_text()
                 self._text_key = key
             self._text.append(event.text)
-            return
+            return False
         self._flush_text()
         if isinstance(event, FinalEvent):
-            self._finish(event)
-            return
+            self._add("final", {"result": event.result.model_dump(mode="json")})
+            self._final = event
+            return True
         self._add(event.kind.value, event.to_dict())
-        if isinstance(event, NodeEnd | InterruptEvent) or len(self._rows) >= _BATCH:
-            self.flush()
+        return isinstance(event, NodeEnd | InterruptEvent) or len(self._rows) >= _BATCH
+
+    def _write_pending(self) -> None:
+        self.flush()
+        final, self._final = self._final, None
+        if final is not None:
+            self._finish(final)
 
     def _add(self, kind: str, data: dict[str, Any]) -> None:
         data.pop("kind", None)
@@ -90,9 +117,6 @@ class RunRecorder:
 
     def _finish(self, final: FinalEvent) -> None:
         result = final.result
-        data = result.model_dump(mode="json")
-        self._add("final", {"result": data})
-        self.flush()
         ended = self._clock()
         self._store.finish_run(
             self._thread,
