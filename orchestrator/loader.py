@@ -6,7 +6,9 @@ written by hand (``examples/python_api.py`` does).
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -62,6 +64,18 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
 
 
 def _user_tool(ref: str) -> BaseTool:
+    """Import ``module:attr`` and make it a tool.
+
+    Trust model: a user tool is code the pipeline's author asks Bicameral to run in its own
+    process, exactly like an ``import``; only allow-listed, non-standard-library modules are
+    imported (:func:`~orchestrator.config.spec.module_problem`), and only a LangChain tool or a
+    Python function whose every parameter is annotated becomes a tool: a C builtin such as
+    ``os.system`` or an untyped helper is refused.
+    """
+    from orchestrator.config.spec import module_problem
+
+    if (problem := module_problem(ref)) is not None:
+        raise ConfigError(f"user tool {problem}")
     module_name, _, attr = ref.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -70,15 +84,43 @@ def _user_tool(ref: str) -> BaseTool:
         raise ConfigError(f"user tool {ref!r} cannot be loaded: {exc}") from None
     if isinstance(obj, BaseTool):
         return obj
-    if callable(obj):
+    if _typed_function(obj):
         return tool_from_function(obj, name=attr)
-    raise ConfigError(f"user tool {ref!r} is neither a LangChain tool nor a function")
+    raise ConfigError(
+        f"user tool {ref!r} is neither a LangChain tool nor a Python function with type "
+        "annotations on every parameter"
+    )
 
 
-def _tools(names: Sequence[str], ctx: ToolContext, approval: Sequence[str] = ()) -> list[BaseTool]:
+def _typed_function(obj: object) -> bool:
+    if not inspect.isfunction(obj):
+        return False  # builtins (os.system), classes, partials, arbitrary callables
+    params = inspect.signature(obj).parameters.values()
+    return all(p.annotation is not inspect.Parameter.empty for p in params)
+
+
+def _placeholder_tool(ref: str) -> BaseTool:
+    """A stand-in for a user tool that is never imported (``bicameral graph``)."""
+    from langchain_core.tools import StructuredTool
+
+    def placeholder() -> str:
+        raise ConfigError(f"user tool {ref!r} was not loaded")
+
+    name = ref.rpartition(":")[2]
+    return StructuredTool.from_function(placeholder, name=name, description=f"user tool {ref}")
+
+
+def _tools(
+    names: Sequence[str],
+    ctx: ToolContext,
+    approval: Sequence[str] = (),
+    *,
+    import_user_tools: bool = True,
+) -> list[BaseTool]:
     builtin = [n for n in names if ":" not in n]
     out = build_tools(builtin, ctx)
-    out.extend(_user_tool(n) for n in names if ":" in n)
+    make = _user_tool if import_user_tools else _placeholder_tool
+    out.extend(make(n) for n in names if ":" in n)
     gated = {ref.rpartition(":")[2] for ref in approval}
     return [require_approval(t) if t.name in gated else t for t in out]
 
@@ -94,13 +136,16 @@ def pipeline_from_spec(
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
     graph_builder: GraphBuilder | None = None,
+    import_user_tools: bool = True,
 ) -> Pipeline:
     """Build the ``Pipeline`` a spec describes.
 
     ``workspace`` and ``checkpoint`` override the file's (the CLI's ``--workspace`` and
     ``--checkpoint``); the workspace defaults to the file's ``workspace`` or the current
-    directory.
+    directory. With ``import_user_tools=False`` the ``tools.modules`` tools are stand-ins and
+    no user module is imported (enough to draw the graph, not to run it).
     """
+    tools_for = functools.partial(_tools, import_user_tools=import_user_tools)
     root = Path(workspace or spec.workspace or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"workspace {str(root)!r} is not a directory")
@@ -136,12 +181,12 @@ def pipeline_from_spec(
         names[role] = mspec.model or (
             Path(mspec.model_path).name if mspec.model_path else "embedded"
         )
-    builder = graph_builder or _workflow_builder(spec, model_for, tool_ctx)
+    builder = graph_builder or _workflow_builder(spec, model_for, tool_ctx, tools_for)
     return Pipeline(
         planner=planner,
         reasoner=reasoner,
-        tools=_tools(planner_agent.tools, tool_ctx, spec.tools.require_approval),
-        reasoner_tools=_tools(reasoner_agent.tools, tool_ctx) if reasoner_agent else (),
+        tools=tools_for(planner_agent.tools, tool_ctx, spec.tools.require_approval),
+        reasoner_tools=tools_for(reasoner_agent.tools, tool_ctx) if reasoner_agent else (),
         limits=spec.limits,
         checkpointer=checkpoint or spec.checkpoint,
         planner_mode=planner_agent.tool_mode,
@@ -159,6 +204,7 @@ def _workflow_builder(
     spec: PipelineSpec,
     model_for: Callable[[AgentSpec, str], BaseChatModel],
     tool_ctx: ToolContext,
+    tools_for: Callable[[Sequence[str], ToolContext], list[BaseTool]] = _tools,
 ) -> GraphBuilder | None:
     if spec.workflow == "coding_assistant":
         from agents.workflows.coding_assistant import coding_assistant_graph
@@ -182,12 +228,12 @@ def _workflow_builder(
             model=model_for(agent, name),
             model_name=mspec.model or "embedded",
             prompt=agent.prompt or load_prompt(default_prompt),
-            toolset=Toolset(_tools(agent.tools, tool_ctx)),
+            toolset=Toolset(tools_for(agent.tools, tool_ctx)),
             output_schema=agent.output_schema,
         )
     step_tools = [s.tool for s in spec.graph.steps.values() if s.tool is not None]
     return custom_graph_builder(
-        spec.graph, runtimes, Toolset(_tools(sorted(set(step_tools)), tool_ctx))
+        spec.graph, runtimes, Toolset(tools_for(sorted(set(step_tools)), tool_ctx))
     )
 
 
@@ -218,8 +264,14 @@ def load_pipeline(
     workspace: str | Path | None = None,
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
+    import_user_tools: bool = True,
+    allow_outside_files: bool = False,
 ) -> Pipeline:
     """Read a pipeline file and build its ``Pipeline``.
+
+    Prompt, schema and template files must lie in the file's folder unless
+    ``allow_outside_files``; ``import_user_tools=False`` builds stand-ins for the
+    ``tools.modules`` tools instead of importing them.
 
     Example:
         >>> pipeline = load_pipeline("examples/math_solver.yaml")  # doctest: +SKIP
@@ -230,5 +282,11 @@ def load_pipeline(
     """
     from orchestrator.config.loading import load_spec
 
-    spec = load_spec(path, list(overrides))
-    return pipeline_from_spec(spec, workspace=workspace, checkpoint=checkpoint, notice=notice)
+    spec = load_spec(path, list(overrides), allow_outside_files=allow_outside_files)
+    return pipeline_from_spec(
+        spec,
+        workspace=workspace,
+        checkpoint=checkpoint,
+        notice=notice,
+        import_user_tools=import_user_tools,
+    )

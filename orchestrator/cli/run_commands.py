@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, fail
-from orchestrator.cli.threads import ThreadRecord, load_thread, save_thread
+from orchestrator.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, OUTSIDE_FILES_OPTION, fail
+from orchestrator.cli.threads import ThreadRecord, check_thread_id, load_thread, save_thread
 from orchestrator.exceptions import BicameralError, ConfigError
 from orchestrator.types import RunStatus
 
@@ -80,6 +80,7 @@ def _execute(
             overrides=record.overrides,
             workspace=record.workspace,
             checkpoint=record.checkpoint,
+            allow_outside_files=record.allow_outside_files,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
         )
         if task is not None:
@@ -117,6 +118,7 @@ def run(
     thread: Annotated[str | None, typer.Option(help="thread id (default: new)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the RunResult JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    allow_outside_files: Annotated[bool, OUTSIDE_FILES_OPTION] = False,
 ) -> None:
     """Run a pipeline on a task."""
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
@@ -128,12 +130,18 @@ def run(
         planner_model=planner_model,
         reasoner_model=reasoner_model,
     ) + list(set_ or [])
+    if thread is not None:
+        try:
+            check_thread_id(thread)
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
     record = ThreadRecord(
         thread_id=thread or uuid.uuid4().hex,
         pipeline=str(file.resolve()),
         overrides=overrides,
         workspace=str(workspace.resolve()) if workspace else None,
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
+        allow_outside_files=allow_outside_files,
     )
     _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet)
 
@@ -153,6 +161,7 @@ def resume(
     if approve and deny:
         raise fail("give --approve or --deny, not both")
     try:
+        check_thread_id(thread)
         record = (
             load_thread(thread)
             if pipeline is None

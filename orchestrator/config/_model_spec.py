@@ -12,7 +12,13 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
-from orchestrator.config._common import SpecIssue, SpecModel, StrTuple, resolve_path
+from orchestrator.config._common import (
+    SpecIssue,
+    SpecModel,
+    StrTuple,
+    resolve_path,
+    resolve_referenced_file,
+)
 from orchestrator.usage import Price
 
 __all__ = ["ModelSpec", "Price", "Provider", "ServeSpec", "infer_provider"]
@@ -68,7 +74,7 @@ class ServeSpec(SpecModel):
     def _resolve_template(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or "{{" in value or "{%" in value:
             return value
-        return str(resolve_path(value, info))
+        return str(resolve_referenced_file(value, info, "chat template"))
 
 
 class ModelSpec(SpecModel):
