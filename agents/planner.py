@@ -18,6 +18,7 @@ from agents.calls import invoke_role
 from agents.context import AgentContext
 from agents.enforced import enforce_role
 from agents.schemas import DELEGATE_TOOL_SCHEMA
+from agents.turn_guard import guard_turn
 from orchestrator.graph.routing import INVALID_TURN_KEY
 from orchestrator.graph.state import RunState
 from orchestrator.schema import split_reasoning
@@ -91,7 +92,17 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
         if ctx.planner_mode is ToolMode.NATIVE:
             messages = [SystemMessage(ctx.planner_prompt), *history]
             reply, usage = await invoke_role(native_model, messages, Role.PLANNER.value)
-            reply = _moved_reasoning(reply)
+            turn = guard_turn(_moved_reasoning(reply), ctx.limits)
+            if turn.note is not None:
+                streak = int(state.get("invalid_streak", 0)) + 1
+                messages_out = [turn.reply, turn.note]
+                return {
+                    "messages": messages_out,
+                    "steps": 1,
+                    "usage": usage,
+                    "invalid_streak": streak,
+                }
+            reply = turn.reply
             return {"messages": [reply], "steps": 1, "usage": usage, **_settled(reply)}
 
         messages = [SystemMessage(action_prompt), *history_for_action_mode(history)]
@@ -121,7 +132,12 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
             update["messages"] = [bad, note]
             update["invalid_streak"] = int(state.get("invalid_streak", 0)) + 1
             return update
-        message = action_to_message(call.value, call.reply, salt=len(history))
+        turn = guard_turn(action_to_message(call.value, call.reply, salt=len(history)), ctx.limits)
+        if turn.note is not None:
+            update["messages"] = [turn.reply, turn.note]
+            update["invalid_streak"] = int(state.get("invalid_streak", 0)) + 1
+            return update
+        message = turn.reply
         update["messages"] = [message]
         update["invalid_streak"] = 0
         update.update(_settled(message))

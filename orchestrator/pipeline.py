@@ -32,8 +32,10 @@ from langgraph.types import Command, StreamMode
 from agents.context import AgentContext, default_tool_mode
 from agents.prompts import load_prompt
 from agents.workflows.standard import build_graph
+from orchestrator._deadline import until_deadline
 from orchestrator._sync import iterate_in_thread, run_sync
 from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
+from orchestrator.exceptions import BudgetExhaustedError
 from orchestrator.graph.checkpoint import open_checkpointer, sync_checkpointer
 from orchestrator.graph.kit import Graph
 from orchestrator.graph.state import RunState
@@ -198,7 +200,8 @@ class Pipeline:
                     stream_mode=modes,
                     durability="sync" if durable else "exit",
                 )
-                async for mode, chunk in stream:
+                bounded = until_deadline(stream, self.limits.max_wall_time_s)
+                async for mode, chunk in bounded:
                     if mode == "values":
                         values = chunk
                     elif mode == "custom" and isinstance(chunk, Event):
@@ -213,6 +216,9 @@ class Pipeline:
             except GraphRecursionError as exc:
                 status = RunStatus.BUDGET_EXHAUSTED
                 error = ErrorInfo(type="BudgetExhaustedError", message=str(exc).splitlines()[0])
+            except BudgetExhaustedError as exc:  # the wall-time budget stopped a call in flight
+                status = RunStatus.BUDGET_EXHAUSTED
+                error = ErrorInfo(type="BudgetExhaustedError", message=str(exc))
             except Exception as exc:  # the run ends `failed`; the checkpoint stays resumable
                 status = RunStatus.FAILED
                 error = ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))

@@ -8,17 +8,25 @@ each finished step, and the writes of finished parallel tasks, so nothing comple
 from __future__ import annotations
 
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
 from orchestrator.exceptions import ConfigError
 
-__all__ = ["DEFAULT_SQLITE_URL", "open_checkpointer", "sqlite_path", "sync_checkpointer"]
+__all__ = [
+    "DEFAULT_SQLITE_URL",
+    "open_checkpointer",
+    "shown_url",
+    "sqlite_path",
+    "sync_checkpointer",
+]
 
 DEFAULT_SQLITE_URL = "sqlite:///.bicameral/checkpoints.sqlite"
 
@@ -45,6 +53,43 @@ def _kind(url: str) -> str:
     )
 
 
+_PG_CONNECT_TIMEOUT_S = 10
+
+
+def _usable_sqlite_file(url: str) -> Path:
+    """The SQLite file of ``url``, its folder created; ``ConfigError`` when it can't be one.
+
+    A device (``/dev/null``), a directory or a FIFO is refused before SQLite opens it: SQLite
+    would fail later with a bare ``disk I/O error`` (or block on the FIFO).
+    """
+    path = sqlite_path(url)
+    try:
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(f"checkpoint {url!r}: {str(path)!r} is not a regular file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"checkpoint {url!r}: {exc.strerror or exc}") from None
+    return path
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def _with_connect_timeout(url: str) -> str:
+    if "connect_timeout" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + f"connect_timeout={_PG_CONNECT_TIMEOUT_S}"
+
+
 @asynccontextmanager
 async def open_checkpointer(
     spec: str | Saver | None, *, memory: InMemorySaver
@@ -60,9 +105,15 @@ async def open_checkpointer(
     elif kind == "sqlite":
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-        path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        path = _usable_sqlite_file(url)
+        async with AsyncExitStack() as stack:
+            try:
+                saver = await stack.enter_async_context(
+                    AsyncSqliteSaver.from_conn_string(str(path))
+                )
+                await saver.setup()
+            except (sqlite3.Error, OSError) as exc:
+                raise ConfigError(f"checkpoint {url!r} cannot be opened: {exc}") from None
             yield saver
     else:
         try:
@@ -71,8 +122,18 @@ async def open_checkpointer(
             raise ConfigError(
                 "postgres checkpoints need the extra: pip install 'bicameral[postgres]'"
             ) from exc
-        async with AsyncPostgresSaver.from_conn_string(url) as pg_saver:
-            await pg_saver.setup()
+        import psycopg
+
+        async with AsyncExitStack() as stack:
+            try:
+                pg_saver = await stack.enter_async_context(
+                    AsyncPostgresSaver.from_conn_string(_with_connect_timeout(url))
+                )
+                await pg_saver.setup()
+            except (psycopg.Error, OSError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                message = f"checkpoint {shown_url(url)!r} cannot be opened: {first}"
+                raise ConfigError(message) from None
             yield pg_saver
 
 
@@ -87,7 +148,11 @@ def sync_checkpointer(spec: str | Saver | None, *, memory: InMemorySaver) -> Sav
     if kind == "sqlite":
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
+        path = _usable_sqlite_file(url)
+        try:
+            saver = SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
+            saver.setup()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"checkpoint {url!r} cannot be opened: {exc}") from None
+        return saver
     raise ConfigError("Pipeline.compile() supports memory and sqlite checkpoints; use arun()")

@@ -32,7 +32,7 @@ def run_bounded(
             capture_output=True,
             text=True,
             timeout=timeout_s,
-            preexec_fn=limit,  # noqa: PLW1509 - the child only sets its own limit
+            preexec_fn=limit,
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:

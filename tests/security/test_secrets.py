@@ -38,7 +38,9 @@ def test_a_value_from_the_environment_is_not_printed_in_errors(model: str) -> No
     assert KEY[:12] not in str(caught.value)
 
 
-def test_serve_dry_run_shows_references_not_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_dry_run_shows_references_not_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_secret_token_value_42")
     path = tmp_path / "p.yaml"
     path.write_text(
@@ -52,9 +54,7 @@ def test_serve_dry_run_shows_references_not_values(tmp_path: Path, monkeypatch: 
     assert "${HF_TOKEN}" in result.output
 
 
-@pytest.mark.parametrize(
-    "ref", ["/proc/self/environ", "/etc/passwd", "../outside.txt", "link.txt"]
-)
+@pytest.mark.parametrize("ref", ["/proc/self/environ", "/etc/passwd", "../outside.txt", "link.txt"])
 def test_prompt_files_outside_the_pipeline_folder_are_refused(tmp_path: Path, ref: str) -> None:
     folder = tmp_path / "pipe"
     folder.mkdir()

@@ -76,14 +76,16 @@ def test_callables_that_are_not_typed_functions_are_refused(
 
 
 def test_a_typed_function_is_accepted(user_modules: Path) -> None:
-    _module(user_modules, "hostile_mod_ok", "def add(a: int, b: int) -> int:\n    '''Add.'''\n    return a + b\n")
+    body = "def add(a: int, b: int) -> int:\n    '''Add.'''\n    return a + b\n"
+    _module(user_modules, "hostile_mod_ok", body)
     pipeline = load_pipeline(_pipeline(user_modules, "hostile_mod_ok:add"), notice=None)
     assert "add" in pipeline.context.planner_tools.names
 
 
 def test_graph_does_not_import_user_modules(user_modules: Path) -> None:
     marker = user_modules / "imported.txt"
-    body = f"open({str(marker)!r}, 'w').write('x')\ndef t(a: int) -> int:\n    '''T.'''\n    return a\n"
+    body = f"open({str(marker)!r}, 'w').write('x')\n"
+    body += "def t(a: int) -> int:\n    '''T.'''\n    return a\n"
     _module(user_modules, "hostile_mod_sidefx", body)
     result = runner.invoke(app, ["graph", str(_pipeline(user_modules, "hostile_mod_sidefx:t"))])
     assert result.exit_code == 0, result.output
