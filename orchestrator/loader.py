@@ -47,6 +47,8 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
             max_tokens=spec.max_tokens,
             timeout=spec.timeout_s,
             max_retries=spec.max_retries,
+            deadline=spec.deadline_s,
+            max_response_bytes=spec.max_response_bytes,
             extra_body=dict(spec.extra_body)
             | ({"seed": spec.seed} if spec.seed is not None else {}),
         )

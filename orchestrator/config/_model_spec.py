@@ -99,6 +99,11 @@ class ModelSpec(SpecModel):
     """Per-request timeout in seconds."""
     max_retries: int = Field(default=3, ge=0)
     """Retries on connection errors, 429 and 5xx."""
+    deadline_s: float | None = Field(default=None, gt=0)
+    """Seconds one model call may take in all (attempts, retry waits, reading a stream);
+    default timeout_s x (max_retries + 1). A server that trickles bytes is cut off here."""
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    """Largest reply body (or whole stream) read from the server; default 64 MiB."""
     seed: int | None = None
     """Sampling seed."""
     extra_body: dict[str, Any] = Field(default_factory=dict)

@@ -2,7 +2,9 @@
 
 This module knows HTTP and nothing about chat messages (that is :mod:`._wire`). One
 :class:`Endpoint` holds one pooled :class:`httpx.Client` and one :class:`httpx.AsyncClient`
-per event loop, created lazily; every request goes through the retry plan of :mod:`._retry`.
+per event loop, created lazily; every request goes through the retry plan of :mod:`._retry`,
+and every read through the bounds of :mod:`._bounded_io` (body size, a deadline for the whole
+call, retries and waits included, and the API key scrubbed from what comes back).
 """
 
 from __future__ import annotations
@@ -11,14 +13,24 @@ import asyncio
 import functools
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+)
 from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 
+from orchestrator.models._bounded_io import DEFAULT_MAX_RESPONSE_BYTES, BoundedLines, ReadBounds
 from orchestrator.models._retry import RetryPolicy, arun_plan, attempt_plan, run_plan
 
-__all__ = ["Endpoint", "RetryPolicy"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Endpoint", "RetryPolicy"]
+
+_BOUNDS = "bicameral.read_bounds"  # where a streamed response carries its call's bounds
 
 _CONNECT_TIMEOUT = 10.0  # a server that takes longer to accept is as good as down
 _JSON = {"content-type": "application/json"}
@@ -48,6 +60,10 @@ class Endpoint:
         transport: an injected httpx transport (a ``MockTransport`` in unit tests); a
             transport that is only sync or only async serves only that side.
         max_connections: pool size per client.
+        max_response_bytes: largest body (or whole stream) read from one response.
+        deadline: seconds one call may take in all (every attempt, wait and read); default
+            ``timeout * (max_retries + 1)``. Async calls are cut at it exactly; sync ones at
+            their next read.
     """
 
     def __init__(
@@ -59,12 +75,18 @@ class Endpoint:
         timeout: float,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("an endpoint needs at least one base URL")
         self.base_urls = [u.rstrip("/") for u in base_urls]
         self.policy = policy
+        self.max_response_bytes = max_response_bytes
+        self.deadline = deadline if deadline is not None else timeout * (policy.max_retries + 1)
         self._headers = dict(headers)
+        auth = next((v for k, v in self._headers.items() if k.lower() == "authorization"), "")
+        self._secret = auth.removeprefix("Bearer ").strip() or None
         self._timeout = timeout
         self._transport = transport
         self._max_connections = max_connections
@@ -117,54 +139,86 @@ class Endpoint:
             "POST", url + path, content=body, headers=_JSON, timeout=_timeout(t)
         )
 
+    def _bounds(self) -> ReadBounds:
+        return ReadBounds.starting_now(
+            max_bytes=self.max_response_bytes, total_s=self.deadline, secret=self._secret
+        )
+
+    def _sleeper(self, bounds: ReadBounds) -> Callable[[float], None]:
+        return lambda seconds: self.policy.sleep(min(seconds, bounds.remaining()))
+
+    def _attempt_timeout(self, t: float, bounds: ReadBounds) -> float:
+        return max(min(t, bounds.remaining()), 0.001)
+
     def post(self, path: str, body: bytes, *, timeout: float | None = None) -> tuple[bytes, str]:
         """POST ``body`` with retries; returns the response body and the base URL that answered.
 
         Raises:
-            ModelConnectionError: no server could be reached.
+            ModelConnectionError: no server could be reached, or not within the deadline.
             ModelHTTPError: a non-retryable status, or a retryable one after all retries.
+            ModelResponseError: a body larger than ``max_response_bytes``.
         """
         client = self._sync_client()
         t = self._timeout if timeout is None else timeout
+        bounds = self._bounds()
 
         def send(url: str) -> httpx.Response:
-            return client.send(self._request(client, url, path, body, t))
+            bounds.check_time(url)
+            request = self._request(client, url, path, body, self._attempt_timeout(t, bounds))
+            response = client.send(request, stream=True)
+            return bounds.replayable(response, bounds.read(response, url))
 
-        response, url = run_plan(attempt_plan(self.policy, self.base_urls), send, self.policy.sleep)
+        plan = attempt_plan(self.policy, self.base_urls)
+        response, url = run_plan(
+            plan, send, lambda s: self.policy.sleep(min(s, bounds.remaining()))
+        )
         return response.content, url
 
     async def apost(
         self, path: str, body: bytes, *, timeout: float | None = None
     ) -> tuple[bytes, str]:
-        """Async :meth:`post`."""
+        """Async :meth:`post`; the deadline interrupts a request in flight."""
         client = await self._async_client()
         t = self._timeout if timeout is None else timeout
+        bounds = self._bounds()
 
         async def send(url: str) -> httpx.Response:
-            return await client.send(self._request(client, url, path, body, t))
+            request = self._request(client, url, path, body, self._attempt_timeout(t, bounds))
+            response = await _within(bounds, url, client.send(request, stream=True))
+            return bounds.replayable(response, await bounds.aread(response, url))
+
+        async def sleep(seconds: float) -> None:
+            await self.policy.asleep(min(seconds, bounds.remaining()))
 
         plan = attempt_plan(self.policy, self.base_urls)
-        response, url = await arun_plan(plan, send, self.policy.asleep)
+        response, url = await arun_plan(plan, send, sleep)
         return response.content, url
 
     @contextmanager
     def stream(
         self, path: str, body: bytes, *, timeout: float | None = None
     ) -> Iterator[tuple[httpx.Response, str]]:
-        """POST and hold the response open for streaming; retries happen before the first byte."""
+        """POST and hold the response open for streaming; retries happen before the first byte.
+
+        Read the body with :meth:`lines`, which keeps to the call's bounds.
+        """
         client = self._sync_client()
         t = self._timeout if timeout is None else timeout
+        bounds = self._bounds()
 
         def send(url: str) -> httpx.Response:
-            response = client.send(self._request(client, url, path, body, t), stream=True)
+            bounds.check_time(url)
+            request = self._request(client, url, path, body, self._attempt_timeout(t, bounds))
+            response = client.send(request, stream=True)
             if not response.is_success:
-                try:
-                    response.read()
-                finally:
-                    response.close()
+                return bounds.replayable(response, bounds.read(response, url))
             return response
 
-        response, url = run_plan(attempt_plan(self.policy, self.base_urls), send, self.policy.sleep)
+        plan = attempt_plan(self.policy, self.base_urls)
+        response, url = run_plan(
+            plan, send, lambda s: self.policy.sleep(min(s, bounds.remaining()))
+        )
+        response.extensions[_BOUNDS] = bounds
         try:
             yield response, url
         finally:
@@ -174,26 +228,34 @@ class Endpoint:
     async def astream(
         self, path: str, body: bytes, *, timeout: float | None = None
     ) -> AsyncIterator[tuple[httpx.Response, str]]:
-        """Async :meth:`stream`."""
+        """Async :meth:`stream`; read the body with :meth:`lines` (``async for``)."""
         client = await self._async_client()
         t = self._timeout if timeout is None else timeout
+        bounds = self._bounds()
 
         async def send(url: str) -> httpx.Response:
-            request = self._request(client, url, path, body, t)
-            response = await client.send(request, stream=True)
+            request = self._request(client, url, path, body, self._attempt_timeout(t, bounds))
+            response = await _within(bounds, url, client.send(request, stream=True))
             if not response.is_success:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
+                return bounds.replayable(response, await bounds.aread(response, url))
             return response
 
+        async def sleep(seconds: float) -> None:
+            await self.policy.asleep(min(seconds, bounds.remaining()))
+
         plan = attempt_plan(self.policy, self.base_urls)
-        response, url = await arun_plan(plan, send, self.policy.asleep)
+        response, url = await arun_plan(plan, send, sleep)
+        response.extensions[_BOUNDS] = bounds
         try:
             yield response, url
         finally:
             await response.aclose()
+
+    def lines(self, response: httpx.Response, url: str) -> BoundedLines:
+        """The lines of a response from :meth:`stream` or :meth:`astream`, in batches per
+        network read, within the call's bounds (iterate with ``for`` or ``async for``)."""
+        bounds: ReadBounds = response.extensions.get(_BOUNDS) or self._bounds()
+        return bounds.lines(response, url)
 
     def close(self) -> None:
         """Close the sync pool (async pools close with :meth:`aclose`)."""
@@ -208,6 +270,15 @@ class Endpoint:
         if entry is not None:
             await entry[1].aclose()
         self.close()
+
+
+async def _within(bounds: ReadBounds, url: str, call: Awaitable[httpx.Response]) -> httpx.Response:
+    """Await ``call`` (connect, send, read the headers) within what is left of the deadline."""
+    try:
+        async with asyncio.timeout(bounds.remaining()):
+            return await call
+    except TimeoutError:
+        raise bounds.late(url) from None
 
 
 async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
