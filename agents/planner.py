@@ -17,6 +17,7 @@ from agents.budget import budget_stop
 from agents.calls import invoke_role
 from agents.context import AgentContext
 from agents.enforced import enforce_role
+from agents.invalid_calls import LENGTH, finish_reason
 from agents.schemas import DELEGATE_TOOL_SCHEMA
 from agents.turn_guard import guard_turn
 from orchestrator.graph.routing import INVALID_TURN_KEY
@@ -49,12 +50,17 @@ def _moved_reasoning(reply: AIMessage) -> AIMessage:
     return reply.model_copy(update={"content": content, "additional_kwargs": extra})
 
 
-def _settled(reply: AIMessage) -> dict[str, Any]:
-    """A reply without tool calls is the final answer: the run is complete."""
+def _settled(reply: AIMessage, *, validated: bool = False) -> dict[str, Any]:
+    """A reply without tool calls is the final answer: the run is complete, or truncated
+    when the token limit cut the answer off. An answer the schema layer ``validated`` was
+    read without repair from a closed JSON value, so it is whole whatever the finish."""
     if reply.tool_calls:
         return {}
     content = reply.content if isinstance(reply.content, str) else reply.text
-    return {"status": RunStatus.COMPLETED.value, "answer": content.strip()}
+    finish = finish_reason(reply)
+    cut = finish == LENGTH and not validated
+    status = RunStatus.TRUNCATED if cut else RunStatus.COMPLETED
+    return {"status": status.value, "answer": content.strip(), "finish_reason": finish}
 
 
 def _budget_update(ctx: AgentContext, state: RunState, now: float) -> dict[str, Any] | None:
@@ -92,17 +98,7 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
         if ctx.planner_mode is ToolMode.NATIVE:
             messages = [SystemMessage(ctx.planner_prompt), *history]
             reply, usage = await invoke_role(native_model, messages, Role.PLANNER.value)
-            turn = guard_turn(_moved_reasoning(reply), ctx.limits)
-            if turn.note is not None:
-                streak = int(state.get("invalid_streak", 0)) + 1
-                messages_out = [turn.reply, turn.note]
-                return {
-                    "messages": messages_out,
-                    "steps": 1,
-                    "usage": usage,
-                    "invalid_streak": streak,
-                }
-            reply = turn.reply
+            reply = guard_turn(_moved_reasoning(reply), ctx.limits)
             return {"messages": [reply], "steps": 1, "usage": usage, **_settled(reply)}
 
         messages = [SystemMessage(action_prompt), *history_for_action_mode(history)]
@@ -132,15 +128,12 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
             update["messages"] = [bad, note]
             update["invalid_streak"] = int(state.get("invalid_streak", 0)) + 1
             return update
-        turn = guard_turn(action_to_message(call.value, call.reply, salt=len(history)), ctx.limits)
-        if turn.note is not None:
-            update["messages"] = [turn.reply, turn.note]
-            update["invalid_streak"] = int(state.get("invalid_streak", 0)) + 1
-            return update
-        message = turn.reply
+        message = guard_turn(
+            action_to_message(call.value, call.reply, salt=len(history)), ctx.limits
+        )
         update["messages"] = [message]
         update["invalid_streak"] = 0
-        update.update(_settled(message))
+        update.update(_settled(message, validated=True))
         return update
 
     return plan

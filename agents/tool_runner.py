@@ -10,9 +10,12 @@ from orchestrator.events import ToolCallEvent, emit
 from orchestrator.exceptions import ToolError
 from tools.base import Toolset
 
-__all__ = ["ToolOutcome", "run_tool_call"]
+__all__ = ["INVALID_CALL_KEY", "ToolOutcome", "run_tool_call"]
 
 _SUMMARY_CHARS = 200
+INVALID_CALL_KEY = "__bicameral_invalid_call__"
+"""Set (to the reason) as the only argument of a call the model made but that could not be
+read, or was cut off: the call goes back to the model as an invalid call, never to the tool."""
 
 
 @dataclass
@@ -44,6 +47,8 @@ async def run_tool_call(toolset: Toolset, name: str, arguments: dict[str, Any]) 
     """
     start = time.perf_counter()
     try:
+        if INVALID_CALL_KEY in arguments:
+            raise ToolError(str(arguments[INVALID_CALL_KEY]), tool=name)
         args = toolset.validate(name, arguments)
     except ToolError as err:
         outcome = ToolOutcome(name, arguments, ok=False, text=f"error: {err}", invalid=True)

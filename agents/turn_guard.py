@@ -9,8 +9,9 @@ module turns a reply into one the rest of the graph can handle:
   model sees the note on its next turn);
 * a call whose arguments are deeper than :data:`MAX_ARGUMENT_DEPTH` or longer than
   ``Limits.max_tool_argument_chars`` becomes an invalid call, its arguments cut to an excerpt;
-* a reply whose calls are all invalid is an invalid turn (the planner is asked again and the
-  run fails after ``max_invalid_tool_calls`` such turns), never a silent empty answer.
+* invalid calls (these, and those the model client could not read) become calls the act node
+  answers with an error (:func:`agents.invalid_calls.calls_that_can_run`), so the planner
+  is told and asked again, never left with a silent empty answer.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, ToolCall
+from langchain_core.messages import AIMessage, InvalidToolCall, ToolCall
 from langchain_core.messages.tool import invalid_tool_call
 
-from orchestrator.graph.routing import INVALID_TURN_KEY
+from agents.invalid_calls import calls_that_can_run
 from orchestrator.limits import Limits
 
-__all__ = ["MAX_ARGUMENT_DEPTH", "GuardedTurn", "argument_problem", "guard_turn"]
+__all__ = ["MAX_ARGUMENT_DEPTH", "argument_problem", "guard_turn"]
 
 MAX_ARGUMENT_DEPTH = 32
 """Deepest nesting of tool-call arguments accepted (no real tool needs more)."""
@@ -66,25 +67,7 @@ def _excerpt(args: Any) -> str:
     return text[:_EXCERPT]
 
 
-class GuardedTurn:
-    """A planner reply after :func:`guard_turn`: the reply to keep and any note to add.
-
-    Attributes:
-        reply: the reply, with over-limit calls dropped or made invalid.
-        note: a message for the planner when the whole turn was invalid, else None.
-    """
-
-    def __init__(self, reply: AIMessage, note: HumanMessage | None) -> None:
-        self.reply = reply
-        self.note = note
-
-    @property
-    def invalid(self) -> bool:
-        """Whether the turn had calls and none of them can run."""
-        return self.note is not None
-
-
-def guard_turn(reply: AIMessage, limits: Limits) -> GuardedTurn:
+def guard_turn(reply: AIMessage, limits: Limits) -> AIMessage:
     """Apply the per-turn bounds to a planner reply (see the module docstring)."""
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = list(reply.invalid_tool_calls)
@@ -92,44 +75,19 @@ def guard_turn(reply: AIMessage, limits: Limits) -> GuardedTurn:
         problem = argument_problem(call.get("args"), max_chars=limits.max_tool_argument_chars)
         if problem is None:
             calls.append(call)
-        else:
-            invalid.append(
-                invalid_tool_call(
-                    name=call.get("name"),
-                    args=_excerpt(call.get("args")),
-                    id=call.get("id"),
-                    error=problem,
-                )
-            )
+            continue
+        bad = invalid_tool_call(
+            name=call.get("name"), args=_excerpt(call.get("args")), id=call.get("id"), error=problem
+        )
+        invalid.append(bad)
+    if len(calls) != len(reply.tool_calls):
+        reply = reply.model_copy(update={"tool_calls": calls, "invalid_tool_calls": invalid})
+    reply = calls_that_can_run(reply)
     cap = limits.max_tool_calls_per_turn
-    content = reply.content
-    if len(calls) > cap:
-        dropped = len(calls) - cap
-        calls = calls[:cap]
-        note = (
-            f"[bicameral: {dropped} more tool call(s) of this turn were not run: "
-            f"at most {cap} per turn]"
-        )
-        content = f"{content}\n{note}".strip() if isinstance(content, str) else content
-    changed = calls != reply.tool_calls or len(invalid) != len(reply.invalid_tool_calls)
-    if not calls and invalid:
-        errors = "\n".join(f"- {c.get('name') or '?'}: {c.get('error')}" for c in invalid[:10])
-        extra = {**reply.additional_kwargs, INVALID_TURN_KEY: True}
-        text = content if isinstance(content, str) else ""
-        bad = AIMessage(
-            content=text[:2000],
-            additional_kwargs=extra,
-            id=reply.id,
-            response_metadata=reply.response_metadata,
-            usage_metadata=reply.usage_metadata,
-        )
-        note_msg = HumanMessage("None of your tool calls could be run:\n" + errors)
-        return GuardedTurn(bad, note_msg)
-    if not changed and content == reply.content:
-        return GuardedTurn(reply, None)
-    update: dict[str, Any] = {
-        "tool_calls": calls,
-        "invalid_tool_calls": invalid,
-        "content": content,
-    }
-    return GuardedTurn(reply.model_copy(update=update), None)
+    if len(reply.tool_calls) <= cap:
+        return reply
+    dropped = len(reply.tool_calls) - cap
+    note = f"[bicameral: {dropped} more tool call(s) of this turn were not run: at most {cap}]"
+    content: Any = reply.content
+    content = f"{content}\n{note}".strip() if isinstance(content, str) else content
+    return reply.model_copy(update={"tool_calls": reply.tool_calls[:cap], "content": content})

@@ -36,6 +36,8 @@ class RunResult(BaseModel):
         pending_approval: the tool call awaiting approval when interrupted.
         changed_files: workspace files changed by tools.
         tool_results: each tool call's name, arguments, ok flag and result summary.
+        finish_reason: the server's finish reason for the final answer (``"length"``: it
+            was cut off by the token limit and ``status`` is ``truncated``).
     """
 
     status: RunStatus
@@ -51,6 +53,7 @@ class RunResult(BaseModel):
     pending_approval: dict[str, Any] | None = None
     changed_files: list[str] = Field(default_factory=list)
     tool_results: list[dict[str, Any]] = Field(default_factory=list)
+    finish_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -95,6 +98,7 @@ def result_from_state(
                 reasoning_tokens=int(u.get("reasoning_tokens", 0)),
                 calls=int(u.get("calls", 0)),
                 latency_s=float(u.get("latency_s", 0.0)),
+                estimated_calls=int(u.get("estimated_calls", 0)),
             )
             for role, u in usage_table.items()
         },
@@ -106,4 +110,5 @@ def result_from_state(
         pending_approval=pending_approval,
         changed_files=list(values.get("changed_files") or []),
         tool_results=list(values.get("tool_results") or []),
+        finish_reason=values.get("finish_reason"),
     )

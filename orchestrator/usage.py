@@ -44,6 +44,9 @@ class RoleUsage(BaseModel):
     reasoning_tokens: int = 0
     calls: int = 0
     latency_s: float = 0.0
+    estimated_calls: int = 0
+    """Calls whose token counts were (partly) estimated client-side: the server reported
+    none (a llama.cpp stream) or counted 0 reasoning tokens for reasoning it returned."""
 
     @property
     def total_tokens(self) -> int:
@@ -56,6 +59,8 @@ def usage_entry(
     """Usage of one or more model replies, from their ``usage_metadata``.
 
     Reasoning tokens come from ``output_token_details.reasoning`` when the server reports them.
+    Replies whose usage the client estimated (``response_metadata["usage_estimated"]``) are
+    counted in ``estimated_calls`` (the key is present only when there are some).
     ``latency_s`` is the wall time the caller measured around the calls; when 0, the replies'
     ``response_metadata["latency_s"]`` are summed instead.
     """
@@ -68,6 +73,8 @@ def usage_entry(
         details = meta.get("output_token_details") or {}
         out["reasoning_tokens"] += float(details.get("reasoning", 0) or 0)
         out["calls"] += 1
+        if msg.response_metadata.get("usage_estimated"):
+            out["estimated_calls"] = out.get("estimated_calls", 0.0) + 1
         if not latency_s:
             out["latency_s"] += float(msg.response_metadata.get("latency_s", 0.0) or 0.0)
     if latency_s:

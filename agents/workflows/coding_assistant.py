@@ -27,10 +27,38 @@ from orchestrator.graph.kit import Graph, inline_route, instrumented
 from orchestrator.graph.state import RunState
 from orchestrator.types import Role, RunStatus
 
-__all__ = ["coding_assistant_graph", "editable_paths", "edits_schema", "parse_test_report"]
+__all__ = [
+    "coding_assistant_graph",
+    "editable_paths",
+    "edits_schema",
+    "files_schema",
+    "parse_test_report",
+]
 
 _MAX_READ = 6
 _SOURCE_CHARS = 6000
+
+
+def files_schema(paths: list[str]) -> dict[str, Any]:
+    """The planner's choice of files to read: distinct paths among those that exist.
+
+    ``uniqueItems`` is validated client-side; the schema sent for constrained decoding
+    leaves it out where the server's grammar cannot take it (vLLM: HTTP 400).
+    """
+    return {
+        "type": "object",
+        "properties": {
+            "files": {
+                "type": "array",
+                "items": {"enum": paths},
+                "minItems": 1,
+                "maxItems": min(_MAX_READ, len(paths)),
+                "uniqueItems": True,
+            }
+        },
+        "required": ["files"],
+        "additionalProperties": False,
+    }
 
 
 def edits_schema(paths: list[str]) -> dict[str, Any]:
@@ -151,20 +179,7 @@ def coding_assistant_graph(
         chosen = paths[:_MAX_READ]
         update: dict[str, Any] = {}
         if len(paths) > 1:
-            schema = {
-                "type": "object",
-                "properties": {
-                    "files": {
-                        "type": "array",
-                        "items": {"enum": paths},
-                        "minItems": 1,
-                        "maxItems": min(_MAX_READ, len(paths)),
-                        "uniqueItems": True,
-                    }
-                },
-                "required": ["files"],
-                "additionalProperties": False,
-            }
+            schema = files_schema(paths)
             prompt = (
                 f"Task: {state.get('task', '')}\nFiles in the repository:\n"
                 + "\n".join(paths)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -57,6 +58,12 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
         typer.echo(result.to_json())
     elif not quiet:
         typer.echo(format_result(result))
+    if result.status is RunStatus.TRUNCATED:
+        typer.echo(
+            "the answer was cut off by the token limit (finish_reason: length); raise the "
+            "planner's max_tokens, e.g. --set models.planner.max_tokens=1024",
+            err=True,
+        )
     if result.status is RunStatus.INTERRUPTED:
         typer.echo(
             f"approval needed; continue with: bicameral resume {result.thread_id} "
@@ -152,10 +159,18 @@ def resume(
     deny: Annotated[bool, typer.Option("--deny", help="deny the pending call")] = False,
     pipeline: Annotated[Path | None, typer.Option(help="pipeline file, if not recorded")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="limits.KEY=VALUE, e.g. limits.max_wall_time_s=600"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Continue a stopped, failed or interrupted run from its checkpoint."""
+    """Continue a stopped, failed or interrupted run from its checkpoint.
+
+    The wall-time limit counts time spent running, not the pause. ``--set`` changes limits
+    for the rest of the run (and later resumes of it).
+    """
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
 
     if approve and deny:
@@ -173,6 +188,13 @@ def resume(
         )
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    sets = list(set_ or [])
+    other = [s for s in sets if not s.startswith("limits.")]
+    if other:
+        raise fail(f"resume --set takes limits only (limits.KEY=VALUE), not {other[0]!r}")
+    if sets:
+        record = dataclasses.replace(record, overrides=[*record.overrides, *sets])
+        save_thread(record)
     decision = True if approve else (False if deny else None)
     _execute(record, task=None, approve=decision, as_json=as_json, quiet=quiet)
 

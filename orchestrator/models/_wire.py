@@ -404,13 +404,13 @@ def recover_calls(
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
     for c in found:
-        if c.error is not None:
+        if cut_off and not c.complete:
+            args = c.raw_arguments or json.dumps(c.arguments, ensure_ascii=False)
+            invalid.append(invalid_tool_call(name=c.name, args=args, id=c.id, error=TRUNCATED_CALL))
+        elif c.error is not None:
             invalid.append(
                 invalid_tool_call(name=c.name, args=c.raw_arguments, id=c.id, error=c.error)
             )
-        elif cut_off and not c.complete:
-            args = json.dumps(c.arguments, ensure_ascii=False)
-            invalid.append(invalid_tool_call(name=c.name, args=args, id=c.id, error=TRUNCATED_CALL))
         else:
             calls.append(tool_call(name=c.name, args=c.arguments, id=c.id))
     return calls, invalid, rest

@@ -218,6 +218,8 @@ class _Loop:
 
 
 def _outcome(parsed: ParsedOutput) -> EnforceOutcome:
+    if parsed.source.startswith("reasoning:"):
+        return EnforceOutcome.FROM_REASONING
     if parsed.repaired:
         return EnforceOutcome.REPAIRED
     if parsed.coerced:

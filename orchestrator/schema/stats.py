@@ -20,14 +20,18 @@ class EnforceOutcome(StrEnum):
     """How one enforced call ended.
 
     ``FIRST_PASS``: the first reply parsed strictly and was valid. ``REPAIRED``: the first
-    reply needed ``json-repair``. ``COERCED``: the first reply needed quoted scalars
-    converted. ``REASKED``: a later reply, after re-asking with the errors, was valid.
-    ``FAILED``: no reply was valid within the budget.
+    reply needed ``json-repair`` (or a double-encoded value decoded). ``COERCED``: the first
+    reply needed quoted scalars converted. ``FROM_REASONING``: the first reply's content was
+    empty and the value was found at the end of its reasoning (a reasoning model whose think
+    block never closed: vLLM's R1 parser then returns everything as reasoning). ``REASKED``:
+    a later reply, after re-asking with the errors, was valid. ``FAILED``: no reply was valid
+    within the budget.
     """
 
     FIRST_PASS = "first_pass"
     REPAIRED = "repaired"
     COERCED = "coerced"
+    FROM_REASONING = "from_reasoning"
     REASKED = "reasked"
     FAILED = "failed"
 
