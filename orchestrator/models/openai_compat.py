@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import threading
@@ -41,7 +42,6 @@ from orchestrator.models._bounded_io import BoundedLines
 from orchestrator.models._endpoint import DEFAULT_MAX_RESPONSE_BYTES, Endpoint, RetryPolicy
 from orchestrator.models._grammar_fallback import GrammarState, rewrite_constraints
 from orchestrator.models._sse import StreamDecoder
-from orchestrator.schema.dialects import GrammarBackend
 from orchestrator.models._wire import (
     ReplyContext,
     decode_completion,
@@ -53,10 +53,12 @@ from orchestrator.models._wire import (
     move_guided_fields,
     tool_names,
 )
+from orchestrator.schema.dialects import GrammarBackend
 
 __all__ = ["OpenAICompatChatModel", "RetryPolicy"]
 
 _PATH = "/chat/completions"
+_OFF_LOOP_BYTES = 64 * 1024  # replies larger than this are decoded in a worker thread
 # Call options that configure the client, never sent to the server.
 _CLIENT_OPTIONS = ("timeout", "stream", "strict", "extra_body", "tools", "tool_choice")
 
@@ -365,7 +367,10 @@ class OpenAICompatChatModel(BaseChatModel):
                 if self._fall_back(request, err):
                     continue
                 raise
-            return request.result(raw, url, time.perf_counter() - started)
+            latency = time.perf_counter() - started
+            if len(raw) > _OFF_LOOP_BYTES:  # decoding (and recovering calls) off the loop
+                return await asyncio.to_thread(request.result, raw, url, latency)
+            return request.result(raw, url, latency)
 
     def _stream(
         self,

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -127,11 +128,26 @@ async def aenforce(
     request = next(steps)
     while True:
         reply = await model.ainvoke(request, config=config, **loop.invoke_kwargs)
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            result: EnforceResult = done.value
-            return result
+        if len(reply.text) <= OFF_LOOP_CHARS:
+            step = _step(steps, reply)
+        else:  # parsing a long reply takes long enough to stall every other run on the loop
+            step = await asyncio.to_thread(_step, steps, reply)
+        if isinstance(step, EnforceResult):
+            return step
+        request = step
+
+
+OFF_LOOP_CHARS = 64 * 1024
+"""Replies longer than this are parsed in a worker thread by :func:`aenforce`."""
+
+
+def _step(steps: _Steps, reply: BaseMessage) -> list[BaseMessage] | EnforceResult:
+    """The next request, or the result (a ``StopIteration`` cannot cross a thread's future)."""
+    try:
+        return steps.send(reply)
+    except StopIteration as done:
+        result: EnforceResult = done.value
+        return result
 
 
 class _Loop:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.security._bounded import ROOT
 
+_CLI = (sys.executable, "-m", "orchestrator.cli")
 PIPELINE = "models: {planner: {base_url: 'http://127.0.0.1:9/v1', model: m, max_retries: 0}}\n"
 
 
@@ -18,8 +19,7 @@ def _run(tmp_path: Path, checkpoint: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "p.yaml").write_text(PIPELINE)
     try:
         return subprocess.run(
-            [sys.executable, "-m", "orchestrator.cli", "run", "p.yaml", "-t", "hi", "-q"]
-            + ["--checkpoint", checkpoint],
+            [*_CLI, "run", "p.yaml", "-t", "hi", "-q", "--checkpoint", checkpoint],
             cwd=tmp_path,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             capture_output=True,
