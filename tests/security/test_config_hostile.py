@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.loading import MAX_FILE_BYTES, load_spec, parse_spec
+from orchestrator.config import loading
+from orchestrator.config.loading import load_spec, parse_spec
 from orchestrator.exceptions import ConfigError
 from tests.security._bounded import run_bounded
 
@@ -113,7 +114,7 @@ def test_a_huge_pipeline_file_is_refused_without_parsing(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="larger than"):
         load_spec(path)
     with pytest.raises(ConfigError, match="longer than"):
-        parse_spec("x" * (MAX_FILE_BYTES + 1))
+        parse_spec("x" * (loading.MAX_FILE_BYTES + 1))
 
 
 def test_huge_prompt_file_is_refused(tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ import json
 
 import pytest
 
-from orchestrator.models._parse_limits import MAX_HEURISTIC_CHARS, repairable
 from orchestrator.models.toolcall_parsers import find_tool_calls
 from orchestrator.schema import coerce
 from tests.security._bounded import run_bounded
 
 SIZE = 1_000_000
+LONG = 64 * 1024  # MAX_HEURISTIC_CHARS: past it, only the end of a reply is searched
 ATTACKS = {
     "pythonic-open": '"f(a=[" * (SIZE // 5)',
     "pythonic-list-open": '"[f(a=" * (SIZE // 5)',
@@ -54,13 +54,15 @@ def test_a_megabyte_of_hostile_output_is_parsed_in_bounded_time(parser: str, att
 
 
 def test_json_repair_is_refused_for_deep_or_long_text() -> None:
+    from orchestrator.models._parse_limits import repairable
+
     assert repairable('{"a": [1, 2')
     assert not repairable("{" * 100)
-    assert not repairable('{"a": "' + "x" * (MAX_HEURISTIC_CHARS * 2))
+    assert not repairable('{"a": "' + "x" * (LONG * 2))
 
 
 def test_a_call_at_the_end_of_a_long_reply_is_still_found() -> None:
-    prose = "Thinking about it. " * (MAX_HEURISTIC_CHARS // 10)
+    prose = "Thinking about it. " * (LONG // 10)
     calls, rest = find_tool_calls(prose + '[get_weather(city="Paris")]')
     assert [c.name for c in calls] == ["get_weather"]
     assert calls[0].arguments == {"city": "Paris"}
@@ -69,12 +71,12 @@ def test_a_call_at_the_end_of_a_long_reply_is_still_found() -> None:
 
 def test_a_strict_json_call_anywhere_in_a_long_tagged_reply_is_found() -> None:
     call = json.dumps({"name": "f", "arguments": {"x": 1}})
-    text = f"<tool_call>{call}</tool_call>" + " filler" * (MAX_HEURISTIC_CHARS // 3)
+    text = f"<tool_call>{call}</tool_call>" + " filler" * (LONG // 3)
     calls, _ = find_tool_calls(text)
     assert [(c.name, c.arguments) for c in calls] == [("f", {"x": 1})]
 
 
 def test_an_answer_at_the_end_of_a_long_reply_is_still_coerced() -> None:
-    text = "Let me think. " * (MAX_HEURISTIC_CHARS // 7) + '\nSo: {"answer": 4}'
+    text = "Let me think. " * (LONG // 7) + '\nSo: {"answer": 4}'
     schema = {"type": "object", "properties": {"answer": {"type": "integer"}}}
     assert coerce(text, schema) == {"answer": 4}

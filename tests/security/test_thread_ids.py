@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from orchestrator.cli import threads
 from orchestrator.cli.app import app
-from orchestrator.cli.threads import ThreadRecord, check_thread_id, load_thread, save_thread
+from orchestrator.cli.threads import ThreadRecord, load_thread, save_thread
 from orchestrator.exceptions import ConfigError
 
 runner = CliRunner()
@@ -20,7 +21,7 @@ HOSTILE = ["../../x", "../x", "/etc/passwd", "a/b", "..", ".hidden", "x\x00y", "
 @pytest.mark.parametrize("thread_id", HOSTILE, ids=repr)
 def test_hostile_ids_are_refused(thread_id: str) -> None:
     with pytest.raises(ConfigError, match="invalid thread id"):
-        check_thread_id(thread_id)
+        threads.check_thread_id(thread_id)
 
 
 def test_save_cannot_write_outside_the_threads_folder(tmp_path: Path) -> None:
