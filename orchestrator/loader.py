@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from langchain_core.tools import BaseTool
 from orchestrator.config.spec import AgentSpec, ModelSpec, PipelineSpec, Provider
 from orchestrator.exceptions import ConfigError
 from orchestrator.pipeline import GraphBuilder, Pipeline
+from orchestrator.redact import Redactor
 from orchestrator.types import Role
 from orchestrator.usage import Price
 from tools.base import ToolContext, build_tools, require_approval, tool_from_function
@@ -268,12 +270,14 @@ def load_pipeline(
     notice: Notice | None = _stderr,
     import_user_tools: bool = True,
     allow_outside_files: bool = False,
+    secrets: Redactor | None = None,
 ) -> Pipeline:
     """Read a pipeline file and build its ``Pipeline``.
 
     Prompt, schema and template files must lie in the file's folder unless
     ``allow_outside_files``; ``import_user_tools=False`` builds stand-ins for the
-    ``tools.modules`` tools instead of importing them.
+    ``tools.modules`` tools instead of importing them. ``secrets`` is filled with the values
+    interpolated from the environment and the models' API keys, for the caller to redact.
 
     Example:
         >>> pipeline = load_pipeline("examples/math_solver.yaml")  # doctest: +SKIP
@@ -284,7 +288,14 @@ def load_pipeline(
     """
     from orchestrator.config.loading import load_spec
 
-    spec = load_spec(path, list(overrides), allow_outside_files=allow_outside_files)
+    spec = load_spec(
+        path, list(overrides), secrets=secrets, allow_outside_files=allow_outside_files
+    )
+    if secrets is not None:
+        for model in spec.models.values():
+            key = os.environ.get(model.api_key_env) if model.api_key_env else None
+            if key:
+                secrets.add(key, f"${{{model.api_key_env}}}")
     return pipeline_from_spec(
         spec,
         workspace=workspace,

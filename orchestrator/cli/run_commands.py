@@ -17,6 +17,7 @@ from orchestrator.types import RunStatus
 
 if TYPE_CHECKING:
     from orchestrator.pipeline import Pipeline
+    from orchestrator.redact import Redactor
     from orchestrator.result import RunResult
 
 __all__ = ["register_run"]
@@ -51,13 +52,13 @@ def _drive(
     return asyncio.run(consume())
 
 
-def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
+def _report(result: RunResult, *, as_json: bool, quiet: bool, redact: Redactor) -> None:
     from orchestrator.cli.progress import format_result
 
     if as_json:
-        typer.echo(result.to_json())
+        typer.echo(redact(result.to_json()))
     elif not quiet:
-        typer.echo(format_result(result))
+        typer.echo(redact(format_result(result)))
     if result.status is RunStatus.TRUNCATED:
         typer.echo(
             "the answer was cut off by the token limit (finish_reason: length); raise the "
@@ -80,7 +81,9 @@ def _execute(
     record: ThreadRecord, *, task: str | None, approve: bool | None, as_json: bool, quiet: bool
 ) -> None:
     from orchestrator.loader import load_pipeline
+    from orchestrator.redact import Redactor
 
+    secrets = Redactor()
     try:
         pipeline = load_pipeline(
             record.pipeline,
@@ -88,6 +91,7 @@ def _execute(
             workspace=record.workspace,
             checkpoint=record.checkpoint,
             allow_outside_files=record.allow_outside_files,
+            secrets=secrets,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
         )
         if task is not None:
@@ -107,8 +111,8 @@ def _execute(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except BicameralError as exc:
-        raise fail(str(exc)) from None
-    _report(result, as_json=as_json, quiet=quiet)
+        raise fail(secrets(str(exc))) from None
+    _report(result, as_json=as_json, quiet=quiet, redact=secrets)
     raise typer.Exit(_exit_code(result))
 
 

@@ -103,3 +103,35 @@ def test_cli_flag_allows_outside_files(tmp_path: Path) -> None:
     allowed = runner.invoke(app, ["validate", "--allow-outside-files", str(path)])
     assert refused.exit_code == 2 and "outside the pipeline's folder" in refused.stderr
     assert allowed.exit_code == 0, allowed.output
+
+
+@pytest.mark.parametrize("behaviour", ["echo_auth_reply", "echo_auth_error"])
+def test_a_server_echoing_the_key_puts_it_in_no_output_or_checkpoint(
+    tmp_path: Path, behaviour: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.security._bounded import ROOT
+    from tests.security._hostile_server import HostileServer
+
+    with HostileServer(behaviour) as server:
+        (tmp_path / "p.yaml").write_text(
+            "models:\n  planner: {base_url: '" + server.base_url + "', model: m, "
+            "api_key_env: HOSTILE_KEY, max_retries: 0}\n"
+            "tools: {builtin: []}\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "run", "p.yaml", "-t", "hi", "--json"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "HOSTILE_KEY": KEY},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert KEY not in done.stdout + done.stderr
+    stored = b"".join(p.read_bytes() for p in (tmp_path / ".bicameral").rglob("*") if p.is_file())
+    assert stored and KEY.encode() not in stored
