@@ -115,3 +115,16 @@ def test_wall_time_interrupts_a_tool_in_flight() -> None:
     result = asyncio.run(Pipeline(planner=planner, tools=[stall], limits=limits).arun("go"))
     assert result.status is RunStatus.BUDGET_EXHAUSTED
     assert json.loads(result.to_json())["status"] == "budget_exhausted"
+
+
+def test_arguments_200000_deep_from_a_server_fail_the_run_loudly() -> None:
+    from orchestrator.models.openai_compat import OpenAICompatChatModel
+    from tests.security._hostile_server import HostileServer
+
+    with HostileServer("deep_arguments") as server:
+        planner = OpenAICompatChatModel(base_urls=[server.base_url], model="m", max_retries=0)
+        result = Pipeline(planner=planner, tools=[count]).run("go")
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None and "invalid tool calls" in result.error.message
+    assert result.answer in (None, "")
+    assert len(result.to_json()) < 100_000
