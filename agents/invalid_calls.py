@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from langchain_core.messages import AIMessage
-from langchain_core.messages.tool import InvalidToolCall, ToolCall, tool_call
+from langchain_core.messages import AIMessage, InvalidToolCall, ToolCall
+from langchain_core.messages.tool import tool_call
 
 from agents.tool_runner import INVALID_CALL_KEY
 

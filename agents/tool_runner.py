@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.events import ToolCallEvent, emit
-from orchestrator.exceptions import ToolError
+from orchestrator.exceptions import ToolError, ToolServerError
 from tools.base import Toolset
 
 __all__ = ["INVALID_CALL_KEY", "ToolOutcome", "run_tool_call"]
@@ -46,9 +46,12 @@ async def run_tool_call(toolset: Toolset, name: str, arguments: dict[str, Any]) 
     the model can act on. Emits a ``ToolCallEvent``.
     """
     start = time.perf_counter()
+    unreadable = arguments.get(INVALID_CALL_KEY)
+    if unreadable is not None:
+        arguments = {}  # the reason goes in the text; the record shows no arguments
     try:
-        if INVALID_CALL_KEY in arguments:
-            raise ToolError(str(arguments[INVALID_CALL_KEY]), tool=name)
+        if unreadable is not None:
+            raise ToolError(str(unreadable), tool=name)
         args = toolset.validate(name, arguments)
     except ToolError as err:
         outcome = ToolOutcome(name, arguments, ok=False, text=f"error: {err}", invalid=True)
@@ -58,6 +61,8 @@ async def run_tool_call(toolset: Toolset, name: str, arguments: dict[str, Any]) 
             outcome = ToolOutcome(name, args, ok=True, text=text)
         except ToolError as err:
             outcome = ToolOutcome(name, args, ok=False, text=f"error: {err}")
+        except ToolServerError:
+            raise  # the server is gone: the run fails, it is not the model's to handle
         except Exception as err:  # a tool crash is the model's problem to handle, not the run's
             outcome = ToolOutcome(name, args, ok=False, text=f"error: {type(err).__name__}: {err}")
         if outcome.ok and toolset.changes_files(name) and isinstance(args.get("path"), str):

@@ -6,7 +6,11 @@ reasoning models write JSON: think block first, prose before/after, code fences,
 quotes, Python literals, trailing commas, comments, a missing final bracket, numbers as
 strings, and random combinations. Then it measures
 
-* recovery: ``coerce`` returns exactly the original instance (target >= 99 %);
+* recovery: ``coerce`` returns exactly the original instance (target >= 99.5 %), including
+  what real servers added (:mod:`benchmarks.schema_failure_classes`): double-encoded values
+  and reasoning-only replies;
+* truncated outputs (cut by ``max_tokens``, no repair allowed): accepted (target 0), and
+  truncated tool calls, as text and native, JSON and streamed: executed (target 0);
 * false accepts: the same renderings of truly invalid instances (missing field, wrong
   type, value out of range, unknown property, unknown enum value) are all refused (target 0);
 * ``coerce`` median time on a 2 KB answer after a 20 KB think block (target < 1 ms);

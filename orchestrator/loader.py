@@ -11,15 +11,16 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
-from orchestrator.config.spec import AgentSpec, ModelSpec, PipelineSpec, Provider
+from orchestrator.config.spec import MCP_REF_PREFIX, AgentSpec, ModelSpec, PipelineSpec, Provider
 from orchestrator.exceptions import ConfigError
+from orchestrator.integrations.mcp_loading import load_mcp_tools
 from orchestrator.pipeline import GraphBuilder, Pipeline
 from orchestrator.redact import Redactor
 from orchestrator.types import Role
@@ -53,6 +54,7 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
             max_response_bytes=spec.max_response_bytes,
             extra_body=dict(spec.extra_body)
             | ({"seed": spec.seed} if spec.seed is not None else {}),
+            grammar_backend=spec.grammar,
         )
     from orchestrator.models.local import LocalChatModel, fallback_notice
 
@@ -120,11 +122,15 @@ def _tools(
     approval: Sequence[str] = (),
     *,
     import_user_tools: bool = True,
+    mcp: Mapping[str, Sequence[BaseTool]] | None = None,
 ) -> list[BaseTool]:
     builtin = [n for n in names if ":" not in n]
     out = build_tools(builtin, ctx)
     make = _user_tool if import_user_tools else _placeholder_tool
-    out.extend(make(n) for n in names if ":" in n)
+    out.extend(make(n) for n in names if ":" in n and not n.startswith(MCP_REF_PREFIX))
+    for ref in names:
+        if ref.startswith(MCP_REF_PREFIX):
+            out.extend((mcp or {}).get(ref.removeprefix(MCP_REF_PREFIX), ()))
     gated = {ref.rpartition(":")[2] for ref in approval}
     return [require_approval(t) if t.name in gated else t for t in out]
 
@@ -149,7 +155,6 @@ def pipeline_from_spec(
     directory. With ``import_user_tools=False`` the ``tools.modules`` tools are stand-ins and
     no user module is imported (enough to draw the graph, not to run it).
     """
-    tools_for = functools.partial(_tools, import_user_tools=import_user_tools)
     root = Path(workspace or spec.workspace or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"workspace {str(root)!r} is not a directory")
@@ -185,6 +190,8 @@ def pipeline_from_spec(
         names[role] = mspec.model or (
             Path(mspec.model_path).name if mspec.model_path else "embedded"
         )
+    servers, mcp = load_mcp_tools(spec)
+    tools_for = functools.partial(_tools, import_user_tools=import_user_tools, mcp=mcp)
     builder = graph_builder or _workflow_builder(spec, model_for, tool_ctx, tools_for)
     return Pipeline(
         planner=planner,
@@ -201,6 +208,7 @@ def pipeline_from_spec(
         model_names=names,
         graph_builder=builder,
         name=spec.name,
+        resources=[servers] if servers else (),
     )
 
 
@@ -239,6 +247,23 @@ def _workflow_builder(
     return custom_graph_builder(
         spec.graph, runtimes, Toolset(tools_for(sorted(set(step_tools)), tool_ctx))
     )
+
+
+def agent_tools(
+    spec: PipelineSpec, *, workspace: str | Path | None = None
+) -> dict[str, list[BaseTool]]:
+    """Every tool each agent of ``spec`` would see (built-in, user modules, MCP), by agent.
+
+    MCP servers are started briefly to list their tools (``bicameral tools``).
+    """
+    root = Path(workspace or spec.workspace or Path.cwd()).resolve()
+    tool_ctx = ToolContext(root)
+    _, mcp = load_mcp_tools(spec)
+    out: dict[str, list[BaseTool]] = {}
+    for name, agent in spec.agents.items():
+        approval = spec.tools.require_approval if name == Role.PLANNER.value else ()
+        out[name] = _tools(agent.tools, tool_ctx, approval, mcp=mcp)
+    return out
 
 
 def flag_overrides(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,7 @@ class Check:
         target.write_text(json.dumps(recorder.exchanges[index], indent=1, sort_keys=True) + "\n")
 
     def call(
-        self, model: OpenAICompatChatModel, messages: list[BaseMessage], stream: bool, **kw: Any
+        self, model: Any, messages: Sequence[BaseMessage], stream: bool, **kw: Any
     ) -> AIMessage | BicameralError:
         try:
             if stream:
@@ -181,9 +181,9 @@ class Check:
                 reply = AIMessage(
                     content=merged.content,
                     additional_kwargs=merged.additional_kwargs,
-                    tool_calls=merged.tool_calls,  # type: ignore[attr-defined]
-                    invalid_tool_calls=merged.invalid_tool_calls,  # type: ignore[attr-defined]
-                    usage_metadata=merged.usage_metadata,  # type: ignore[attr-defined]
+                    tool_calls=merged.tool_calls,
+                    invalid_tool_calls=merged.invalid_tool_calls,
+                    usage_metadata=merged.usage_metadata,
                     response_metadata=merged.response_metadata,
                 )
                 return reply
@@ -243,7 +243,9 @@ def check_unique_items(check: Check, url: str) -> None:
             f"HTTP {response.status_code}: {response.text[:120]!r}",
         )
         if check.record is not None:
-            target = check.record / "vllm" / f"unique_items_rejected{'_stream' if stream else ''}.json"
+            target = (
+                check.record / "vllm" / f"unique_items_rejected{'_stream' if stream else ''}.json"
+            )
             target.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
@@ -259,7 +261,7 @@ def check_truncated_call(check: Check, url: str) -> None:
             # "required": vLLM 0.32 constrains the reply to the hermes markup (a structural
             # tag) and, cut off, leaves it unparsed in content
             bound = model.bind_tools([WRITE_NOTE], tool_choice="required")
-            reply = check.call(bound, messages, stream)  # type: ignore[arg-type]
+            reply = check.call(bound, messages, stream)
             label = f"tool call cut at {max_tokens} tokens{' (stream)' if stream else ''}"
             if isinstance(reply, BicameralError):
                 check.report(label, False, str(reply))
@@ -297,7 +299,7 @@ def check_reasoner(check: Check, url: str) -> None:
             value = parse_output(reply.text, schema, reasoning=reasoning).value
         except SchemaValidationError as err:
             value = f"none ({err.errors[0]})"
-        usage = reply.usage_metadata or {}
+        usage: dict[str, Any] = dict(reply.usage_metadata or {})
         check.report(
             label,
             not reply.text.strip() and bool(reasoning),

@@ -19,6 +19,7 @@ from orchestrator.config._common import (
     resolve_path,
     resolve_referenced_file,
 )
+from orchestrator.schema.dialects import GrammarBackend
 from orchestrator.usage import Price
 
 __all__ = ["ModelSpec", "Price", "Provider", "ServeSpec", "infer_provider"]
@@ -58,6 +59,10 @@ class ServeSpec(SpecModel):
     """Fraction of GPU memory vLLM may use (--gpu-memory-utilization)."""
     quantization: str | None = None
     """--quantization method, e.g. fp8."""
+    max_num_seqs: int | None = Field(default=None, ge=1)
+    """Sequences scheduled at once (--max-num-seqs); default: vLLM's."""
+    kv_cache_dtype: str | None = Field(default=None, pattern=r"^(auto|fp8(_[a-z0-9]+)*)$")
+    """KV cache dtype (--kv-cache-dtype): auto or fp8 (fp8_e4m3, fp8_e5m2); default: auto."""
     chat_template: str | None = None
     """--chat-template: a file (relative to the pipeline file) or inline Jinja."""
     tool_call_parser: str | None = None
@@ -108,6 +113,10 @@ class ModelSpec(SpecModel):
     """Sampling seed."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
     """Extra request fields (vLLM: top_k, repetition_penalty, chat_template_kwargs, ...)."""
+    grammar: GrammarBackend = GrammarBackend.VLLM
+    """How the server constrains output to a schema: vllm (json_schema, cut to what xgrammar
+    takes), llama_cpp (json_object with a schema: llama-cpp-python's server), json_object or
+    none. A server that rejects the form is detected and the client steps down once."""
     price: Price = Price()
     """Token prices for cost accounting."""
     model_path: str | None = None

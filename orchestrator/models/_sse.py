@@ -32,13 +32,8 @@ from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from orchestrator.exceptions import ModelResponseError
-from orchestrator.models._wire import (
-    ReplyContext,
-    estimated_usage,
-    excerpt,
-    recover_calls,
-    reply_metadata,
-)
+from orchestrator.models._usage import estimated_usage
+from orchestrator.models._wire import ReplyContext, excerpt, recover_calls, reply_metadata
 
 __all__ = ["StreamDecoder"]
 
@@ -144,12 +139,30 @@ def _unparseable(args: str) -> str:
 
 
 class _ToolSlot:
-    __slots__ = ("args", "id", "name")
+    __slots__ = ("args", "held", "id", "name")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name = ""
         self.args = ""
+        self.held: bool | None = None  # arguments held back: they start as a JSON string
+
+    def hold(self) -> bool:
+        """Whether to hold the arguments back: double-encoded ones (a JSON string holding the
+        object) are decoded at the end, where langchain would see a string, not an object."""
+        if self.held is None and self.args.strip():
+            self.held = self.args.lstrip()[0] == '"'
+        return bool(self.held)
+
+    def decoded(self) -> str:
+        """Held arguments, decoded when they are a JSON string of an object."""
+        try:
+            inner = json.loads(self.args)
+            if isinstance(inner, str) and isinstance(json.loads(inner), dict):
+                return inner
+        except ValueError:
+            pass
+        return self.args
 
 
 class StreamDecoder:
@@ -232,9 +245,18 @@ class StreamDecoder:
                 tool_call_chunk(name=c["name"], args="]" + (c["args"] or ""), id=c["id"], index=i)
                 for i, c in enumerate(invalid, start=len(calls))
             ]
-        elif cut_off:
-            index = max(self._slots)
-            recovered = [tool_call_chunk(args=_unparseable(self._slots[index].args), index=index)]
+        else:
+            final_index = max(self._slots)
+            for index, slot in sorted(self._slots.items()):
+                cut = cut_off and index == final_index
+                if slot.held:
+                    held = slot.args if cut else slot.decoded()
+                    args = held + (_unparseable(held) if cut else "")
+                elif cut:
+                    args = _unparseable(slot.args)
+                else:
+                    continue
+                recovered.append(tool_call_chunk(args=args, index=index))
         thought = "".join(self._reasoning)
         calls_text = "".join(slot.args for slot in self._slots.values())
         usage, estimated = estimated_usage(self._usage, self._ctx, text, thought, calls_text)
@@ -362,6 +384,8 @@ class StreamDecoder:
             args = function.get("arguments")
             piece = args if isinstance(args, str) else (json.dumps(args) if args else "")
             slot.args += piece
+            if slot.hold():
+                piece = ""
             if call_id or name or piece:
                 out.append(tool_call_chunk(name=name or None, args=piece, id=call_id, index=index))
         return out

@@ -28,11 +28,11 @@ from langchain_core.messages import (
     ToolCall,
     ToolMessage,
 )
-from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from orchestrator.exceptions import ModelResponseError
+from orchestrator.models._usage import estimated_usage
 from orchestrator.models.toolcall_parsers import find_tool_calls
 from orchestrator.schema import split_reasoning
 
@@ -43,7 +43,6 @@ __all__ = [
     "decode_tool_calls",
     "dumps",
     "encode_messages",
-    "estimate_tokens",
     "encode_tool_choice",
     "encode_tools",
     "excerpt",
@@ -51,7 +50,6 @@ __all__ = [
     "loads",
     "recover_calls",
     "reply_metadata",
-    "usage_metadata",
 ]
 
 _EXCERPT = 200
@@ -291,60 +289,6 @@ def move_guided_fields(body: dict[str, Any]) -> None:
 # --- replies ------------------------------------------------------------------------------
 
 
-def estimate_tokens(text: str) -> int:
-    """A token count estimated from text length (about four characters a token for English
-    with BPE tokenizers): for when a server reports none. Always labelled as estimated."""
-    return -(-len(text) // 4) if text else 0
-
-
-def estimated_usage(
-    usage: Any, ctx: ReplyContext, content: str, reasoning: str | None, calls_text: str
-) -> tuple[UsageMetadata | None, list[str]]:
-    """``UsageMetadata`` from the server's ``usage``, completed by estimates where it is
-    missing, and the names of the estimated fields.
-
-    A stream without usage (llama.cpp's server) gets prompt and completion tokens estimated;
-    reasoning that the server counted as 0 reasoning tokens (vLLM's R1 parser when the
-    model never closes its think block) gets its reasoning tokens estimated. A server that
-    reports no reasoning count at all is left alone.
-    """
-    meta = usage_metadata(usage)
-    estimated: list[str] = []
-    if meta is None:
-        if not (content or reasoning or calls_text):
-            return None, []
-        prompt = -(-ctx.prompt_chars // 4)
-        completion = estimate_tokens(content) + estimate_tokens(reasoning or "")
-        completion += estimate_tokens(calls_text)
-        meta = UsageMetadata(
-            input_tokens=prompt, output_tokens=completion, total_tokens=prompt + completion
-        )
-        estimated = ["input_tokens", "output_tokens"]
-    details = meta.get("output_token_details") or {}
-    if reasoning and (estimated or details.get("reasoning") == 0):
-        guess = min(estimate_tokens(reasoning), meta["output_tokens"] or estimate_tokens(reasoning))
-        meta["output_token_details"] = {"reasoning": guess}
-        estimated.append("reasoning_tokens")
-    return meta, estimated
-
-
-def usage_metadata(usage: Any) -> UsageMetadata | None:
-    """OpenAI ``usage`` -> langchain ``UsageMetadata`` (reasoning and cached tokens if given)."""
-    if not isinstance(usage, dict):
-        return None
-    prompt = int(usage.get("prompt_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or 0)
-    total = int(usage.get("total_tokens") or prompt + completion)
-    meta = UsageMetadata(input_tokens=prompt, output_tokens=completion, total_tokens=total)
-    details = usage.get("completion_tokens_details")
-    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
-        meta["output_token_details"] = {"reasoning": int(details["reasoning_tokens"])}
-    cached = usage.get("prompt_tokens_details")
-    if isinstance(cached, dict) and cached.get("cached_tokens") is not None:
-        meta["input_token_details"] = {"cache_read": int(cached["cached_tokens"])}
-    return meta
-
-
 def _call_id(index: int, name: str, arguments: str) -> str:
     digest = hashlib.sha1(f"{name}\0{arguments}".encode(), usedforsecurity=False).hexdigest()
     return f"call_{index}_{digest[:8]}"
@@ -501,7 +445,10 @@ def decode_completion(
     context = ctx if not native else ReplyContext(think_prefilled=ctx.think_prefilled)
     raw_content = message.get("content")
     content, reasoning, recovered, bad = finish_text(
-        raw_content if isinstance(raw_content, str) else "", server_reasoning, context, cut_off=cut_off
+        raw_content if isinstance(raw_content, str) else "",
+        server_reasoning,
+        context,
+        cut_off=cut_off,
     )
     additional: dict[str, Any] = {"reasoning": reasoning} if reasoning else {}
     raw_calls = message.get("tool_calls")

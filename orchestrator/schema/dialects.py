@@ -50,7 +50,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["GrammarBackend", "constrained_schema", "response_format_as", "next_backend"]
+__all__ = ["GrammarBackend", "constrained_schema", "next_backend", "response_format_as"]
 
 
 class GrammarBackend(StrEnum):
@@ -93,8 +93,7 @@ _CORE = frozenset(
     }
 )
 _KEEP: dict[GrammarBackend, frozenset[str]] = {
-    GrammarBackend.VLLM: _CORE
-    | {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    GrammarBackend.VLLM: _CORE | {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
     GrammarBackend.LLAMA_CPP: _CORE,
 }
 # vLLM 0.32 STRING_SUPPORTED_FORMATS (xgrammar); llama.cpp's STRING_FORMAT_RULES and uuid.

@@ -187,6 +187,8 @@ class _Loop:
         for attempt in range(1, self.max_retries + 2):
             reply = yield conversation
             replies.append(reply)
+            if reply.response_metadata.get("grammar_fallback") and self.stats is not None:
+                self.stats.record_fallback(self.model_name, self.schema_name)
             _add_usage(usage, reply)
             reasoning, content = message_parts(reply)
             answer = _answer_text(reply, content)

@@ -46,11 +46,24 @@ class EnforcementStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], Counter[EnforceOutcome]] = {}
+        self._fallbacks: Counter[tuple[str, str]] = Counter()
 
     def record(self, model: str, schema: str, outcome: EnforceOutcome) -> None:
         """Count one outcome for ``model`` and ``schema``."""
         with self._lock:
             self._counts.setdefault((model, schema), Counter())[outcome] += 1
+
+    def record_fallback(self, model: str, schema: str) -> None:
+        """Count one reply obtained under a fallback response format (the server rejected
+        the configured one; ``response_metadata["grammar_fallback"]`` says which)."""
+        with self._lock:
+            self._fallbacks[(model, schema)] += 1
+            self._counts.setdefault((model, schema), Counter())
+
+    def fallbacks(self, model: str, schema: str) -> int:
+        """How many replies for ``model`` and ``schema`` came under a fallback format."""
+        with self._lock:
+            return self._fallbacks[(model, schema)]
 
     def count(self, model: str, schema: str, outcome: EnforceOutcome) -> int:
         """How many times ``outcome`` was recorded for ``model`` and ``schema``."""
@@ -63,17 +76,23 @@ class EnforcementStats:
             raise ValueError("cannot merge EnforcementStats into itself")
         with other._lock:
             snapshot = {key: Counter(counts) for key, counts in other._counts.items()}
+            fallbacks = Counter(other._fallbacks)
         with self._lock:
             for key, counts in snapshot.items():
                 self._counts.setdefault(key, Counter()).update(counts)
+            self._fallbacks.update(fallbacks)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
-        """``{"model::schema": {"first_pass": n, "repaired": n, ...}}`` with every outcome."""
+        """``{"model::schema": {"first_pass": n, "repaired": n, ...}}`` with every outcome, and
+        ``"grammar_fallback": n`` where some replies came under a fallback format."""
         with self._lock:
-            return {
-                f"{model}::{schema}": {o.value: counts[o] for o in EnforceOutcome}
-                for (model, schema), counts in sorted(self._counts.items())
-            }
+            out: dict[str, dict[str, int]] = {}
+            for (model, schema), counts in sorted(self._counts.items()):
+                entry = {o.value: counts[o] for o in EnforceOutcome}
+                if self._fallbacks[(model, schema)]:
+                    entry["grammar_fallback"] = self._fallbacks[(model, schema)]
+                out[f"{model}::{schema}"] = entry
+            return out
 
     def __repr__(self) -> str:
         return f"EnforcementStats({self.as_dict()!r})"

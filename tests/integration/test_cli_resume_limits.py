@@ -46,7 +46,9 @@ def test_resume_takes_set_for_limits(tmp_path: Path) -> None:
 
 def test_resume_set_refuses_what_is_not_a_limit(tmp_path: Path) -> None:
     path = _pipeline(tmp_path, "http://127.0.0.1:9/v1")
-    proc = _cli("resume", "t1", "--pipeline", str(path), "--set", "models.planner.model=x", cwd=tmp_path)
+    proc = _cli(
+        "resume", "t1", "--pipeline", str(path), "--set", "models.planner.model=x", cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: resume --set takes limits only (limits.KEY=VALUE), not 'models.planner.model=x'"
@@ -91,3 +93,23 @@ async def test_a_failed_run_resumes_within_its_wall_time_after_a_pause() -> None
     state = await app.aget_state(config)
     command = await _Resume(None).command(app, config, float(state.values["started_at"]) + 1e6)
     assert command.update["started_at"] > state.values["started_at"]
+
+
+def test_the_summary_says_truncated_and_estimated() -> None:
+    from orchestrator.cli.progress import format_result
+    from orchestrator.result import RunResult
+    from orchestrator.usage import RoleUsage
+
+    result = RunResult(
+        status=RunStatus.TRUNCATED,
+        answer="The answer is forty",
+        finish_reason="length",
+        usage={
+            "planner": RoleUsage(prompt_tokens=9, completion_tokens=4, calls=2, estimated_calls=1)
+        },
+    )
+    text = format_result(result)
+    assert text.splitlines()[0] == (
+        "status: truncated (the answer was cut off by the token limit: finish_reason length)"
+    )
+    assert "planner 9+4 tokens in 2 calls (1 estimated)" in text

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from orchestrator.exceptions import ModelHTTPError
+from orchestrator.exceptions import ModelHTTPError, SchemaValidationError
 from orchestrator.models._wire import TRUNCATED_CALL
 from orchestrator.schema import EnforcementStats, aenforce, response_format_for
 from orchestrator.schema.stats import EnforceOutcome
@@ -48,7 +48,10 @@ def test_the_full_file_choice_schema_is_what_vllm_rejected() -> None:
     """The reason for the subset: HTTP 400, and an error event inside a 200 stream."""
     plain = load(VLLM / "failures" / "unique_items_rejected.json")
     assert plain["status"] == 400
-    assert plain["response"]["error"]["message"] == 'Grammar error: Unimplemented keys: ["uniqueItems"]'
+    assert (
+        plain["response"]["error"]["message"]
+        == 'Grammar error: Unimplemented keys: ["uniqueItems"]'
+    )
     stream = load(VLLM / "failures" / "unique_items_rejected_stream.json")
     assert stream["status"] == 200 and "Unimplemented keys" in stream["sse"]
     sent = plain["request"]["response_format"]["json_schema"]["schema"]
@@ -90,7 +93,7 @@ async def test_the_coding_assistant_file_choice_passes_with_duplicates_refused(
     server.enqueue(load_fixture(fixture), load_fixture(fixture))
     model = make_model(temperature=0.0, max_tokens=160, extra_body={"seed": 0})
     schema = bicameral_schemas()["choose_files"]
-    with pytest.raises(Exception, match="non-unique"):
+    with pytest.raises(SchemaValidationError, match="non-unique"):
         await aenforce(model, _prompt(load(fixture)["request"]), schema, max_retries=1)
     assert len(server.chat_requests) == 2
 
@@ -139,7 +142,11 @@ async def test_a_value_at_the_end_of_unclosed_reasoning_is_its_own_outcome(
     if stream:
         model = model.bind(stream=True)  # langchain then streams and adds the chunks up
     stats = EnforcementStats()
-    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "integer"}},
+        "required": ["answer"],
+    }
     result = await aenforce(
         model, _prompt(recorded["request"]), schema, stats=stats, schema_name="n", max_retries=0
     )
