@@ -11,6 +11,8 @@ import pytest
 
 from tests.security._bounded import ROOT
 
+pytestmark = pytest.mark.timeout(300)  # an attack that regresses fails, never hangs
+
 _CLI = (sys.executable, "-m", "orchestrator.cli")
 PIPELINE = "models: {planner: {base_url: 'http://127.0.0.1:9/v1', model: m, max_retries: 0}}\n"
 

@@ -17,6 +17,8 @@ from orchestrator.config.loading import load_spec, parse_spec
 from orchestrator.exceptions import ConfigError
 from tests.security._bounded import run_bounded
 
+pytestmark = pytest.mark.timeout(300)  # an attack that regresses fails, never hangs
+
 _MODELS = "models: {planner: {base_url: 'http://127.0.0.1:9/v1', model: m}}\n"
 BOMB = textwrap.dedent(
     """\

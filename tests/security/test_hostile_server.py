@@ -16,6 +16,8 @@ import pytest
 from tests.security._bounded import run_bounded
 from tests.security._hostile_server import HostileServer
 
+pytestmark = pytest.mark.timeout(300)  # an attack that regresses fails, never hangs
+
 KEY = "sk-hostile-0123456789abcdef"
 CAP = 16 * 1024 * 1024  # max_response_bytes given to the client
 DEADLINE_S = 3.0

@@ -16,6 +16,8 @@ from orchestrator.models.toolcall_parsers import find_tool_calls
 from orchestrator.schema import coerce
 from tests.security._bounded import run_bounded
 
+pytestmark = pytest.mark.timeout(300)  # an attack that regresses fails, never hangs
+
 SIZE = 1_000_000
 LONG = 64 * 1024  # MAX_HEURISTIC_CHARS: past it, only the end of a reply is searched
 ATTACKS = {

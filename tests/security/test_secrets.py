@@ -11,6 +11,8 @@ from orchestrator.cli.app import app
 from orchestrator.config.loading import load_spec, parse_spec
 from orchestrator.exceptions import ConfigError
 
+pytestmark = pytest.mark.timeout(300)  # an attack that regresses fails, never hangs
+
 runner = CliRunner()
 KEY = "sk-live-0123456789abcdef"
 _URL = "http://127.0.0.1:9/v1"

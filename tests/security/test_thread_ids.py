@@ -14,6 +14,8 @@ from orchestrator.cli.app import app
 from orchestrator.cli.threads import ThreadRecord, load_thread, save_thread
 from orchestrator.exceptions import ConfigError
 
+pytestmark = pytest.mark.timeout(300)  # an attack that regresses fails, never hangs
+
 runner = CliRunner()
 HOSTILE = ["../../x", "../x", "/etc/passwd", "a/b", "..", ".hidden", "x\x00y", "a" * 200, ""]
 

@@ -14,6 +14,8 @@ from orchestrator.config.loading import parse_spec
 from orchestrator.exceptions import ConfigError
 from orchestrator.loader import load_pipeline
 
+pytestmark = pytest.mark.timeout(300)  # an attack that regresses fails, never hangs
+
 runner = CliRunner()
 _MODELS = "models: {planner: {base_url: 'http://127.0.0.1:9/v1', model: m}}\n"
 STDLIB = [

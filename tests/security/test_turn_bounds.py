@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import tool
 
@@ -16,6 +17,8 @@ from orchestrator.limits import Limits
 from orchestrator.models.testing import FakeChatModel, FunctionChatModel
 from orchestrator.pipeline import Pipeline
 from orchestrator.types import RunStatus
+
+pytestmark = pytest.mark.timeout(60)  # an attack that regresses fails, never hangs
 
 CALLS: list[int] = []
 
@@ -91,7 +94,8 @@ def test_wall_time_interrupts_a_model_call_in_flight() -> None:
 
     limits = Limits(max_wall_time_s=0.5)
     started = time.perf_counter()
-    result = asyncio.run(Pipeline(planner=FunctionChatModel(hang), limits=limits).arun("go"))
+    pipeline = Pipeline(planner=FunctionChatModel(hang), limits=limits)
+    result = asyncio.run(asyncio.wait_for(pipeline.arun("go"), 30))
     assert result.status is RunStatus.BUDGET_EXHAUSTED
     assert result.error is not None and "max_wall_time_s" in result.error.message
     assert time.perf_counter() - started < 30  # bounded, not "forever"
@@ -112,7 +116,8 @@ def test_wall_time_interrupts_a_tool_in_flight() -> None:
         [AIMessage(content="", tool_calls=[{"name": "stall", "args": {"n": 1}, "id": "s"}])]
     )
     limits = Limits(max_wall_time_s=0.5)
-    result = asyncio.run(Pipeline(planner=planner, tools=[stall], limits=limits).arun("go"))
+    pipeline = Pipeline(planner=planner, tools=[stall], limits=limits)
+    result = asyncio.run(asyncio.wait_for(pipeline.arun("go"), 30))
     assert result.status is RunStatus.BUDGET_EXHAUSTED
     assert json.loads(result.to_json())["status"] == "budget_exhausted"
 
