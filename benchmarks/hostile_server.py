@@ -16,7 +16,13 @@ from tests.security._bounded import run_bounded
 from tests.security._hostile_server import BEHAVIOURS, HostileServer
 from tests.security.test_hostile_server import CAP, CHILD, DEADLINE_S, KEY
 
-STREAMING = {"endless_sse_line", "endless_stream", "keepalive_comments", "slowloris_stream"}
+STREAMING = {
+    "endless_sse_line",
+    "endless_stream",
+    "keepalive_comments",
+    "slowloris_stream",
+    "echo_auth_stream",
+}
 
 
 def main() -> None:
