@@ -50,7 +50,7 @@ bench: $(VENV)/.stamp-dev+local+bench
 	$(BIN)/python -m benchmarks.run_all
 
 eval: $(VENV)/.stamp-local+eval
-	$(BIN)/bicameral eval --dataset math500 --path ../shared/data/math500.jsonl --limit 5 \
+	$(BIN)/bicameral eval --dataset math500 --path tests/fixtures/datasets/math500.jsonl --limit 5 \
 		--pipeline examples/math_solver.yaml --out eval-results
 
 clean:

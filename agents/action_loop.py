@@ -18,6 +18,7 @@ from agents.action_mode import FINAL_ACTION, action_instructions, action_schema
 from agents.enforced import EnforcedCall, enforce_role
 from agents.tool_runner import ToolOutcome, run_tool_call
 from orchestrator.exceptions import SchemaValidationError
+from orchestrator.graph.routing import call_signature
 from orchestrator.graph.state import merge_counts
 from orchestrator.usage import UsageTable, merge_usage
 from tools.base import Toolset
@@ -35,6 +36,8 @@ class LoopOutcome:
     enforcement: dict[str, dict[str, int]] = field(default_factory=dict)
     steps: int = 0
     tool_outcomes: list[ToolOutcome] = field(default_factory=list)
+    out_of_turns: bool = False
+    """The tool-turn budget ran out before a final result (``error`` says so too)."""
 
     def add(self, call: EnforcedCall) -> None:
         self.usage = merge_usage(self.usage, call.usage)
@@ -76,6 +79,7 @@ async def run_action_loop(
     union = action_schema(tools, result_schema)
     system = system_prompt + "\n\n" + action_instructions(tools, "<result JSON>")
     messages = [SystemMessage(system), HumanMessage(request)]
+    failed: set[str] = set()
     for _ in range(max_turns):
         call = await enforce_role(
             model,
@@ -94,10 +98,15 @@ async def run_action_loop(
         if value["action"] == FINAL_ACTION:
             out.value = value["result"]
             return out
-        outcome = await run_tool_call(toolset, value["action"], dict(value.get("arguments") or {}))
+        outcome = await run_tool_call(
+            toolset, value["action"], dict(value.get("arguments") or {}), failed_before=failed
+        )
         out.tool_outcomes.append(outcome)
+        if not outcome.ok:
+            failed.add(call_signature(outcome.name, outcome.arguments))
         messages.append(AIMessage(json.dumps(value, sort_keys=True)))
         label = "result" if outcome.ok else "error"
         messages.append(HumanMessage(f"Tool {value['action']} {label}:\n{outcome.text}"))
     out.error = SchemaValidationError(f"used {max_turns} tool turns without a final result")
+    out.out_of_turns = True
     return out

@@ -41,6 +41,7 @@ def make_act_node(ctx: AgentContext) -> ActNode:
                 request = {"tool": name, "arguments": call.get("args", {}), "call_id": call["id"]}
                 approved[call["id"]] = approval_granted(interrupt(request))
 
+        failed = set(inp.get("failed_calls") or ())
         messages: list[ToolMessage] = []
         outcomes: list[ToolOutcome] = []
         for call in calls:
@@ -52,7 +53,7 @@ def make_act_node(ctx: AgentContext) -> ActNode:
             if approved.get(call_id) is False:
                 outcome = ToolOutcome(name, args, ok=False, text=f"error: the user denied {name}")
             else:
-                outcome = await run_tool_call(toolset, name, args)
+                outcome = await run_tool_call(toolset, name, args, failed_before=failed)
             outcomes.append(outcome)
             messages.append(
                 ToolMessage(

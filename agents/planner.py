@@ -132,7 +132,8 @@ def make_plan_node(ctx: AgentContext, *, clock: Callable[[], float]) -> PlanNode
             action_to_message(call.value, call.reply, salt=len(history)), ctx.limits
         )
         update["messages"] = [message]
-        update["invalid_streak"] = 0
+        # a well-formed action is not yet a valid call: the act node counts the streak on
+        # (invalid arguments, a call repeating one that failed) or resets it
         update.update(_settled(message, validated=True))
         return update
 

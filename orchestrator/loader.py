@@ -296,6 +296,7 @@ def load_pipeline(
     import_user_tools: bool = True,
     allow_outside_files: bool = False,
     secrets: Redactor | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> Pipeline:
     """Read a pipeline file and build its ``Pipeline``.
 
@@ -303,6 +304,8 @@ def load_pipeline(
     ``allow_outside_files``; ``import_user_tools=False`` builds stand-ins for the
     ``tools.modules`` tools instead of importing them. ``secrets`` is filled with the values
     interpolated from the environment and the models' API keys, for the caller to redact.
+    ``origins`` says how the user wrote an override when not as ``--set`` (see
+    :func:`~orchestrator.config.loading.load_spec`).
 
     Example:
         >>> pipeline = load_pipeline("examples/math_solver.yaml")  # doctest: +SKIP
@@ -314,7 +317,11 @@ def load_pipeline(
     from orchestrator.config.loading import load_spec
 
     spec = load_spec(
-        path, list(overrides), secrets=secrets, allow_outside_files=allow_outside_files
+        path,
+        list(overrides),
+        origins=origins,
+        secrets=secrets,
+        allow_outside_files=allow_outside_files,
     )
     if secrets is not None:
         for model in spec.models.values():

@@ -38,6 +38,8 @@ class RunResult(BaseModel):
         tool_results: each tool call's name, arguments, ok flag and result summary.
         finish_reason: the server's finish reason for the final answer (``"length"``: it
             was cut off by the token limit and ``status`` is ``truncated``).
+        sandbox: one line on how far sandboxed code (``run_python``, ``run_tests``, the math
+            tools) is isolated on this machine (``tools.sandbox.Isolation``).
     """
 
     status: RunStatus
@@ -54,6 +56,7 @@ class RunResult(BaseModel):
     changed_files: list[str] = Field(default_factory=list)
     tool_results: list[dict[str, Any]] = Field(default_factory=list)
     finish_reason: str | None = None
+    sandbox: str = ""
 
     @property
     def ok(self) -> bool:
@@ -79,6 +82,8 @@ def result_from_state(
     pending_approval: dict[str, Any] | None = None,
 ) -> RunResult:
     """Build a ``RunResult`` from a graph state snapshot's values."""
+    from tools.sandbox import sandbox_isolation  # probed once per process, then cached
+
     usage_table = values.get("usage") or {}
     raw_status = status or RunStatus(values.get("status") or RunStatus.COMPLETED)
     if raw_status is RunStatus.RUNNING:
@@ -97,7 +102,8 @@ def result_from_state(
                 completion_tokens=int(u.get("completion_tokens", 0)),
                 reasoning_tokens=int(u.get("reasoning_tokens", 0)),
                 calls=int(u.get("calls", 0)),
-                latency_s=float(u.get("latency_s", 0.0)),
+                # sums of floats: 7.599000000000001 -> 7.599 in the JSON
+                latency_s=round(float(u.get("latency_s", 0.0)), 4),
                 estimated_calls=int(u.get("estimated_calls", 0)),
             )
             for role, u in usage_table.items()
@@ -111,4 +117,5 @@ def result_from_state(
         changed_files=list(values.get("changed_files") or []),
         tool_results=list(values.get("tool_results") or []),
         finish_reason=values.get("finish_reason"),
+        sandbox=sandbox_isolation().describe(),
     )

@@ -39,6 +39,8 @@ __all__ = [
     "simplify_tool",
 ]
 
+NonEmpty = Annotated[str, Field(min_length=1)]
+"""An expression argument: the schema (and so the decoding grammar) excludes ""."""
 _WORKER = str(Path(__file__).with_name("_math_worker.py"))
 _MAX_CHARS = 2000
 
@@ -141,7 +143,7 @@ def _run(op: str, args: dict[str, Any], limits: SandboxLimits | None) -> dict[st
 def evaluate_tool(ctx: ToolContext) -> BaseTool:
     """The ``evaluate`` tool bound to ``ctx``."""
 
-    def evaluate_(expression: str) -> str:
+    def evaluate_(expression: NonEmpty) -> str:
         """Compute a math expression exactly with sympy (and its decimal value). Supports
         + - * / ^, sqrt, sin, log, factorial, integrate(f, (x, a, b)), diff, limit, Sum.
 
@@ -156,7 +158,7 @@ def evaluate_tool(ctx: ToolContext) -> BaseTool:
 def simplify_tool(ctx: ToolContext) -> BaseTool:
     """The ``simplify`` tool bound to ``ctx``."""
 
-    def simplify_(expression: str) -> str:
+    def simplify_(expression: NonEmpty) -> str:
         """Simplify a math expression with sympy.
 
         Args:
@@ -170,7 +172,9 @@ def simplify_tool(ctx: ToolContext) -> BaseTool:
 def check_equal_tool(ctx: ToolContext) -> BaseTool:
     """The ``check_equal`` tool bound to ``ctx``."""
 
-    def check_equal_(a: str, b: str, tolerance: Annotated[float, Field(ge=0, le=1)] = 1e-9) -> str:
+    def check_equal_(
+        a: NonEmpty, b: NonEmpty, tolerance: Annotated[float, Field(ge=0, le=1)] = 1e-9
+    ) -> str:
         """Check whether two math expressions (or two equations "lhs = rhs") are equal,
         symbolically with sympy, or numerically when that fails.
 

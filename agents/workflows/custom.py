@@ -125,6 +125,14 @@ def custom_graph_builder(
                     "tool_results": [o.record() for o in loop.tool_outcomes],
                     "changed_files": [p for o in loop.tool_outcomes for p in o.changed],
                 }
+                if loop.out_of_turns:
+                    update["status"] = RunStatus.BUDGET_EXHAUSTED.value
+                    update["error"] = {
+                        "type": "BudgetExhaustedError",
+                        "message": f"step {name!r}: {loop.error} "
+                        f"(limits.max_reasoner_tool_steps is {ctx.limits.max_reasoner_tool_steps})",
+                    }
+                    return update
                 if loop.error is not None:
                     update["status"] = RunStatus.FAILED.value
                     update["error"] = {

@@ -9,6 +9,7 @@ the fix: the demo shows the machinery; real fixes need real models (see the READ
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from orchestrator.exceptions import BicameralError
 from orchestrator.result import RunResult
 
 HERE = Path(__file__).resolve().parent
+_COUNTS = re.compile(r"\d+ passed, \d+ failed, \d+ errors?")
 TASK = "Fix the bug in calc.py so that the failing test in tests/test_calc.py passes."
 
 
@@ -35,6 +37,16 @@ def _diff(original: Path, workspace: Path, changed: list[str]) -> str:
         after = (workspace / rel).read_text().splitlines(keepends=True)
         out.extend(difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"))
     return "".join(out)
+
+
+def counts_of_test_runs(result: RunResult) -> list[str]:
+    """The counts of each ``run_tests`` call of the run (``"3 passed, 1 failed, 0 errors"``)."""
+    out = []
+    for record in result.tool_results:
+        if record.get("tool") == "run_tests":
+            found = _COUNTS.search(str(record.get("result", "")))
+            out.append(found.group(0) if found else "no counts (see the tool output)")
+    return out
 
 
 def run_demo(workspace: Path, *, quiet: bool = False) -> RunResult:
@@ -64,6 +76,8 @@ def main() -> int:
         diff = _diff(HERE / "sample_repo", Path(tmp) / "sample_repo", result.changed_files)
         print("\nchanges:\n" + (diff or "(none)"))
         runs = result.tool_results or []
+        for n, counts in enumerate(counts_of_test_runs(result), 1):
+            print(f"test run {n}: {counts}")
         print(
             f"\ntool calls: {len(runs)}; outcome: "
             + ("tests pass" if result.ok else "tests still failing (the embedded model is tiny)")

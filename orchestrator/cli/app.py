@@ -10,6 +10,7 @@ validation code.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -24,6 +25,33 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"bicameral {version('bicameral')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("bicameral (not installed; run `make demo` or `pip install -e .`)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            metavar="",
+            help="print the version and exit",
+        ),
+    ] = False,
+) -> None:
+    """Two-model agent pipelines: a tool-calling planner and a reasoning model."""
 
 
 def _register() -> None:

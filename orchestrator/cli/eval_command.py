@@ -12,19 +12,36 @@ from orchestrator.exceptions import BicameralError
 
 __all__ = ["register_eval"]
 
+_EPILOG = (
+    "Data: MATH-500 from huggingface.co/datasets/HuggingFaceH4/MATH-500 (rows: problem, "
+    "answer); HumanEval ships with the `eval` extra (rows: task_id, prompt, entry_point, "
+    "test); MBPP from github.com/google-research/google-research mbpp/mbpp.jsonl (rows: "
+    "task_id, text, test_list). With network and `pip install datasets`, --path "
+    "hf:HuggingFaceH4/MATH-500@test fetches it. A few items of each are in "
+    "tests/fixtures/datasets/."
+)
+
 
 def register_eval(app: typer.Typer) -> None:
     """Add the ``eval`` command to the CLI."""
 
-    @app.command("eval")
+    @app.command("eval", epilog=_EPILOG)
     def eval_command(
         dataset: Annotated[str, typer.Option(help="math500, humaneval or mbpp")],
         pipeline: Annotated[Path, typer.Option(help="pipeline file to evaluate")],
-        path: Annotated[str | None, typer.Option(help="JSONL file (or hf:repo)")] = None,
+        path: Annotated[
+            str | None, typer.Option(help="JSONL file, gz or not (or hf:repo[:config][@split])")
+        ] = None,
         limit: Annotated[int | None, typer.Option(help="first N items only")] = None,
         concurrency: Annotated[int, typer.Option(help="items in flight")] = 4,
         out: Annotated[Path, typer.Option(help="results folder")] = Path("eval-results"),
         compare: Annotated[Path | None, typer.Option(help="second pipeline file")] = None,
+        label: Annotated[
+            str | None, typer.Option(help="name of the results (default: the file's stem)")
+        ] = None,
+        compare_label: Annotated[
+            str | None, typer.Option(help="name of the --compare results (default: its stem)")
+        ] = None,
         set_: Annotated[list[str] | None, typer.Option("--set", help="dotted.key=value")] = None,
         item_timeout: Annotated[float | None, typer.Option(help="seconds per item")] = None,
     ) -> None:
@@ -37,6 +54,15 @@ def register_eval(app: typer.Typer) -> None:
         from orchestrator.loader import load_pipeline
 
         overrides = list(set_ or [])
+        first_label = label or pipeline.stem
+        second_label = compare_label or (compare.stem if compare else "")
+        if compare is not None and first_label == second_label:
+            typer.echo(
+                f"error: both configurations would be labelled {first_label!r}; "
+                "name them with --label NAME and --compare-label NAME",
+                err=True,
+            )
+            raise typer.Exit(2)
         try:
             items = load_dataset(dataset, path=path, limit=limit)
             first = load_pipeline(pipeline, overrides=overrides, checkpoint="memory", notice=None)
@@ -46,7 +72,7 @@ def register_eval(app: typer.Typer) -> None:
                         items,
                         pipeline_solver(first),
                         out_dir=out,
-                        label=pipeline.stem,
+                        label=first_label,
                         concurrency=concurrency,
                         item_timeout_s=item_timeout,
                         progress=True,
@@ -60,8 +86,8 @@ def register_eval(app: typer.Typer) -> None:
                 comparison = asyncio.run(
                     compare_runs(
                         items,
-                        (pipeline.stem, pipeline_solver(first)),
-                        (compare.stem, pipeline_solver(second)),
+                        (first_label, pipeline_solver(first)),
+                        (second_label, pipeline_solver(second)),
                         out_dir=out,
                         concurrency=concurrency,
                         item_timeout_s=item_timeout,

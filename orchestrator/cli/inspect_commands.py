@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.exit_codes import EXIT_OK, EXIT_USAGE, OUTSIDE_FILES_OPTION, fail
-from orchestrator.exceptions import BicameralError, ConfigError
+from orchestrator.exceptions import BicameralError
 
 __all__ = ["register_inspect"]
 
@@ -17,16 +17,16 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="pipeline files")],
     allow_outside_files: Annotated[bool, OUTSIDE_FILES_OPTION] = False,
 ) -> None:
-    """Check pipeline files; one line per file."""
-    from orchestrator.config.loading import load_spec
+    """Check pipeline files: `FILE: ok`, or every mistake as `error: FILE:LINE:COL: ...`."""
+    from orchestrator.config.loading import check_file
 
     bad = 0
     for file in files:
-        try:
-            load_spec(file, allow_outside_files=allow_outside_files)
-        except ConfigError as exc:
+        errors = check_file(file, allow_outside_files=allow_outside_files)
+        for error in errors:
+            typer.echo(f"error: {error}", err=True)
+        if errors:
             bad += 1
-            typer.echo(str(exc), err=True)
         else:
             typer.echo(f"{file}: ok")
     raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)

@@ -57,7 +57,10 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool, redact: Redactor) 
 
     if as_json:
         typer.echo(redact(result.to_json()))
-    elif not quiet:
+    elif quiet:  # no progress, but the outcome itself is what the user asked for
+        answer = result.answer if result.ok and result.answer is not None else _brief(result)
+        typer.echo(redact(answer))
+    else:
         typer.echo(redact(format_result(result)))
     if result.status is RunStatus.TRUNCATED:
         typer.echo(
@@ -73,12 +76,32 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool, redact: Redactor) 
         )
 
 
+def _brief(result: RunResult) -> str:
+    error = f": {result.error.type}: {result.error.message}" if result.error else ""
+    return f"{result.status.value}{error}"
+
+
 def _exit_code(result: RunResult) -> int:
     return EXIT_OK if result.status in (RunStatus.COMPLETED, RunStatus.INTERRUPTED) else 1
 
 
+def _warn_reduced_isolation() -> None:
+    """Say at start-up, in one line, when this machine cannot isolate sandboxed code."""
+    from tools.sandbox import Isolation, sandbox_isolation
+
+    isolation = sandbox_isolation()
+    if isolation is not Isolation.NAMESPACES:
+        typer.echo(f"warning: {isolation.describe()}", err=True)
+
+
 def _execute(
-    record: ThreadRecord, *, task: str | None, approve: bool | None, as_json: bool, quiet: bool
+    record: ThreadRecord,
+    *,
+    task: str | None,
+    approve: bool | None,
+    as_json: bool,
+    quiet: bool,
+    origins: dict[str, str] | None = None,
 ) -> None:
     from orchestrator.loader import load_pipeline
     from orchestrator.redact import Redactor
@@ -93,9 +116,12 @@ def _execute(
             allow_outside_files=record.allow_outside_files,
             secrets=secrets,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
+            origins=origins,
         )
         if task is not None:
             save_thread(record)
+        if not (quiet or as_json):
+            _warn_reduced_isolation()
         result = _drive(
             pipeline,
             task=task,
@@ -127,25 +153,29 @@ def run(
     workspace: Annotated[Path | None, typer.Option(help="directory the tools work in")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
     thread: Annotated[str | None, typer.Option(help="thread id (default: new)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the RunResult JSON")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
+    ] = False,
     allow_outside_files: Annotated[bool, OUTSIDE_FILES_OPTION] = False,
 ) -> None:
     """Run a pipeline on a task."""
+    from orchestrator.cli.model_flags import ModelFlags
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
-    from orchestrator.loader import flag_overrides
 
-    overrides = flag_overrides(
-        planner_url=planner_url,
-        reasoner_url=reasoner_url,
-        planner_model=planner_model,
-        reasoner_model=reasoner_model,
-    ) + list(set_ or [])
     if thread is not None:
         try:
             check_thread_id(thread)
         except ConfigError as exc:
             raise fail(str(exc)) from None
+    flags = ModelFlags(planner_url, planner_model, reasoner_url, reasoner_model).resolve()
+    if not (quiet or as_json):
+        for line in flags.notices:
+            typer.echo(line, err=True)
+    overrides = flags.overrides + list(set_ or [])
     record = ThreadRecord(
         thread_id=thread or uuid.uuid4().hex,
         pipeline=str(file.resolve()),
@@ -154,21 +184,28 @@ def run(
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
         allow_outside_files=allow_outside_files,
     )
-    _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet)
+    _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet, origins=flags.origins)
 
 
 def resume(
     thread: Annotated[str, typer.Argument(help="thread id printed by `run`")],
-    approve: Annotated[bool, typer.Option("--approve", help="approve the pending call")] = False,
-    deny: Annotated[bool, typer.Option("--deny", help="deny the pending call")] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="approve the pending call", metavar="")
+    ] = False,
+    deny: Annotated[bool, typer.Option("--deny", help="deny the pending call", metavar="")] = False,
     pipeline: Annotated[Path | None, typer.Option(help="pipeline file, if not recorded")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="limits.KEY=VALUE, e.g. limits.max_wall_time_s=600"),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
+    ] = False,
 ) -> None:
     """Continue a stopped, failed or interrupted run from its checkpoint.
 

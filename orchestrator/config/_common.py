@@ -35,6 +35,7 @@ __all__ = [
     "base_dir",
     "did_you_mean",
     "plain_data",
+    "read_small_bytes",
     "read_small_file",
     "resolve_path",
     "resolve_referenced_file",
@@ -95,8 +96,8 @@ class FileRefused(OSError):
         return self.strerror or "refused"
 
 
-def read_small_file(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
-    """The UTF-8 text of a regular file of at most ``limit`` bytes.
+def read_small_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
 
     Opens without blocking and checks the opened file, so a FIFO (which would block
     forever), a device such as ``/dev/zero`` (endless) or a directory is refused rather
@@ -104,9 +105,9 @@ def read_small_file(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
 
     Raises:
         FileNotFoundError: no such file.
+        IsADirectoryError: a directory.
         FileRefused: not a regular file, or larger than ``limit``.
         OSError: any other reason it cannot be read.
-        UnicodeDecodeError: not UTF-8.
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
@@ -123,7 +124,17 @@ def read_small_file(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
         os.close(fd)
     if len(data) > limit:
         raise FileRefused(errno.EFBIG, f"larger than {limit} bytes")
-    return data.decode("utf-8-sig")
+    return data
+
+
+def read_small_file(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes (see
+    :func:`read_small_bytes`).
+
+    Raises:
+        UnicodeDecodeError: not UTF-8; and what :func:`read_small_bytes` raises.
+    """
+    return read_small_bytes(path, limit=limit).decode("utf-8-sig")
 
 
 def resolve_referenced_file(value: str, info: ValidationInfo, what: str) -> Path:

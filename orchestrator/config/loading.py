@@ -37,13 +37,13 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from orchestrator.config._common import MAX_DEPTH, MAX_VALUES, FileRefused, read_small_file
+from orchestrator.config._common import MAX_DEPTH, MAX_VALUES, FileRefused, read_small_bytes
 from orchestrator.config._paths import Loc, apply_override, dotted, field_names, shape_at
 from orchestrator.config.spec import PipelineSpec, SpecIssue, did_you_mean
 from orchestrator.exceptions import ConfigError
 from orchestrator.redact import Redactor
 
-__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_VALUES", "load_spec", "parse_spec"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_VALUES", "check_file", "load_spec", "parse_spec"]
 
 MAX_FILE_BYTES = 256 * 1024
 """Largest pipeline file read (256 KiB); real ones are a few KiB, and parsing costs about
@@ -68,6 +68,7 @@ def load_spec(
     overrides: Iterable[str] = (),
     *,
     env: Mapping[str, str] | None = None,
+    origins: Mapping[str, str] | None = None,
     secrets: Redactor | None = None,
     allow_outside_files: bool = False,
 ) -> PipelineSpec:
@@ -78,6 +79,8 @@ def load_spec(
             resolved against its directory.
         overrides: ``dotted.key=value`` items (the CLI's ``--set``), applied in order.
         env: variables for ``${VAR}`` interpolation; default ``os.environ``.
+        origins: how the user wrote an override, when not as ``--set`` (``{"models.planner.
+            base_url=URL": "--planner-url URL"}``): errors it causes name that instead.
         secrets: filled with every value interpolated from ``env`` so the caller can keep
             them out of what it shows (errors raised here are already redacted).
         allow_outside_files: let prompt, schema and template files lie outside the pipeline
@@ -87,28 +90,86 @@ def load_spec(
         ConfigError: anything wrong, as ``path:line:col: message``;
             :class:`~orchestrator.exceptions.SchemaDefinitionError` for an invalid JSON Schema.
     """
+    return _load(
+        path,
+        overrides,
+        env=env,
+        origins=origins,
+        every=None,
+        secrets=secrets,
+        confine=not allow_outside_files,
+    )
+
+
+def check_file(
+    path: str | os.PathLike[str],
+    overrides: Iterable[str] = (),
+    *,
+    allow_outside_files: bool = False,
+) -> list[ConfigError]:
+    """Every mistake in the pipeline file at ``path``, in file order (empty: the file is
+    valid); what ``bicameral validate`` prints.
+
+    A file that cannot be read or parsed as YAML has one error; the mistakes found while
+    validating its content are all reported. Checks that need the content to be otherwise
+    valid (cross-references between sections) run once the others are fixed.
+    """
+    every: list[ConfigError] = []
+    try:
+        _load(
+            path,
+            overrides,
+            env=None,
+            origins=None,
+            every=every,
+            secrets=None,
+            confine=not allow_outside_files,
+        )
+    except ConfigError as exc:
+        return every or [exc]
+    return []
+
+
+def _load(
+    path: str | os.PathLike[str],
+    overrides: Iterable[str],
+    *,
+    env: Mapping[str, str] | None,
+    origins: Mapping[str, str] | None,
+    every: list[ConfigError] | None,
+    secrets: Redactor | None,
+    confine: bool,
+) -> PipelineSpec:
     name = os.fspath(path)
     try:
-        text = read_small_file(Path(name), limit=MAX_FILE_BYTES)
+        raw = read_small_bytes(Path(name), limit=MAX_FILE_BYTES)
     except FileNotFoundError:
         raise ConfigError("no such file", path=name) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, not a pipeline file", path=name) from None
     except FileRefused as exc:
         raise ConfigError(f"not read: {exc}", path=name) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=name) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, start) + 1
+        col = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        message = f"not UTF-8 text: byte 0x{raw[start]:02x} ({exc.reason}); save the file as UTF-8"
+        raise ConfigError(message, path=name, line=line, col=col) from None
     base = Path(name).resolve().parent
-    return parse_spec(
+    return _parse(
         text,
         path=name,
         base_dir=base,
         overrides=overrides,
         env=env,
+        origins=origins,
+        every=every,
         secrets=secrets,
-        confine=not allow_outside_files,
+        confine=confine,
     )
 
 
@@ -119,6 +180,7 @@ def parse_spec(
     base_dir: str | os.PathLike[str] | None = None,
     overrides: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
+    origins: Mapping[str, str] | None = None,
     secrets: Redactor | None = None,
     confine: bool = True,
 ) -> PipelineSpec:
@@ -130,21 +192,57 @@ def parse_spec(
     Raises:
         ConfigError: as for :func:`load_spec`.
     """
+    return _parse(
+        text,
+        path=path,
+        base_dir=base_dir,
+        overrides=overrides,
+        env=env,
+        origins=origins,
+        every=None,
+        secrets=secrets,
+        confine=confine,
+    )
+
+
+def _parse(
+    text: str,
+    *,
+    path: str,
+    base_dir: str | os.PathLike[str] | None,
+    overrides: Iterable[str],
+    env: Mapping[str, str] | None,
+    origins: Mapping[str, str] | None,
+    every: list[ConfigError] | None,
+    secrets: Redactor | None,
+    confine: bool,
+) -> PipelineSpec:
     redactor = Redactor() if secrets is None else secrets
+    found: list[ConfigError] = []
     try:
-        return _parse_spec(text, path, base_dir, overrides, env, redactor, confine)
+        return _parse_redacted(
+            text, path, base_dir, overrides, env, origins, found, redactor, confine
+        )
     except ConfigError as exc:
-        if not redactor:
-            raise
-        raise type(exc)(redactor(exc.message), path=exc.path, line=exc.line, col=exc.col) from None
+        if every is not None:
+            every.extend(_redacted(e, redactor) for e in found)
+        raise _redacted(exc, redactor) from None
 
 
-def _parse_spec(
+def _redacted(exc: ConfigError, redactor: Redactor) -> ConfigError:
+    if not redactor:
+        return exc
+    return type(exc)(redactor(exc.message), path=exc.path, line=exc.line, col=exc.col)
+
+
+def _parse_redacted(
     text: str,
     path: str,
     base_dir: str | os.PathLike[str] | None,
     overrides: Iterable[str],
     env: Mapping[str, str] | None,
+    origins: Mapping[str, str] | None,
+    every: list[ConfigError],
     redactor: Redactor,
     confine: bool,
 ) -> PipelineSpec:
@@ -164,7 +262,7 @@ def _parse_spec(
     doc.data = _Converter(doc, os.environ if env is None else env, redactor).convert(root, (), 0)
     for item in overrides:
         for loc in apply_override(doc.data, item, path=path):
-            doc.overridden[loc] = item
+            doc.overridden[loc] = (origins or {}).get(item, f"--set {item}")
     context = {
         "base_dir": Path(base_dir) if base_dir is not None else Path.cwd(),
         "confine": confine,
@@ -172,6 +270,7 @@ def _parse_spec(
     try:
         return PipelineSpec.model_validate(doc.data, context=context)
     except ValidationError as exc:
+        every.extend(_all_errors(exc, doc))
         raise _first_error(exc, doc) from None
 
 
@@ -347,6 +446,23 @@ def _first_error(exc: ValidationError, doc: _Document) -> ConfigError:
     return min(ranked, key=lambda r: r[0])[1] if ranked else ConfigError(str(exc), path=doc.path)
 
 
+def _all_errors(exc: ValidationError, doc: _Document) -> list[ConfigError]:
+    """Every error in file order (errors from ``--set`` first), one per place."""
+    ranked = sorted(
+        (_describe(err, doc) for err in exc.errors(include_url=False)),
+        key=lambda r: (r[0][:1], r[1].line or 0, r[1].col or 0, r[0]),
+    )
+    out: list[ConfigError] = []
+    places: set[tuple[int | None, int | None]] = set()
+    for _, error in ranked:
+        place = (error.line, error.col)
+        # one error per place: a missing key reported where a misspelt one stands is its echo
+        if error.line is None or place not in places:
+            out.append(error)
+            places.add(place)
+    return out
+
+
 def _describe(err: Any, doc: _Document) -> tuple[tuple[int, ...], ConfigError]:
     """One pydantic error as (rank, ConfigError); the lowest rank is reported."""
     issue = (err.get("ctx") or {}).get("error")
@@ -370,8 +486,10 @@ def _describe(err: Any, doc: _Document) -> tuple[tuple[int, ...], ConfigError]:
         got = _ENV_VALUE if real in doc.interpolated else _got(err)
         message = f"{dotted(real) or 'the file'}: {_plain_message(err['msg'])}{got}"
     for done, item in doc.overridden.items():
-        if real[: len(done)] == done or (done[: len(real)] == real and real not in doc.values):
-            return (0,), error_type(f"--set {item}: {message}", path=doc.path)
+        # an override inside the entry an error is about is its likely cause (--planner-url
+        # without a model makes models.planner an 'openai' entry with no name)
+        if real[: len(done)] == done or (real and done[: len(real)] == real):
+            return (0,), error_type(f"{item}: {message}", path=doc.path)
     where = doc.at(real, at_key=at_key)
     # a missing key is often the echo of a misspelt one: report other errors first
     rank = (1, 0 if exact else 1, int(kind == "missing"), where["line"], where["col"])

@@ -138,6 +138,12 @@ class ToolsSpec(SpecModel):
     """Tools (built-in names or ``module:attr``) that pause the run for human approval before
     each call; continue with ``bicameral resume THREAD --approve`` or ``--deny``."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _list_means_builtin(cls, data: Any) -> Any:
+        """``tools: [evaluate, check_equal]`` is short for ``tools: {builtin: [...]}``."""
+        return {"builtin": data} if isinstance(data, list) else data
+
     @field_validator("builtin")
     @classmethod
     def _known_builtins(cls, names: tuple[str, ...]) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage
@@ -19,7 +20,9 @@ __all__ = [
     "INVALID_TURN_KEY",
     "PLAN",
     "REASON",
+    "call_signature",
     "delegate_task",
+    "failed_call_signatures",
     "last_ai_message",
     "route_after_plan",
 ]
@@ -42,6 +45,18 @@ def last_ai_message(messages: Sequence[AnyMessage]) -> AIMessage | None:
         if isinstance(msg, AIMessage):
             return msg
     return None
+
+
+def call_signature(name: str, arguments: Any) -> str:
+    """A canonical text for one tool call (name and arguments), to spot repeated calls."""
+    return json.dumps([name, arguments], sort_keys=True, default=str, separators=(",", ":"))
+
+
+def failed_call_signatures(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Signatures of the failed calls among ``tool_results`` records, oldest first."""
+    return [
+        call_signature(str(r.get("tool")), r.get("arguments")) for r in records if not r.get("ok")
+    ]
 
 
 def delegate_task(call: dict[str, Any]) -> DelegateTask:
@@ -80,6 +95,10 @@ def route_after_plan(state: RunState, *, has_reasoner: bool) -> str | list[Send]
         else:
             ordinary.append(dict(call))
     if ordinary:
-        act_input = ActInput(calls=ordinary, invalid_streak=int(state.get("invalid_streak", 0)))
+        act_input = ActInput(
+            calls=ordinary,
+            invalid_streak=int(state.get("invalid_streak", 0)),
+            failed_calls=failed_call_signatures(state.get("tool_results") or []),
+        )
         sends.insert(0, Send(ACT, act_input))
     return sends

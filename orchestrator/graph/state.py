@@ -8,7 +8,7 @@ writes combine instead of colliding.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -103,7 +103,9 @@ class ReasonInput(TypedDict):
 
 
 class ActInput(TypedDict):
-    """Input of the ``act`` task: the ordinary tool calls of one planner turn."""
+    """Input of the ``act`` task: the ordinary tool calls of one planner turn, and the
+    signatures (``routing.call_signature``) of the run's earlier calls that failed."""
 
     calls: list[dict[str, Any]]
     invalid_streak: int
+    failed_calls: NotRequired[list[str]]

@@ -316,8 +316,8 @@ def decode_tool_calls(raw: Any) -> tuple[list[ToolCall], list[InvalidToolCall]]:
             if isinstance(args, str) and args.strip()[:1] == "{":
                 args = json.loads(args)  # double-encoded: a JSON string holding the object
         except RecursionError:
-            error = "arguments are nested too deeply"
-            invalid.append(invalid_tool_call(name=name, args=excerpt(text), id=call_id, error=error))
+            deep = "arguments are nested too deeply"
+            invalid.append(invalid_tool_call(name=name, args=excerpt(text), id=call_id, error=deep))
             continue
         except ValueError as exc:
             invalid.append(invalid_tool_call(name=name, args=text, id=call_id, error=str(exc)))

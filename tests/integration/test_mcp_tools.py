@@ -250,3 +250,23 @@ def test_no_orphan_server_after_the_parent_is_sigkilled(tmp_path: Path) -> None:
         assert _gone(server_pid), "the MCP server outlived its SIGKILLed parent"
     finally:
         parent.kill()
+
+
+def test_mcp_tools_from_python_open_their_sessions_per_run(planner: FakeOpenAIServer) -> None:
+    from orchestrator import OpenAICompatChatModel, Pipeline
+    from orchestrator.integrations.mcp_client import mcp_tools
+
+    tools = mcp_tools(
+        {"calc": {"command": sys.executable, "args": [str(CALC)], "tools": ["add"], "prefix": "c_"}}
+    )
+    assert [t.name for t in tools] == ["c_add"]
+    planner.enqueue(
+        ChatReply(tool_calls=[ToolCallSpec("c_add", {"a": 1, "b": 1}, id="c1")]),
+        ChatReply("2"),
+    )
+    model = OpenAICompatChatModel(base_urls=[planner.base_url], model="fake", max_retries=0)
+    pipeline = Pipeline(planner=model, tools=tools)
+    assert len(pipeline.resources) == 1  # found in the tools' metadata
+    result = pipeline.run("1 + 1?")
+    assert result.status is RunStatus.COMPLETED and result.answer == "2"
+    assert '"result": 2' in _tool_messages(planner, 1)[0]["content"]

@@ -17,7 +17,7 @@ from orchestrator.evaluation.math_judge import (
     normalize_answer,
 )
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "datasets"
 
 EQUAL = [
     (r"\frac{1}{2}", "0.5"),
@@ -206,7 +206,6 @@ def test_judge_works_off_the_main_thread() -> None:
     assert results == [True]
 
 
-@pytest.mark.skipif(not (DATA / "math500.jsonl").is_file(), reason="needs ../shared/data")
 def test_math500_reference_solutions_match_their_answers() -> None:
     with (DATA / "math500.jsonl").open(encoding="utf-8") as handle:
         rows = [json.loads(line) for _, line in zip(range(50), handle, strict=False)]

@@ -43,7 +43,11 @@ def test_fan_out_one_send_per_delegate_and_one_for_tools() -> None:
     sends = route_after_plan(state(ai), has_reasoner=True)
     assert isinstance(sends, list) and all(isinstance(s, Send) for s in sends)
     assert [s.node for s in sends] == [ACT, REASON, REASON]
-    assert sends[0].arg == {"calls": [dict(ai.tool_calls[1])], "invalid_streak": 1}
+    assert sends[0].arg == {
+        "calls": [dict(ai.tool_calls[1])],
+        "invalid_streak": 1,
+        "failed_calls": [],
+    }
     assert [s.arg["delegate"]["call_id"] for s in sends[1:]] == ["d1", "d2"]
     assert sends[2].arg["delegate"]["output_schema"] is None  # an empty schema means default
 

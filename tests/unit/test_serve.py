@@ -91,7 +91,7 @@ def test_port_host_and_parser_choices() -> None:
 def test_local_models_are_skipped_or_refused() -> None:
     spec = parse_spec(TWO + "  critic: {n_ctx: 1024}\n", env={})
     assert [c.role for c in serve_commands(spec)] == ["planner", "reasoner"]
-    with pytest.raises(ConfigError, match=r"models.critic uses provider 'local'"):
+    with pytest.raises(ConfigError, match=r"models.critic runs on the embedded model"):
         serve_commands(spec, ["critic"])
     with pytest.raises(ConfigError, match=r"no model named 'planer'.*did you mean 'planner'"):
         serve_commands(spec, ["planer"])
@@ -305,7 +305,7 @@ def test_launch_a_real_process() -> None:
 
 def test_build_serve_command_refuses_local() -> None:
     spec = parse_spec("models:\n  planner: {}\n", env={})
-    with pytest.raises(ConfigError, match="provider 'local'"):
+    with pytest.raises(ConfigError, match=r"runs on the embedded model.*--planner-model NAME"):
         build_serve_command("planner", spec.models["planner"])
 
 
