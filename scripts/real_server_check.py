@@ -244,7 +244,10 @@ def check_unique_items(check: Check, url: str) -> None:
         )
         if check.record is not None:
             target = (
-                check.record / "vllm" / f"unique_items_rejected{'_stream' if stream else ''}.json"
+                check.record
+                / "vllm"
+                / "failures"
+                / f"unique_items_rejected{'_stream' if stream else ''}.json"
             )
             target.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
@@ -275,7 +278,7 @@ def check_truncated_call(check: Check, url: str) -> None:
                 f"invalid {len(reply.invalid_tool_calls)}; content {reply.text[:60]!r}",
             )
             suffix = "_stream" if stream else ""
-            check.save("vllm", f"length_tool_call_{max_tokens}{suffix}", recorder)
+            check.save("vllm/failures", f"length_tool_call_{max_tokens}{suffix}", recorder)
 
 
 def check_reasoner(check: Check, url: str) -> None:
@@ -307,7 +310,7 @@ def check_reasoner(check: Check, url: str) -> None:
             f"usage {usage.get('output_token_details')} "
             f"{reply.response_metadata.get('usage_estimated')}",
         )
-        check.save("vllm", f"r1_reasoning_json{'_stream' if stream else ''}", recorder)
+        check.save("vllm/failures", f"r1_reasoning_json{'_stream' if stream else ''}", recorder)
 
 
 def check_llamacpp(check: Check, url: str) -> None:
