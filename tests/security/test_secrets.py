@@ -107,7 +107,7 @@ def test_cli_flag_allows_outside_files(tmp_path: Path) -> None:
     assert allowed.exit_code == 0, allowed.output
 
 
-@pytest.mark.parametrize("behaviour", ["echo_auth_reply", "echo_auth_error"])
+@pytest.mark.parametrize("behaviour", ["echo_auth_stream", "echo_auth_error"])
 def test_a_server_echoing_the_key_puts_it_in_no_output_or_checkpoint(
     tmp_path: Path, behaviour: str
 ) -> None:
