@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -222,22 +222,27 @@ class Pipeline:
         with telemetry.run(
             self.tracing, pipeline=self.name, thread_id=thread_id, task=task
         ) as span:
+            run = self._events(
+                graph_input, thread_id, tokens=tokens, events=events or recorder is not None
+            )
             try:
-                async for event in self._events(
-                    graph_input, thread_id, tokens=tokens, events=events or recorder is not None
-                ):
-                    if recorder is not None:
-                        await recorder.arecord(event)
-                    if isinstance(event, FinalEvent):
-                        span.finish(event.result)
-                    yield event
+                # aclosing: on Ctrl-C or an abandoned stream the run (and its checkpointer,
+                # whose SQLite connection may hold the write lock) is closed before the run
+                # log writes its last rows to the same file.
+                async with aclosing(run) as stream:
+                    async for event in stream:
+                        if recorder is not None:
+                            await recorder.arecord(event)
+                        if isinstance(event, FinalEvent):
+                            span.finish(event.result)
+                        yield event
             finally:
                 if recorder is not None:
                     await recorder.aclose()
 
     async def _events(
         self, graph_input: Any, thread_id: str, *, tokens: bool, events: bool
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         start = time.perf_counter()
         config = self._config(thread_id)
         # "updates" carries interrupts. Node events ("custom") cost a cross-thread wake-up of

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from typing import Any
@@ -20,6 +21,8 @@ from orchestrator.runlog.redact import Redactor
 from orchestrator.runlog.store import RunLogStore
 
 __all__ = ["RunRecorder", "open_recorder"]
+
+_log = logging.getLogger("orchestrator.runlog")
 
 _BATCH = 64
 
@@ -55,6 +58,7 @@ class RunRecorder:
         self._text_key: tuple[str, bool] | None = None
         self._final: FinalEvent | None = None
         self._writing = threading.Lock()
+        self._warned = False
 
     def record(self, event: Event) -> None:
         """Take one event (``FinalEvent`` finishes the run); writes happen here, blocking."""
@@ -96,10 +100,13 @@ class RunRecorder:
         # One writer at a time: a cancelled ``arecord`` leaves its thread running, and the
         # close that follows must not use the connection at the same time.
         with self._writing:
-            self.flush()
-            final, self._final = self._final, None
-            if final is not None:
-                self._finish(final)
+            try:
+                self.flush()
+                final, self._final = self._final, None
+                if final is not None:
+                    self._finish(final)
+            except Exception as exc:  # the log is a record of the run, never a reason to fail it
+                self._lost(exc)
 
     def _add(self, kind: str, data: dict[str, Any]) -> None:
         data.pop("kind", None)
@@ -139,8 +146,17 @@ class RunRecorder:
             try:
                 self._flush_text()
                 self.flush()
+            except Exception as exc:  # as in _write_pending
+                self._lost(exc)
             finally:
                 self._store.close()
+
+    def _lost(self, exc: Exception) -> None:
+        """Say once that rows were lost; the run itself goes on."""
+        self._rows = []
+        if not self._warned:
+            self._warned = True
+            _log.warning("run log: could not write events of %s: %s", self._thread, exc)
 
 
 def open_recorder(

@@ -156,3 +156,21 @@ def test_log_from_an_older_version_is_shown(tmp_path: Path) -> None:
     shown = runner.invoke(app, ["runs", "show", "old-1", "--checkpoint", url])
     assert shown.exit_code == 0, shown.output
     assert "mystery" in shown.stdout
+
+
+async def test_a_run_log_that_cannot_be_written_never_fails_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from orchestrator.events import NodeEnd, NodeStart
+    from orchestrator.runlog.recorder import RunRecorder
+
+    store = RunLogStore.open(f"sqlite:///{tmp_path / 'ck.sqlite'}")
+    recorder = RunRecorder(store, "t1", pipeline="p", task="x")
+    store._conn.close()  # every later write raises sqlite3.ProgrammingError
+    with caplog.at_level("WARNING", logger="orchestrator.runlog"):
+        await recorder.arecord(NodeStart(node="plan", step=0))
+        await recorder.arecord(NodeEnd(node="plan", duration_s=0.1))
+        await recorder.arecord(NodeEnd(node="act", duration_s=0.1))
+        await recorder.aclose()
+    warnings = [r for r in caplog.records if "run log: could not write" in r.getMessage()]
+    assert len(warnings) == 1
