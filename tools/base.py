@@ -48,8 +48,11 @@ from orchestrator.schema import Validator, validator_for
 from orchestrator.schema.validate import errors_of, json_path
 from tools._context import ToolContext
 from tools.files import apply_edit_tool, list_files_tool, read_file_tool, write_file_tool
+from tools.git_tools import git_diff_tool
 from tools.math import check_equal_tool, evaluate_tool, simplify_tool
+from tools.repo_map import repo_map_tool
 from tools.sandbox import run_python_tool
+from tools.search import search_tool
 from tools.tests import run_tests_tool
 
 __all__ = [
@@ -72,6 +75,9 @@ BUILTIN_TOOLS: Mapping[str, ToolFactory] = MappingProxyType(
         "apply_edit": apply_edit_tool,
         "run_python": run_python_tool,
         "run_tests": run_tests_tool,
+        "search": search_tool,
+        "repo_map": repo_map_tool,
+        "git_diff": git_diff_tool,
         "evaluate": evaluate_tool,
         "simplify": simplify_tool,
         "check_equal": check_equal_tool,

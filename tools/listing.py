@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -26,7 +27,7 @@ _MAX_IGNORE_BYTES = 256 * 1024
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 
-def _spec(path: Path) -> pathspec.PathSpec | None:
+def _spec(path: Path) -> pathspec.PathSpec[Any] | None:
     try:
         if not path.is_file() or path.is_symlink() or path.stat().st_size > _MAX_IGNORE_BYTES:
             return None
@@ -37,7 +38,7 @@ def _spec(path: Path) -> pathspec.PathSpec | None:
     return spec if len(spec) else None
 
 
-def _ignored(rules: list[tuple[str, pathspec.PathSpec]], rel: str, is_dir: bool) -> bool:
+def _ignored(rules: list[tuple[str, pathspec.PathSpec[Any]]], rel: str, is_dir: bool) -> bool:
     """Whether the last rule that matches ``rel`` ignores it (nested files win, as in git)."""
     verdict = False
     for base, spec in rules:
@@ -60,7 +61,7 @@ def repo_files(root: Path, *, pattern: str | None = None, limit: int | None = No
     """
     root = Path(os.path.realpath(root))
     matcher = glob_regex(pattern) if pattern else None
-    rules: list[tuple[str, pathspec.PathSpec]] = []
+    rules: list[tuple[str, pathspec.PathSpec[Any]]] = []
     for extra in (root / ".git" / "info" / "exclude",):
         spec = _spec(extra)
         if spec is not None:

@@ -258,7 +258,9 @@ def repo_map_tool(ctx: ToolContext) -> BaseTool:
             mentions: identifiers to rank higher, e.g. names from a traceback.
         """
         budget = max(100, min(int(max_tokens), 8000))
-        found = repo_map(ctx.workspace, max_tokens=budget, focus=focus or (), mentions=mentions or ())
+        found = repo_map(
+            ctx.workspace, max_tokens=budget, focus=focus or (), mentions=mentions or ()
+        )
         return found.text or "no definitions found (no Python, JavaScript, Go or Rust sources)"
 
     return StructuredTool.from_function(

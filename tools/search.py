@@ -182,7 +182,11 @@ def _collect(proc: subprocess.Popen[str], max_results: int) -> SearchResult:
         number = int(data.get("line_number") or 0)
         text = _text(data.get("lines", {})).rstrip("\n")[:_MAX_LINE]
         if kind == "context":
-            if current is not None and current["path"] == rel and number > int(str(current["line"])):
+            if (
+                current is not None
+                and current["path"] == rel
+                and number > int(str(current["line"]))
+            ):
                 after = current["after"]
                 assert isinstance(after, list)
                 after.append((number, text))

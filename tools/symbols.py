@@ -150,7 +150,9 @@ def _python(path: str, source: str) -> tuple[list[Definition], Counter[str]]:
     return defs, refs
 
 
-def _py_signature(lines: list[str], node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
+def _py_signature(
+    lines: list[str], node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+) -> str:
     body_line = node.body[0].lineno if node.body else node.lineno
     header = lines[node.lineno - 1 : max(node.lineno, body_line - 1)]
     text = " ".join(part.strip() for part in header)

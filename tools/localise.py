@@ -1,0 +1,271 @@
+"""Localisation from failing tests: which code the reasoner should see, within a token budget.
+
+Deterministic and model-free. From each failing test of a :class:`~tools.tests.TestReport`:
+
+1. the traceback frames inside the repository give their enclosing functions and classes
+   (the deepest frame outside the tests first: that is where the error surfaced);
+2. the test's own source is read (found by its test id or its frame), and the names it uses,
+   the names in the assertion output (``where -1 = add(2, 3)``) and the name the test is
+   called by (``test_get_in`` -> ``get_in``, ``ChunkedTests`` -> ``chunked``) are looked up
+   among the repository's definitions;
+3. what those functions call is followed two steps further, each step worth less;
+4. the candidates are ranked and their sources added, best first, until the budget is
+   spent; a repository map of the files involved fills what is left.
+
+The context lists the test sources first, then the functions (each with its path and line
+span, as plain lines an edit can quote), then the map. Tokens are estimated as in
+:func:`~tools.repo_map.estimate_tokens`.
+
+Example:
+    >>> ctx = localise(Path("repo"), run_tests(Path("repo")), max_tokens=8000)
+    >>> [d.qualname for d in ctx.functions][:1]
+    ['add']
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.listing import is_test_path
+from tools.repo_map import RepoIndex, estimate_tokens, index_repo, render
+from tools.symbols import Definition, enclosing
+from tools.test_reports import Frame, TestFailure
+
+__all__ = ["LocalContext", "localise"]
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WHERE = re.compile(r"where .*? = ([A-Za-z_][\w.]*)\(")
+_TEST_SHARE = 0.3
+_MAP_SHARE = 0.1
+_HOPS = 2
+_COMMON = frozenset(
+    """self cls None True False return def class if else elif for while in not and or is
+    assert import from as with try except finally raise lambda yield pass break continue
+    len list dict set tuple str int float bool range print isinstance object super type
+    test tests get add run main init new call value values key keys items args kwargs""".split()  # noqa: SIM905
+)
+
+
+@dataclass(frozen=True)
+class LocalContext:
+    """What the reasoner sees: the text, its estimated tokens, the functions it holds (best
+    first), the test sources it quotes and the paths of the files involved."""
+
+    text: str
+    tokens: int
+    functions: tuple[Definition, ...]
+    tests: tuple[Definition, ...]
+    files: tuple[str, ...]
+
+    def holds(self, path: str, qualname: str) -> bool:
+        """Whether the context quotes the whole of ``qualname`` in ``path``."""
+        return any(d.path == path and d.qualname == qualname for d in self.functions)
+
+
+def _source(index: RepoIndex, d: Definition) -> str:
+    lines = index.sources.get(d.path, "").splitlines()
+    return "\n".join(lines[d.start_line - 1 : d.end_line])
+
+
+def _find(index: RepoIndex, path: str, qualname: str) -> Definition | None:
+    for d in index.definitions.get(path, []):
+        if d.qualname == qualname:
+            return d
+    return None
+
+
+def _test_definition(index: RepoIndex, failure: TestFailure) -> Definition | None:
+    """The failing test's function, from its id (``path::Class::name``) or its frames."""
+    parts = failure.test.split("::")
+    if len(parts) >= 2 and parts[0] in index.definitions:
+        name = re.sub(r"\[.*\]$", "", parts[-1])
+        found = _find(index, parts[0], ".".join([*parts[1:-1], name]))
+        if found is not None:
+            return found
+    # unittest: "test_x (pkg.module.Class.test_x)"; frames as a fallback
+    for frame in failure.frames:
+        if frame.path in index.definitions and is_test_path(frame.path):
+            found = enclosing(index.definitions[frame.path], frame.line)
+            if found is not None:
+                return found
+    dotted = failure.test.replace("/", ".").removesuffix(".py")
+    for path, defs in index.definitions.items():
+        module = path.removesuffix(".py").replace("/", ".")
+        for d in defs:
+            if dotted.endswith(f"{module}.{d.qualname}") or dotted == d.qualname:
+                return d
+    return None
+
+
+def _name_hints(test: Definition | None, failure: TestFailure) -> set[str]:
+    hints: set[str] = set()
+    names = [failure.test.split("::")[-1].split("[")[0]]
+    if test is not None:
+        names += test.qualname.split(".")
+    for raw in names:
+        stem = re.sub(r"^(?:test_?|Test)|(?:_?tests?|Tests?)$", "", raw)
+        if not stem:
+            continue
+        hints.add(stem)
+        hints.add(re.sub(r"(?<!^)(?=[A-Z])", "_", stem).lower())
+        hints.add(stem.lower())
+        parts = stem.split("_")
+        hints.update("_".join(parts[:k]) for k in range(1, len(parts)))
+    return {h for h in hints if len(h) > 2}
+
+
+def _identifiers(text: str) -> set[str]:
+    return {w for w in _IDENT.findall(text) if w not in _COMMON and len(w) > 1}
+
+
+def localise(
+    workspace: Path,
+    failures: Iterable[TestFailure],
+    *,
+    max_tokens: int = 8000,
+    index: RepoIndex | None = None,
+) -> LocalContext:
+    """The ranked context for ``failures`` (from :func:`~tools.tests.run_tests`).
+
+    Args:
+        workspace: the project root.
+        failures: the failing tests, with their frames.
+        max_tokens: the budget for the whole context.
+        index: a prebuilt :func:`~tools.repo_map.index_repo` of the workspace.
+    """
+    index = index or index_repo(workspace)
+    failures = list(failures)
+    where: dict[str, list[Definition]] = defaultdict(list)
+    for defs in index.definitions.values():
+        for d in defs:
+            if not is_test_path(d.path):
+                where[d.name].append(d)
+    scores: dict[Definition, float] = defaultdict(float)
+    tests: list[Definition] = []
+
+    def credit(name: str, weight: float) -> None:
+        found = where.get(name, [])
+        for d in found:
+            scores[d] += weight / len(found)
+
+    for rank, failure in enumerate(failures):
+        fade = 1.0 / (1 + rank)
+        test = _test_definition(index, failure)
+        if test is not None and test not in tests:
+            tests.append(test)
+        inside = [f for f in failure.frames if f.path in index.definitions]
+        for depth, frame in enumerate(reversed(inside)):
+            hit = enclosing(index.definitions[frame.path], frame.line)
+            if hit is not None and not is_test_path(hit.path):
+                scores[hit] += fade * (100.0 / (1 + depth))
+        text = f"{failure.message}\n{failure.excerpt}"
+        for name in _WHERE.findall(text):
+            credit(name.rsplit(".", 1)[-1], 40.0 * fade)
+        for name in _name_hints(test, failure):
+            credit(name, 30.0 * fade)
+        used = _identifiers(_source(index, test)) if test is not None else set()
+        used |= _identifiers(text) & set(where)
+        for name in used:
+            credit(name, 10.0 * fade)
+        for helper in _test_helpers(index, test, used):
+            for name in _identifiers(_source(index, helper)):
+                credit(name, 3.0 * fade)
+    _expand(index, where, scores)
+    return _render(index, scores, tests, max_tokens)
+
+
+def _test_helpers(index: RepoIndex, test: Definition | None, used: set[str]) -> list[Definition]:
+    """Functions of the test's own file that the test calls (fixtures, helpers)."""
+    if test is None:
+        return []
+    return [d for d in index.definitions.get(test.path, []) if d.name in used and d != test]
+
+
+def _expand(
+    index: RepoIndex, where: dict[str, list[Definition]], scores: dict[Definition, float]
+) -> None:
+    """Follow calls out of the scored functions, each hop worth a fifth of the caller."""
+    frontier = dict(scores)
+    for _ in range(_HOPS):
+        nxt: dict[Definition, float] = defaultdict(float)
+        for d, score in sorted(frontier.items(), key=lambda kv: -kv[1])[:60]:
+            if d.kind == "class":
+                continue
+            for name in _identifiers(_source(index, d)):
+                found = where.get(name, [])
+                same_file = [c for c in found if c.path == d.path] or found
+                for callee in same_file:
+                    if callee != d:
+                        nxt[callee] += score * 0.2 / len(same_file)
+        for d, score in nxt.items():
+            scores[d] += score
+        frontier = nxt
+
+
+def _render(
+    index: RepoIndex, scores: dict[Definition, float], tests: list[Definition], max_tokens: int
+) -> LocalContext:
+    parts: list[str] = []
+    used = 0
+    test_budget = int(max_tokens * _TEST_SHARE)
+    quoted_tests: list[Definition] = []
+    for test in tests:
+        block = _block(index, test, "failing test")
+        cost = estimate_tokens(block) + 1
+        if used + cost > test_budget:
+            continue
+        parts.append(block)
+        quoted_tests.append(test)
+        used += cost
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0].path, kv[0].start_line))
+    chosen: list[Definition] = []
+    map_budget = int(max_tokens * _MAP_SHARE)
+    for d, _score in ranked:
+        if any(
+            c.path == d.path and c.start_line <= d.start_line <= d.end_line <= c.end_line
+            for c in chosen
+        ):
+            continue  # already quoted inside its class
+        if d.kind == "class" and d.span > 60:
+            continue  # a big class is quoted through its methods
+        block = _block(index, d, d.kind)
+        cost = estimate_tokens(block) + 1
+        if used + cost > max_tokens - map_budget:
+            continue
+        chosen.append(d)
+        parts.append(block)
+        used += cost
+    files = sorted({d.path for d in chosen} | {t.path for t in quoted_tests})
+    outline = [d for path in files for d in index.definitions.get(path, [])]
+    map_lines: list[str] = []
+    for line in render(outline).splitlines():
+        cost = estimate_tokens(line) + 1
+        if used + cost > max_tokens - 10:
+            break
+        map_lines.append(line)
+        used += cost
+    if map_lines:
+        parts.append("### outline of the files involved\n" + "\n".join(map_lines))
+    text = "\n\n".join(parts)
+    return LocalContext(
+        text=text,
+        tokens=estimate_tokens(text),
+        functions=tuple(chosen),
+        tests=tuple(quoted_tests),
+        files=tuple(files),
+    )
+
+
+def _block(index: RepoIndex, d: Definition, label: str) -> str:
+    return f"### {d.path} lines {d.start_line}-{d.end_line} ({label} {d.qualname})\n" + _source(
+        index, d
+    )
+
+
+def frames_of(failures: Iterable[TestFailure]) -> list[Frame]:
+    """Every frame of ``failures``, in order (for callers that show them)."""
+    return [f for failure in failures for f in failure.frames]
