@@ -104,17 +104,20 @@ def detect_test_command(root: Path, configured: str | Sequence[str] | None = Non
         return _python_command(root, py_tests)
     package = root / "package.json"
     if package.is_file() and _has_test_script(package):
-        if _which("npm", root) is None:
+        npm = _which("npm", root)
+        if npm is None:
             raise _unavailable("package.json has a test script but npm is not installed")
-        return TestCommand("npm", ("npm", "test", "--silent"), "npm test")
+        return TestCommand("npm", (npm, "test", "--silent"), "npm test")
     if (root / "go.mod").is_file():
-        if _which("go", root) is None:
+        go = _which("go", root)
+        if go is None:
             raise _unavailable("go.mod found but the go toolchain is not installed")
-        return TestCommand("go", ("go", "test", "./..."), "go test ./...")
+        return TestCommand("go", (go, "test", "./..."), "go test ./...")
     if (root / "Cargo.toml").is_file():
-        if _which("cargo", root) is None:
+        cargo = _which("cargo", root)
+        if cargo is None:
             raise _unavailable("Cargo.toml found but cargo is not installed")
-        return TestCommand("cargo", ("cargo", "test"), "cargo test")
+        return TestCommand("cargo", (cargo, "test"), "cargo test")
     raise ToolError(
         "no tests found: no test_*.py or *_test.py files, no package.json test script, "
         "no go.mod, no Cargo.toml (set test_command to say how to run them)",
