@@ -62,8 +62,12 @@ class LocalContext:
     files: tuple[str, ...]
 
     def holds(self, path: str, qualname: str) -> bool:
-        """Whether the context quotes the whole of ``qualname`` in ``path``."""
-        return any(d.path == path and d.qualname == qualname for d in self.functions)
+        """Whether the context quotes the whole of ``qualname`` in ``path`` (itself, or a
+        definition that contains it, such as its class or enclosing function)."""
+        return any(
+            d.path == path and (qualname == d.qualname or qualname.startswith(d.qualname + "."))
+            for d in self.functions
+        )
 
 
 def _source(index: RepoIndex, d: Definition) -> str:
