@@ -42,11 +42,12 @@ _WHERE = re.compile(r"where .*? = ([A-Za-z_][\w.]*)\(")
 _TEST_SHARE = 0.3
 _MAP_SHARE = 0.1
 _HOPS = 2
+_WINDOW = 8
 _COMMON = frozenset(
     """self cls None True False return def class if else elif for while in not and or is
     assert import from as with try except finally raise lambda yield pass break continue
     len list dict set tuple str int float bool range print isinstance object super type
-    test tests get add run main init new call value values key keys items args kwargs""".split()  # noqa: SIM905
+    test tests args kwargs const let var function require assert""".split()  # noqa: SIM905
 )
 
 
@@ -102,6 +103,12 @@ def _test_definition(index: RepoIndex, failure: TestFailure) -> Definition | Non
         for d in defs:
             if dotted.endswith(f"{module}.{d.qualname}") or dotted == d.qualname:
                 return d
+    # an anonymous test (JavaScript's test('name', () => ...)): the lines around its frame
+    for frame in reversed(failure.frames):
+        if frame.path in index.sources and is_test_path(frame.path):
+            total = index.sources[frame.path].count("\n") + 1
+            start, end = max(1, frame.line - _WINDOW), min(total, frame.line + _WINDOW)
+            return Definition(frame.path, "<test>", failure.test, "test", "", start, end)
     return None
 
 

@@ -180,8 +180,8 @@ def parse_unittest(
         is_fail = head.group("kind") == "FAIL"
         failed += is_fail
         errors += not is_fail
-        body = block.split("-" * 20, 1)[-1]
-        body = re.split(r"^-{20,}\n", body, flags=re.M)[0]
+        pieces = re.split(r"^-{20,}\n", block, flags=re.M)
+        body = pieces[1] if len(pieces) > 1 else ""
         last = [ln for ln in body.strip().splitlines() if ln.strip()]
         if len(failures) < MAX_FAILURES:
             failures.append(

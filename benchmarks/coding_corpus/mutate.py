@@ -173,11 +173,11 @@ def apply_task(pristine: Path, task: Mutation, workspace: Path) -> None:
     )
 
 
-def _fails(workspace: Path, project: Project) -> int | None:
-    """How many of the project's tests fail (None when the run did not finish)."""
+def _fails(workspace: Path, tests: str) -> int | None:
+    """Whether one of the tests under ``tests`` fails (None when the run did not finish)."""
     argv = [
         sys.executable, "-B", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-        "--no-header", "-o", "addopts=", project.tests,
+        "--no-header", "-o", "addopts=", tests,
     ]  # fmt: skip
     try:
         done = subprocess.run(
@@ -209,7 +209,7 @@ def build(cache: Path, *, out: Path) -> list[Mutation]:
                 ws = Path(tmp) / "ws"
                 apply_task(root, cand, ws)
                 tried += 1
-                failing = _fails(ws, project)
+                failing = _fails(ws, project.focused_tests(cand["path"]))
             if failing:
                 used.add(key)
                 kept.append(cand)
