@@ -18,7 +18,7 @@ from agents.action_mode import FINAL_ACTION, action_instructions, action_schema
 from agents.enforced import EnforcedCall, enforce_role
 from agents.tool_runner import ToolOutcome, run_tool_call
 from orchestrator.exceptions import SchemaValidationError
-from orchestrator.state import merge_counts
+from orchestrator.graph.state import merge_counts
 from orchestrator.usage import UsageTable, merge_usage
 from tools.base import Toolset
 

@@ -14,7 +14,7 @@ from langgraph.types import interrupt
 
 from agents.context import AgentContext
 from agents.tool_runner import ToolOutcome, run_tool_call
-from orchestrator.state import ActInput
+from orchestrator.graph.state import ActInput
 
 __all__ = ["approval_granted", "make_act_node"]
 

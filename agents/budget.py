@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from agents.context import AgentContext
+from orchestrator.graph.state import RunState
 from orchestrator.limits import exceeded_limit
-from orchestrator.state import RunState
 from orchestrator.types import RunStatus
 
 __all__ = ["budget_stop"]

@@ -18,9 +18,9 @@ from agents.calls import invoke_role
 from agents.context import AgentContext
 from agents.enforced import enforce_role
 from agents.schemas import DELEGATE_TOOL_SCHEMA
-from orchestrator.routing import INVALID_TURN_KEY
+from orchestrator.graph.routing import INVALID_TURN_KEY
+from orchestrator.graph.state import RunState
 from orchestrator.schema import split_reasoning
-from orchestrator.state import RunState
 from orchestrator.types import Role, RunStatus, ToolMode
 
 __all__ = ["make_plan_node", "planner_tool_schemas"]

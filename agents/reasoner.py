@@ -18,8 +18,8 @@ from agents.action_loop import LoopOutcome, run_action_loop
 from agents.context import AgentContext
 from agents.schemas import DELEGATE_TOOL_SCHEMA, default_output_schema
 from orchestrator.exceptions import BicameralError
+from orchestrator.graph.state import DelegateTask, ReasonInput
 from orchestrator.schema import validator_for
-from orchestrator.state import DelegateTask, ReasonInput
 from orchestrator.types import Role
 
 __all__ = ["make_reason_node", "subtask_prompt"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 
 from orchestrator import Limits, OpenAICompatChatModel, Pipeline
-from orchestrator.progress import ProgressRenderer, format_result
+from orchestrator.cli.progress import ProgressRenderer, format_result
 from tools import ToolContext, build_tools
 
 

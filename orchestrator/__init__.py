@@ -15,56 +15,86 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.events import (
-    EnforcementAttempt,
-    Event,
-    EventKind,
-    FinalEvent,
-    InterruptEvent,
-    ModelCallEvent,
-    NodeEnd,
-    NodeStart,
-    TokenEvent,
-    ToolCallEvent,
-)
-from orchestrator.exceptions import (
-    BicameralError,
-    BudgetExhaustedError,
-    ConfigError,
-    ModelConnectionError,
-    ModelError,
-    ModelHTTPError,
-    ModelResponseError,
-    SchemaDefinitionError,
-    SchemaValidationError,
-    ToolArgumentError,
-    ToolError,
-    WorkspaceEscapeError,
-)
-from orchestrator.limits import Limits
-from orchestrator.result import ErrorInfo, RunResult
-from orchestrator.types import DelegateKind, Role, RunStatus, ToolMode
-from orchestrator.usage import Price, RoleUsage
-
 if TYPE_CHECKING:
+    from orchestrator.events import (
+        EnforcementAttempt,
+        Event,
+        EventKind,
+        FinalEvent,
+        InterruptEvent,
+        ModelCallEvent,
+        NodeEnd,
+        NodeStart,
+        TokenEvent,
+        ToolCallEvent,
+    )
+    from orchestrator.exceptions import (
+        BicameralError,
+        BudgetExhaustedError,
+        ConfigError,
+        ModelConnectionError,
+        ModelError,
+        ModelHTTPError,
+        ModelResponseError,
+        SchemaDefinitionError,
+        SchemaValidationError,
+        ToolArgumentError,
+        ToolError,
+        WorkspaceEscapeError,
+    )
+    from orchestrator.limits import Limits
     from orchestrator.loader import load_pipeline
     from orchestrator.models.openai_compat import OpenAICompatChatModel
     from orchestrator.models.testing import FakeChatModel, FunctionChatModel
     from orchestrator.pipeline import Pipeline
+    from orchestrator.result import ErrorInfo, RunResult
     from orchestrator.schema import EnforcementStats, aenforce, coerce, enforce
+    from orchestrator.types import DelegateKind, Role, RunStatus, ToolMode
+    from orchestrator.usage import Price, RoleUsage
 
-# Heavier names load on first use (PEP 562), so importing a light module such as
-# ``orchestrator.limits`` never drags in the graph, the clients or the agents.
+# Every name loads on first use (PEP 562): importing ``orchestrator.exceptions`` (as the CLI
+# does before it knows which command runs) must not drag in LangGraph, pydantic or the clients.
 _LAZY = {
-    "Pipeline": "orchestrator.pipeline",
-    "load_pipeline": "orchestrator.loader",
-    "OpenAICompatChatModel": "orchestrator.models.openai_compat",
-    "FakeChatModel": "orchestrator.models.testing",
-    "FunctionChatModel": "orchestrator.models.testing",
+    "BicameralError": "orchestrator.exceptions",
+    "BudgetExhaustedError": "orchestrator.exceptions",
+    "ConfigError": "orchestrator.exceptions",
+    "DelegateKind": "orchestrator.types",
+    "EnforcementAttempt": "orchestrator.events",
     "EnforcementStats": "orchestrator.schema",
+    "ErrorInfo": "orchestrator.result",
+    "Event": "orchestrator.events",
+    "EventKind": "orchestrator.events",
+    "FakeChatModel": "orchestrator.models.testing",
+    "FinalEvent": "orchestrator.events",
+    "FunctionChatModel": "orchestrator.models.testing",
+    "InterruptEvent": "orchestrator.events",
+    "Limits": "orchestrator.limits",
+    "ModelCallEvent": "orchestrator.events",
+    "ModelConnectionError": "orchestrator.exceptions",
+    "ModelError": "orchestrator.exceptions",
+    "ModelHTTPError": "orchestrator.exceptions",
+    "ModelResponseError": "orchestrator.exceptions",
+    "NodeEnd": "orchestrator.events",
+    "NodeStart": "orchestrator.events",
+    "OpenAICompatChatModel": "orchestrator.models.openai_compat",
+    "Pipeline": "orchestrator.pipeline",
+    "Price": "orchestrator.usage",
+    "Role": "orchestrator.types",
+    "RoleUsage": "orchestrator.usage",
+    "RunResult": "orchestrator.result",
+    "RunStatus": "orchestrator.types",
+    "SchemaDefinitionError": "orchestrator.exceptions",
+    "SchemaValidationError": "orchestrator.exceptions",
+    "TokenEvent": "orchestrator.events",
+    "ToolArgumentError": "orchestrator.exceptions",
+    "ToolCallEvent": "orchestrator.events",
+    "ToolError": "orchestrator.exceptions",
+    "ToolMode": "orchestrator.types",
+    "WorkspaceEscapeError": "orchestrator.exceptions",
     "aenforce": "orchestrator.schema",
     "coerce": "orchestrator.schema",
     "enforce": "orchestrator.schema",
+    "load_pipeline": "orchestrator.loader",
 }
 
 

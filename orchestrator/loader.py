@@ -15,9 +15,9 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
+from orchestrator.config.spec import AgentSpec, ModelSpec, PipelineSpec, Provider
 from orchestrator.exceptions import ConfigError
 from orchestrator.pipeline import GraphBuilder, Pipeline
-from orchestrator.spec import AgentSpec, ModelSpec, PipelineSpec, Provider
 from orchestrator.types import Role
 from orchestrator.usage import Price
 from tools.base import ToolContext, build_tools, require_approval, tool_from_function
@@ -161,14 +161,14 @@ def _workflow_builder(
     tool_ctx: ToolContext,
 ) -> GraphBuilder | None:
     if spec.workflow == "coding_assistant":
-        from agents.coding_assistant import coding_assistant_graph
+        from agents.workflows.coding_assistant import coding_assistant_graph
 
         attempts = spec.max_attempts
         return lambda ctx: coding_assistant_graph(ctx, max_attempts=attempts)
     if spec.graph is None:
         return None
     from agents.prompts import load_prompt
-    from orchestrator.custom_graph import AgentRuntime, custom_graph_builder
+    from agents.workflows.custom import AgentRuntime, custom_graph_builder
     from tools.base import Toolset
 
     used = {step.agent for step in spec.graph.steps.values() if step.agent is not None}
@@ -228,7 +228,7 @@ def load_pipeline(
     Raises:
         ConfigError: with ``file:line:col: message`` for anything wrong in the file.
     """
-    from orchestrator.config import load_spec
+    from orchestrator.config.loading import load_spec
 
     spec = load_spec(path, list(overrides))
     return pipeline_from_spec(spec, workspace=workspace, checkpoint=checkpoint, notice=notice)

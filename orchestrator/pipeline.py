@@ -31,13 +31,14 @@ from langgraph.types import Command, StreamMode
 
 from agents.context import AgentContext, default_tool_mode
 from agents.prompts import load_prompt
+from agents.workflows.standard import build_graph
 from orchestrator._sync import iterate_in_thread, run_sync
-from orchestrator.checkpoint import open_checkpointer, sync_checkpointer
 from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
-from orchestrator.graph import Graph, build_graph
+from orchestrator.graph.checkpoint import open_checkpointer, sync_checkpointer
+from orchestrator.graph.kit import Graph
+from orchestrator.graph.state import RunState
 from orchestrator.limits import Limits
 from orchestrator.result import ErrorInfo, RunResult, result_from_state
-from orchestrator.state import RunState
 from orchestrator.types import Role, RunStatus, ToolMode
 from orchestrator.usage import Price
 from tools.base import Toolset

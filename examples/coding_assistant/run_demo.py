@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 from orchestrator import load_pipeline
+from orchestrator.cli.progress import ProgressRenderer, format_result
 from orchestrator.events import FinalEvent
 from orchestrator.exceptions import BicameralError
-from orchestrator.progress import ProgressRenderer, format_result
 from orchestrator.result import RunResult
 
 HERE = Path(__file__).resolve().parent

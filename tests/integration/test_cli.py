@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.cli import app
+from orchestrator.cli.app import app
 from tests.fake_openai_server import ChatReply, ErrorReply, FakeOpenAIServer, ToolCallSpec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
-from agents.coding_assistant import coding_assistant_graph, editable_paths, parse_test_report
+from agents.workflows.coding_assistant import (
+    coding_assistant_graph,
+    editable_paths,
+    parse_test_report,
+)
 from orchestrator import FakeChatModel, Pipeline, RunStatus
 from tools import ToolContext, build_tools
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.config import load_spec, parse_spec
+from orchestrator.config.loading import load_spec, parse_spec
+from orchestrator.config.spec import BUILTIN_TOOL_NAMES, Provider, ToolMode
 from orchestrator.exceptions import ConfigError
-from orchestrator.spec import BUILTIN_TOOL_NAMES, Provider, ToolMode
 
 GOOD = Path(__file__).parents[1] / "fixtures" / "good_pipelines"
 MINIMAL = "models:\n  planner: {base_url: http://127.0.0.1:8000/v1, model: scout}\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_spec, parse_spec
+from orchestrator.config.loading import load_spec, parse_spec
 from orchestrator.exceptions import ConfigError, SchemaDefinitionError
 
 BAD = Path(__file__).parents[1] / "fixtures" / "bad_pipelines"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.config import parse_spec
+from orchestrator.config.loading import parse_spec
 from orchestrator.exceptions import ConfigError
 
 BASE = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agents.workflows.custom import AgentRuntime, custom_graph_builder
 from orchestrator import FakeChatModel, Pipeline, RunStatus
-from orchestrator.config import parse_spec
-from orchestrator.custom_graph import AgentRuntime, custom_graph_builder
+from orchestrator.config.loading import parse_spec
 from tools._context import ToolContext
 from tools.base import Toolset, build_tools
 

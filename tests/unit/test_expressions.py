@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.exceptions import ConfigError
-from orchestrator.expressions import (
+from orchestrator.config.expressions import (
     FUNCTIONS,
     compile_expression,
     compile_template,
     render_value,
 )
+from orchestrator.exceptions import ConfigError
 
 STATE: dict[str, Any] = {
     "task": "add numbers",

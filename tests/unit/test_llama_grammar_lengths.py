@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.coding_assistant import edits_schema
 from agents.schemas import CODE_SCHEMA, MATH_SCHEMA
+from agents.workflows.coding_assistant import edits_schema
 from orchestrator.models._llama_grammar import gbnf_for_schema, unenforced_keywords
 
 llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")

@@ -269,7 +269,7 @@ def test_routing_runs_on_the_event_loop_thread(monkeypatch: pytest.MonkeyPatch) 
     routing is a pure look at the state, so it must stay on the loop (``inline_route``)."""
     import threading
 
-    import orchestrator.graph as graph_module
+    import agents.workflows.standard as graph_module
 
     threads: list[str] = []
     real = graph_module.route_after_plan

@@ -10,8 +10,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from orchestrator.config import load_spec
-from orchestrator.pipeline_schema import pipeline_json_schema, pipeline_json_schema_text
+from orchestrator.config.editor_schema import pipeline_json_schema, pipeline_json_schema_text
+from orchestrator.config.loading import load_spec
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 GOOD = sorted((FIXTURES / "good_pipelines").glob("*.yaml"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Send
 
-from orchestrator.routing import ACT, FINISH, INVALID_TURN_KEY, PLAN, REASON, route_after_plan
-from orchestrator.state import RunState
+from orchestrator.graph.routing import ACT, FINISH, INVALID_TURN_KEY, PLAN, REASON, route_after_plan
+from orchestrator.graph.state import RunState
 
 
 def state(*messages: object, status: str = "running") -> RunState:

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_spec, parse_spec
-from orchestrator.exceptions import ConfigError, ModelConnectionError
-from orchestrator.serve import (
+from orchestrator.cli.serve import (
     RunningServer,
     ServeCommand,
     build_serve_command,
@@ -22,6 +20,8 @@ from orchestrator.serve import (
     probe_models,
     serve_commands,
 )
+from orchestrator.config.loading import load_spec, parse_spec
+from orchestrator.exceptions import ConfigError, ModelConnectionError
 
 GOOD = Path(__file__).parents[1] / "fixtures" / "good_pipelines"
 TWO = (

@@ -23,11 +23,11 @@ from agents.action_loop import run_action_loop
 from agents.budget import budget_stop
 from agents.context import AgentContext
 from agents.tool_runner import run_tool_call
+from orchestrator.config.expressions import render_value
+from orchestrator.config.spec import END, GraphSpec, StepSpec
 from orchestrator.exceptions import ConfigError
-from orchestrator.expressions import render_value
-from orchestrator.graph import Graph, inline_route, instrumented
-from orchestrator.spec import END, GraphSpec, StepSpec
-from orchestrator.state import RunState
+from orchestrator.graph.kit import Graph, inline_route, instrumented
+from orchestrator.graph.state import RunState
 from orchestrator.types import RunStatus
 from tools.base import Toolset
 

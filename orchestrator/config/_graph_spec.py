@@ -1,6 +1,6 @@
 """Custom-graph specs: steps (an agent or a tool), edges with conditions, the entry.
 
-Private; import these names from :mod:`orchestrator.spec`. Checks that need the rest of the
+Private; import these names from :mod:`orchestrator.config.spec`. Checks that need the rest of the
 pipeline (do the agents and tools exist) are in :class:`orchestrator.spec.PipelineSpec`.
 """
 
@@ -11,9 +11,14 @@ from typing import Annotated, Any
 
 from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 
-from orchestrator._spec_common import IDENTIFIER, JsonSchema, SpecIssue, SpecModel, did_you_mean
+from orchestrator.config._common import IDENTIFIER, JsonSchema, SpecIssue, SpecModel, did_you_mean
+from orchestrator.config.expressions import (
+    Expression,
+    Template,
+    compile_expression,
+    compile_template,
+)
 from orchestrator.exceptions import ConfigError
-from orchestrator.expressions import Expression, Template, compile_expression, compile_template
 
 __all__ = [
     "END",
@@ -65,7 +70,7 @@ Condition = Annotated[
         {"type": ["string", "boolean"], "description": "An expression over the run state."}
     ),
 ]
-"""An edge condition, compiled at load (see :mod:`orchestrator.expressions`)."""
+"""An edge condition, compiled at load (see :mod:`orchestrator.config.expressions`)."""
 TemplateText = Annotated[
     Template,
     PlainValidator(_to_template),

@@ -1,6 +1,6 @@
 """The pipeline file format as a JSON Schema (``bicameral schema``), for editors.
 
-Generated from the pydantic models in :mod:`orchestrator.spec`, then adjusted so it accepts
+Generated from the pydantic models in :mod:`orchestrator.config.spec`, then adjusted so it accepts
 what a file may contain before the loader fills it in:
 
 * alternative key names (``base_urls`` for ``base_url``, ``role`` for ``model``, ``allow``
@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel
 
-from orchestrator.spec import (
+from orchestrator.config.spec import (
     AgentSpec,
     EdgeSpec,
     GraphSpec,

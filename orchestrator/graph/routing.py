@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph import END
 from langgraph.types import Send
 
-from orchestrator.state import ActInput, DelegateTask, ReasonInput, RunState
+from orchestrator.graph.state import ActInput, DelegateTask, ReasonInput, RunState
 from orchestrator.types import RunStatus
 
 __all__ = [

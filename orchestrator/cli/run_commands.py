@@ -1,47 +1,24 @@
-"""The ``bicameral`` command line: run, resume, validate, graph, schema, serve, eval.
-
-User mistakes print one line (``file:line:col: message``) and exit 2; a run exits 0 when
-completed, 1 when failed or out of budget, 130 when interrupted by Ctrl-C (the checkpoint is
-kept and the resume command printed).
-"""
+"""``bicameral run`` and ``bicameral resume``: drive a pipeline with live progress."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.checkpoint import DEFAULT_SQLITE_URL
-from orchestrator.cli_eval import register_eval
-from orchestrator.events import FinalEvent
+from orchestrator.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, fail
+from orchestrator.cli.threads import ThreadRecord, load_thread, save_thread
 from orchestrator.exceptions import BicameralError, ConfigError
-from orchestrator.loader import flag_overrides, load_pipeline
-from orchestrator.pipeline import Pipeline
-from orchestrator.progress import ProgressRenderer, format_result
-from orchestrator.result import RunResult
-from orchestrator.threads import ThreadRecord, load_thread, save_thread
 from orchestrator.types import RunStatus
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from orchestrator.pipeline import Pipeline
+    from orchestrator.result import RunResult
 
-app = typer.Typer(
-    name="bicameral",
-    help="Two-model agent pipelines: a tool-calling planner and a reasoning model.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+__all__ = ["register_run"]
 
 
 def _drive(
@@ -52,6 +29,9 @@ def _drive(
     approve: bool | None,
     quiet: bool,
 ) -> RunResult:
+    from orchestrator.cli.progress import ProgressRenderer
+    from orchestrator.events import FinalEvent
+
     async def consume() -> RunResult:
         result: RunResult | None = None
         events = (
@@ -71,6 +51,8 @@ def _drive(
 
 
 def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
+    from orchestrator.cli.progress import format_result
+
     if as_json:
         typer.echo(result.to_json())
     elif not quiet:
@@ -90,6 +72,8 @@ def _exit_code(result: RunResult) -> int:
 def _execute(
     record: ThreadRecord, *, task: str | None, approve: bool | None, as_json: bool, quiet: bool
 ) -> None:
+    from orchestrator.loader import load_pipeline
+
     try:
         pipeline = load_pipeline(
             record.pipeline,
@@ -115,12 +99,11 @@ def _execute(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except BicameralError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _report(result, as_json=as_json, quiet=quiet)
     raise typer.Exit(_exit_code(result))
 
 
-@app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="pipeline YAML file")],
     task: Annotated[str, typer.Option("--task", "-t", help="what to do")],
@@ -136,6 +119,9 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
 ) -> None:
     """Run a pipeline on a task."""
+    from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
+    from orchestrator.loader import flag_overrides
+
     overrides = flag_overrides(
         planner_url=planner_url,
         reasoner_url=reasoner_url,
@@ -152,7 +138,6 @@ def run(
     _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet)
 
 
-@app.command()
 def resume(
     thread: Annotated[str, typer.Argument(help="thread id printed by `run`")],
     approve: Annotated[bool, typer.Option("--approve", help="approve the pending call")] = False,
@@ -163,8 +148,10 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Continue a stopped, failed or interrupted run from its checkpoint."""
+    from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
+
     if approve and deny:
-        raise _fail("give --approve or --deny, not both")
+        raise fail("give --approve or --deny, not both")
     try:
         record = (
             load_thread(thread)
@@ -176,93 +163,12 @@ def resume(
             )
         )
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     decision = True if approve else (False if deny else None)
     _execute(record, task=None, approve=decision, as_json=as_json, quiet=quiet)
 
 
-@app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="pipeline files")]) -> None:
-    """Check pipeline files; one line per file."""
-    from orchestrator.config import load_spec
-
-    bad = 0
-    for file in files:
-        try:
-            load_spec(file)
-        except ConfigError as exc:
-            bad += 1
-            typer.echo(str(exc), err=True)
-        else:
-            typer.echo(f"{file}: ok")
-    raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
-
-
-@app.command()
-def graph(file: Annotated[Path, typer.Argument(help="pipeline file")]) -> None:
-    """Print the pipeline's graph as a Mermaid diagram."""
-    try:
-        pipeline = load_pipeline(file, notice=None)
-        typer.echo(pipeline.compile(checkpointer="memory").get_graph().draw_mermaid())
-    except BicameralError as exc:
-        raise _fail(str(exc)) from None
-
-
-@app.command()
-def schema() -> None:
-    """Print the JSON Schema of pipeline files (for editor validation and completion)."""
-    from orchestrator.pipeline_schema import pipeline_json_schema_text
-
-    typer.echo(pipeline_json_schema_text())
-
-
-@app.command()
-def serve(
-    file: Annotated[Path, typer.Argument(help="pipeline file")],
-    role: Annotated[str, typer.Option(help="planner, reasoner or all")] = "all",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the commands only")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for health")] = 1800.0,
-) -> None:
-    """Launch (or print) the `vllm serve` commands for the pipeline's models."""
-    from orchestrator.config import load_spec
-    from orchestrator.serve import launch, serve_commands
-
-    try:
-        spec = load_spec(file)
-        roles = None if role == "all" else [role]
-        commands = serve_commands(spec, roles)
-    except BicameralError as exc:
-        raise _fail(str(exc)) from None
-    if dry_run:
-        for cmd in commands:
-            typer.echo(cmd.shell())
-        raise typer.Exit(EXIT_OK)
-    try:
-        servers = launch(commands, timeout_s=timeout)
-    except BicameralError as exc:
-        raise _fail(str(exc), EXIT_RUN_FAILED) from None
-    for server in servers:
-        typer.echo(f"{server.command.role}: healthy at {server.command.base_url}")
-    typer.echo("servers running; Ctrl-C stops them", err=True)
-    try:
-        for server in servers:
-            server.process.wait()
-    except KeyboardInterrupt:
-        for server in servers:
-            server.stop()
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-
-
-register_eval(app)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
-
-
-if __name__ == "__main__":
-    main()
+def register_run(app: typer.Typer) -> None:
+    """Add these commands to the CLI."""
+    app.command()(run)
+    app.command()(resume)

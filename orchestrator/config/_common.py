@@ -1,4 +1,4 @@
-"""Foundations shared by the pipeline spec models (private; use :mod:`orchestrator.spec`).
+"""Foundations shared by the pipeline spec models (private; use :mod:`orchestrator.config.spec`).
 
 The base model class, the error a cross-field check raises (:class:`SpecIssue`, a
 ``ValueError`` that knows where, relative to the validated object, the problem is), relative

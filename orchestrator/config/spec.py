@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
-from orchestrator._spec_common import (
+from orchestrator.config._common import (
     IDENTIFIER,
     JsonSchema,
     SpecIssue,
@@ -37,7 +37,7 @@ from orchestrator._spec_common import (
     did_you_mean,
     resolve_path,
 )
-from orchestrator._spec_graph import (
+from orchestrator.config._graph_spec import (
     END,
     GRAPH_STATE_NAMES,
     Condition,
@@ -46,7 +46,7 @@ from orchestrator._spec_graph import (
     StepSpec,
     TemplateText,
 )
-from orchestrator._spec_models import ModelSpec, Price, Provider, ServeSpec, infer_provider
+from orchestrator.config._model_spec import ModelSpec, Price, Provider, ServeSpec, infer_provider
 from orchestrator.limits import Limits
 from orchestrator.types import Role, ToolMode
 

@@ -1,6 +1,6 @@
 """Model endpoint specs: provider, URLs, sampling, price, vLLM launch settings.
 
-Private; import these names from :mod:`orchestrator.spec`.
+Private; import these names from :mod:`orchestrator.config.spec`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
-from orchestrator._spec_common import SpecIssue, SpecModel, StrTuple, resolve_path
+from orchestrator.config._common import SpecIssue, SpecModel, StrTuple, resolve_path
 from orchestrator.usage import Price
 
 __all__ = ["ModelSpec", "Price", "Provider", "ServeSpec", "infer_provider"]

@@ -23,8 +23,8 @@ from agents.context import AgentContext
 from agents.enforced import enforce_role
 from agents.prompts import load_prompt
 from agents.tool_runner import run_tool_call
-from orchestrator.graph import Graph, inline_route, instrumented
-from orchestrator.state import RunState
+from orchestrator.graph.kit import Graph, inline_route, instrumented
+from orchestrator.graph.state import RunState
 from orchestrator.types import Role, RunStatus
 
 __all__ = ["coding_assistant_graph", "editable_paths", "edits_schema", "parse_test_report"]

@@ -1,4 +1,4 @@
-"""Load a pipeline YAML file into a validated :class:`~orchestrator.spec.PipelineSpec`.
+"""Load a pipeline YAML file into a validated :class:`~orchestrator.config.spec.PipelineSpec`.
 
 Every mistake in a file becomes one :class:`~orchestrator.exceptions.ConfigError` whose
 ``str`` is ``path:line:col: message`` (with a did-you-mean where a name is close to a known
@@ -37,9 +37,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from orchestrator._config_paths import Loc, apply_override, dotted, field_names, shape_at
+from orchestrator.config._paths import Loc, apply_override, dotted, field_names, shape_at
+from orchestrator.config.spec import PipelineSpec, SpecIssue, did_you_mean
 from orchestrator.exceptions import ConfigError
-from orchestrator.spec import PipelineSpec, SpecIssue, did_you_mean
 
 __all__ = ["load_spec", "parse_spec"]
 

@@ -1,4 +1,4 @@
-"""Dotted paths into a pipeline file (private to :mod:`orchestrator.config`).
+"""Dotted paths into a pipeline file (private to :mod:`orchestrator.config.loading`).
 
 Walks the :class:`~orchestrator.spec.PipelineSpec` type tree by keys, to check and apply
 ``--set`` overrides and to list the keys a mapping accepts for did-you-mean hints.
@@ -15,8 +15,8 @@ from pydantic import AliasChoices, BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from orchestrator.config.spec import PipelineSpec, did_you_mean
 from orchestrator.exceptions import ConfigError
-from orchestrator.spec import PipelineSpec, did_you_mean
 
 __all__ = [
     "Loc",

@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from orchestrator.config.spec import ModelSpec, PipelineSpec, Provider, Role, did_you_mean
 from orchestrator.exceptions import ConfigError, ModelConnectionError
-from orchestrator.spec import ModelSpec, PipelineSpec, Provider, Role, did_you_mean
 
 __all__ = [
     "DEFAULT_PORTS",

@@ -1,0 +1,54 @@
+"""``bicameral validate``, ``graph`` and ``schema``: look at pipeline files without running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.exit_codes import EXIT_OK, EXIT_USAGE, fail
+from orchestrator.exceptions import BicameralError, ConfigError
+
+__all__ = ["register_inspect"]
+
+
+def validate(files: Annotated[list[Path], typer.Argument(help="pipeline files")]) -> None:
+    """Check pipeline files; one line per file."""
+    from orchestrator.config.loading import load_spec
+
+    bad = 0
+    for file in files:
+        try:
+            load_spec(file)
+        except ConfigError as exc:
+            bad += 1
+            typer.echo(str(exc), err=True)
+        else:
+            typer.echo(f"{file}: ok")
+    raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)
+
+
+def graph(file: Annotated[Path, typer.Argument(help="pipeline file")]) -> None:
+    """Print the pipeline's graph as a Mermaid diagram."""
+    from orchestrator.loader import load_pipeline
+
+    try:
+        pipeline = load_pipeline(file, notice=None)
+        typer.echo(pipeline.compile(checkpointer="memory").get_graph().draw_mermaid())
+    except BicameralError as exc:
+        raise fail(str(exc)) from None
+
+
+def schema() -> None:
+    """Print the JSON Schema of pipeline files (for editor validation and completion)."""
+    from orchestrator.config.editor_schema import pipeline_json_schema_text
+
+    typer.echo(pipeline_json_schema_text())
+
+
+def register_inspect(app: typer.Typer) -> None:
+    """Add these commands to the CLI."""
+    app.command()(validate)
+    app.command()(graph)
+    app.command()(schema)
