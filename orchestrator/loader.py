@@ -104,7 +104,7 @@ def pipeline_from_spec(
     root = Path(workspace or spec.workspace or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"workspace {str(root)!r} is not a directory")
-    tool_ctx = ToolContext(root)
+    tool_ctx = ToolContext(root, test_command=spec.coding_assistant.test_command)
     planner_agent = _agent(spec, Role.PLANNER.value)
     reasoner_agent = _agent(spec, Role.REASONER.value)
     if planner_agent is None and spec.graph is not None:
@@ -163,8 +163,13 @@ def _workflow_builder(
     if spec.workflow == "coding_assistant":
         from agents.workflows.coding_assistant import coding_assistant_graph
 
-        attempts = spec.max_attempts
-        return lambda ctx: coding_assistant_graph(ctx, max_attempts=attempts)
+        attempts, settings = spec.max_attempts, spec.coding_assistant
+        return lambda ctx: coding_assistant_graph(
+            ctx,
+            max_attempts=attempts,
+            workspace=tool_ctx.workspace,
+            context_tokens=settings.context_tokens,
+        )
     if spec.graph is None:
         return None
     from agents.prompts import load_prompt

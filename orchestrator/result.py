@@ -36,6 +36,8 @@ class RunResult(BaseModel):
         pending_approval: the tool call awaiting approval when interrupted.
         changed_files: workspace files changed by tools.
         tool_results: each tool call's name, arguments, ok flag and result summary.
+        report: what a built-in workflow reports (the coding assistant: tests before and
+            after, the unified diff, the localised functions).
     """
 
     status: RunStatus
@@ -51,6 +53,7 @@ class RunResult(BaseModel):
     pending_approval: dict[str, Any] | None = None
     changed_files: list[str] = Field(default_factory=list)
     tool_results: list[dict[str, Any]] = Field(default_factory=list)
+    report: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -106,4 +109,5 @@ def result_from_state(
         pending_approval=pending_approval,
         changed_files=list(values.get("changed_files") or []),
         tool_results=list(values.get("tool_results") or []),
+        report=(values.get("results") or {}).get("report"),
     )

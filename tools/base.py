@@ -49,6 +49,7 @@ from orchestrator.schema.validate import errors_of, json_path
 from tools._context import ToolContext
 from tools.files import apply_edit_tool, list_files_tool, read_file_tool, write_file_tool
 from tools.git_tools import git_diff_tool
+from tools.localise import localise_tool
 from tools.math import check_equal_tool, evaluate_tool, simplify_tool
 from tools.repo_map import repo_map_tool
 from tools.sandbox import run_python_tool
@@ -78,6 +79,7 @@ BUILTIN_TOOLS: Mapping[str, ToolFactory] = MappingProxyType(
         "search": search_tool,
         "repo_map": repo_map_tool,
         "git_diff": git_diff_tool,
+        "localise": localise_tool,
         "evaluate": evaluate_tool,
         "simplify": simplify_tool,
         "check_equal": check_equal_tool,

@@ -24,18 +24,24 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from langchain_core.tools import BaseTool, StructuredTool
+
+from tools._context import ToolContext
 from tools.listing import is_test_path
 from tools.repo_map import RepoIndex, estimate_tokens, index_repo, render
 from tools.symbols import Definition, enclosing
 from tools.test_reports import Frame, TestFailure
+from tools.tests import run_tests
 
-__all__ = ["LocalContext", "localise"]
+__all__ = ["LocalContext", "failures_from_json", "localise", "localise_tool"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WHERE = re.compile(r"where .*? = ([A-Za-z_][\w.]*)\(")
@@ -280,3 +286,59 @@ def _block(index: RepoIndex, d: Definition, label: str) -> str:
 def frames_of(failures: Iterable[TestFailure]) -> list[Frame]:
     """Every frame of ``failures``, in order (for callers that show them)."""
     return [f for failure in failures for f in failure.frames]
+
+
+def failures_from_json(items: Iterable[Any]) -> list[TestFailure]:
+    """``TestFailure`` objects from ``run_tests``'s JSON ``failures`` (malformed items skipped)."""
+    out: list[TestFailure] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        frames = tuple(
+            Frame(str(f.get("path", "")), int(f.get("line") or 0), f.get("function"))
+            for f in item.get("frames") or []
+            if isinstance(f, dict)
+        )
+        out.append(
+            TestFailure(
+                test=str(item.get("test", "")),
+                kind=str(item.get("kind", "failed")),
+                message=str(item.get("message", "")),
+                excerpt=str(item.get("excerpt", "")),
+                frames=frames,
+            )
+        )
+    return out
+
+
+def localise_tool(ctx: ToolContext) -> BaseTool:
+    """The ``localise`` tool bound to ``ctx``: run the tests, localise what fails."""
+
+    def localise_(max_tokens: int = 8000) -> str:
+        """Run the repository's tests and, for those that fail, collect the code they point
+        at: the failing tests' sources and the functions their tracebacks and assertions
+        lead to, ranked, within a token budget. Returns JSON: report (as run_tests returns
+        it) and context (text, tokens, functions, files).
+
+        Args:
+            max_tokens: budget for the context (500-32000).
+        """
+        report = run_tests(ctx.workspace, limits=ctx.limits, test_command=ctx.test_command)
+        data: dict[str, Any] = {"report": report.to_dict()}
+        if not report.ok:
+            budget = max(500, min(int(max_tokens), 32_000))
+            found = localise(ctx.workspace, report.failures, max_tokens=budget)
+            data["context"] = {
+                "text": found.text,
+                "tokens": found.tokens,
+                "functions": [f"{d.path}::{d.qualname}" for d in found.functions],
+                "files": list(found.files),
+            }
+        return json.dumps(data, ensure_ascii=False)
+
+    return StructuredTool.from_function(
+        localise_,
+        name="localise",
+        parse_docstring=True,
+        metadata={"requires_approval": False, "changes_files": False},
+    )
