@@ -4,10 +4,12 @@ For every task of ``benchmarks/coding_corpus/tasks.json`` (real functions of rea
 one injected bug each): copy the pristine sources, inject the bug, run the project's tests
 with ``run_tests`` (the real runner, in the sandbox), localise from the failures, and count
 the task as recalled when the mutated function is quoted whole in the context (at most
-``--max-tokens``, 8,000 by default). Then the machinery check: an oracle reasoner returns
-the inverse of the mutation as an edit, which is validated against the coding assistant's
-edit schema, applied with the ``apply_edit`` tool and followed by the project's full tests
-through ``run_tests``; the task passes when they all pass.
+``--max-tokens``, 8,000 by default). The machinery check runs the coding assistant's
+workflow itself with an oracle reasoner, which returns the inverse of the mutation as its
+edit: the ``localise`` tool runs the project's tests and builds the context, the edit goes
+through the schema layer (its path must be one the context showed) and ``apply_edit``, the
+tests run again; the task passes when the run ends ``completed`` with every test passing.
+``--no-oracle`` measures localisation alone.
 
 Needs the corpus sources: ``python -m benchmarks.coding_corpus.fetch`` (once). Prints a
 table per project and writes ``benchmarks/results/coding_localisation.json``.
@@ -27,12 +29,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from agents.workflows.coding_assistant import coding_assistant_graph
 from benchmarks.coding_corpus.fetch import default_cache, fetch
 from benchmarks.coding_corpus.mutate import apply_task
 from benchmarks.coding_corpus.projects import PROJECTS, Project
-from orchestrator.schema import validator_for
-from orchestrator.schema.validate import errors_of
-from tools import SandboxLimits, ToolContext, Toolset, build_tools
+from orchestrator import FakeChatModel, FunctionChatModel, Pipeline, RunStatus
+from tools import SandboxLimits, ToolContext, build_tools
 from tools.localise import localise
 from tools.repo_map import index_repo
 from tools.tests import run_tests
@@ -42,64 +44,70 @@ RESULTS = Path(__file__).parent / "results" / "coding_localisation.json"
 LIMITS = SandboxLimits(cpu_seconds=120, wall_timeout_s=240, memory_mb=2048)
 
 
-def edits_schema_for(paths: list[str]) -> dict[str, Any]:
-    """The coding assistant's edit schema (wherever the regroup put the module)."""
-    try:
-        from agents.workflows.coding_assistant import edits_schema
-    except ImportError:
-        from agents.coding_assistant import edits_schema
-    return edits_schema(paths)
-
-
-def oracle_edits(task: dict[str, Any]) -> dict[str, Any]:
-    """The oracle reasoner: the inverse of the task's mutation, as the reasoner's reply."""
+def oracle_reasoner(task: dict[str, Any]) -> FunctionChatModel:
+    """The oracle reasoner: replies with the inverse of the task's mutation as edits."""
     edit = task["edit"]
-    return {
+    reply = {
         "explanation": f"undo the {task['operator']} in {task['function']}",
         "edits": [{"path": task["path"], "search": edit["search"], "replace": edit["replace"]}],
     }
+    return FunctionChatModel(lambda messages, options: json.dumps(reply))
+
+
+def _holds(functions: list[str], path: str, qualname: str) -> bool:
+    for entry in functions:
+        fpath, _, fqual = entry.partition("::")
+        if fpath == path and (qualname == fqual or qualname.startswith(fqual + ".")):
+            return True
+    return False
 
 
 def run_task(
     task: dict[str, Any], project: Project, pristine: Path, *, max_tokens: int, oracle: bool
 ) -> dict[str, Any]:
-    """One task: inject, test, localise, (oracle-)fix, test again."""
+    """One task: inject the bug; then either the whole workflow with the oracle reasoner
+    (tests, localisation, schema-checked edit, apply, tests), or localisation alone."""
     with tempfile.TemporaryDirectory(prefix="bench-loc-") as tmp:
         ws = Path(tmp) / "ws"
         apply_task(pristine, task, ws)
         start = time.perf_counter()
-        before = run_tests(ws, path=project.tests, limits=LIMITS)
-        tested = time.perf_counter()
-        context = localise(ws, before.failures, max_tokens=max_tokens, index=index_repo(ws))
-        localised = time.perf_counter()
         row: dict[str, Any] = {
             "id": task["id"],
             "project": project.name,
             "operator": task["operator"],
             "function": f"{task['path']}::{task['function']}",
-            "failing_before": before.failed + before.errors,
-            "recalled": context.holds(task["path"], task["function"]),
-            "tokens": context.tokens,
-            "test_s": round(tested - start, 3),
-            "localise_s": round(localised - tested, 3),
         }
-        if oracle:
-            reply = oracle_edits(task)
-            errors = errors_of(validator_for(edits_schema_for([task["path"]])), reply)
-            toolset = Toolset(build_tools(["apply_edit"], ToolContext(ws, LIMITS)))
-            applied = not errors
-            for edit in reply["edits"] if not errors else []:
-                try:
-                    toolset.call("apply_edit", edit)
-                except Exception as exc:  # reported, not raised: it is what we measure
-                    applied = False
-                    row["apply_error"] = str(exc)[:200]
-            after = run_tests(ws, path=project.tests, limits=LIMITS)
+        if not oracle:
+            before = run_tests(ws, path=project.tests, limits=LIMITS)
+            tested = time.perf_counter()
+            context = localise(ws, before.failures, max_tokens=max_tokens, index=index_repo(ws))
             row.update(
-                schema_ok=not errors,
-                applied=applied,
-                passed_after=after.passed,
-                oracle_ok=bool(applied and after.ok),
+                failing_before=before.failed + before.errors,
+                recalled=context.holds(task["path"], task["function"]),
+                tokens=context.tokens,
+                localise_s=round(time.perf_counter() - tested, 3),
+            )
+        else:
+            tool_ctx = ToolContext(ws, LIMITS, test_command=None)
+            pipeline = Pipeline(
+                planner=FakeChatModel([]),
+                reasoner=oracle_reasoner(task),
+                tools=build_tools(["localise", "apply_edit", "write_file"], tool_ctx),
+                graph_builder=lambda ctx: coding_assistant_graph(
+                    ctx, max_attempts=1, workspace=ws, context_tokens=max_tokens
+                ),
+            )
+            result = pipeline.run(f"Fix the failing tests of {project.name}")
+            report = result.report or {}
+            before = report.get("tests_before") or {}
+            after = report.get("tests_after") or {}
+            row.update(
+                failing_before=int(before.get("failed", 0)) + int(before.get("errors", 0)),
+                recalled=_holds(report.get("localised") or [], task["path"], task["function"]),
+                tokens=int(report.get("context_tokens") or 0),
+                status=result.status.value,
+                passed_after=int(after.get("passed", 0)),
+                oracle_ok=result.status is RunStatus.COMPLETED and bool(after.get("ok")),
             )
         row["wall_s"] = round(time.perf_counter() - start, 3)
         return row
@@ -119,7 +127,7 @@ def summarise(rows: list[dict[str, Any]], max_tokens: int) -> dict[str, Any]:
             "recall": sum(r["recalled"] for r in items) / len(items),
             "tokens_mean": statistics.mean(tokens),
             "tokens_max": max(tokens),
-            "localise_s_mean": statistics.mean(r["localise_s"] for r in items),
+            "localise_s_mean": statistics.mean(r.get("localise_s", 0.0) for r in items),
             "wall_s_mean": statistics.mean(r["wall_s"] for r in items),
         }
         if "oracle_ok" in items[0]:
