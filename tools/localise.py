@@ -48,6 +48,8 @@ _WHERE = re.compile(r"where .*? = ([A-Za-z_][\w.]*)\(")
 _TEST_SHARE = 0.3
 _MAP_SHARE = 0.1
 _HOPS = 2
+_DUNDER = 0.5
+_MEMBER = 0.1
 _WINDOW = 8
 _COMMON = frozenset(
     """self cls None True False return def class if else elif for while in not and or is
@@ -164,10 +166,23 @@ def localise(
     scores: dict[Definition, float] = defaultdict(float)
     tests: list[Definition] = []
 
+    members: dict[Definition, list[Definition]] = defaultdict(list)
+    for defs in index.definitions.values():
+        classes = [d for d in defs if d.kind == "class"]
+        for d in defs:
+            owner = next((c for c in classes if d.qualname.startswith(c.qualname + ".")), None)
+            if owner is not None and d.qualname.count(".") == owner.qualname.count(".") + 1:
+                members[owner].append(d)
+
     def credit(name: str, weight: float) -> None:
         found = where.get(name, [])
         for d in found:
             scores[d] += weight / len(found)
+            # a class used by name runs its special methods implicitly (construction,
+            # comparison, calls, descriptors): they share in the credit
+            for member in members.get(d, []):
+                dunder = member.name.startswith("__") and member.name.endswith("__")
+                scores[member] += weight / len(found) * (_DUNDER if dunder else _MEMBER)
 
     for rank, failure in enumerate(failures):
         fade = 1.0 / (1 + rank)
