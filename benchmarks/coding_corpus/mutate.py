@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
-import difflib
 import json
 import random
 import shutil
@@ -145,10 +144,13 @@ def inverse_edit(original: str, mutated: str) -> dict[str, Any]:
     """A search/replace edit on the mutated file that restores the original: the changed
     lines with enough context around them to occur once."""
     a, b = original.splitlines(keepends=True), mutated.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    ops = [op for op in matcher.get_opcodes() if op[0] != "equal"]
-    a0, a1 = ops[0][1], ops[-1][2]
-    b0, b1 = ops[0][3], ops[-1][4]
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    a0, a1, b0, b1 = head, len(a) - tail, head, len(b) - tail
     for k in range(0, 40):
         s0, s1 = max(0, b0 - k), min(len(b), b1 + k)
         search = "".join(b[s0:s1])
@@ -193,7 +195,15 @@ def _fails(workspace: Path, tests: str) -> int | None:
 def build(cache: Path, *, out: Path) -> list[Mutation]:
     """Keep ``project.tasks`` failing mutations per project, one per function."""
     tasks: list[Mutation] = []
+    done: dict[str, list[Mutation]] = {}
+    if out.is_file():  # resume: projects already built are kept as they are
+        for task in json.loads(out.read_text(encoding="utf-8")):
+            done.setdefault(task["project"], []).append(task)
     for project in PROJECTS:
+        if project.name in done:
+            tasks.extend(done[project.name])
+            print(f"{project.name}: {len(done[project.name])} tasks kept from {out}")
+            continue
         root = fetch(project, cache)
         kept: list[Mutation] = []
         used: set[tuple[str, str]] = set()
@@ -216,6 +226,7 @@ def build(cache: Path, *, out: Path) -> list[Mutation]:
                 print(f"  kept {cand['id']}: {cand['operator']} in {key[0]}::{key[1]}", flush=True)
         print(f"{project.name}: kept {len(kept)} of {tried} tried", flush=True)
         tasks.extend(kept)
+        out.write_text(json.dumps(tasks, indent=1) + "\n", encoding="utf-8")
     out.write_text(json.dumps(tasks, indent=1) + "\n", encoding="utf-8")
     return tasks
 
