@@ -28,8 +28,8 @@ from agents.context import AgentContext
 from agents.enforced import enforce_role
 from agents.prompts import load_prompt
 from agents.tool_runner import run_tool_call
-from orchestrator.graph.kit import Graph, inline_route, instrumented
 from orchestrator.exceptions import ConfigError
+from orchestrator.graph.kit import Graph, inline_route, instrumented
 from orchestrator.graph.state import RunState
 from orchestrator.types import Role, RunStatus
 from tools.listing import is_test_path

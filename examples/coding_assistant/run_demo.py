@@ -3,8 +3,9 @@
 Copies ``sample_repo`` to a fresh workspace (the original is never touched), runs the
 pipeline with live progress, then prints the honest outcome: the tests before and after
 (and which runner ran them), the functions localised from the failure, what changed (as a
-diff), steps, tokens and time; a run that could not test says so. Exits 0 whether or not the tiny model managed
-the fix: the demo shows the machinery; real fixes need real models (see the README).
+diff), steps, tokens and time; a run that could not test says so. Exits 0 whether or not
+the tiny model managed the fix: the demo shows the machinery; real fixes need real models
+(see the README).
 """
 
 from __future__ import annotations

@@ -7,13 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from agents.workflows.coding_assistant import (
     coding_assistant_graph,
     editable_paths,
     parse_test_report,
 )
-import pytest
-
 from orchestrator import FakeChatModel, Pipeline, RunStatus
 from orchestrator.exceptions import ConfigError
 from tools import ToolContext, build_tools
