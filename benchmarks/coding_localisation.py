@@ -9,7 +9,9 @@ workflow itself with an oracle reasoner, which returns the inverse of the mutati
 edit: the ``localise`` tool runs the project's tests and builds the context, the edit goes
 through the schema layer (its path must be one the context showed) and ``apply_edit``, the
 tests run again; the task passes when the run ends ``completed`` with every test passing.
-``--no-oracle`` measures localisation alone.
+``--mode agent`` runs the same check in agent mode, the planner scripted (localise,
+delegate the code task with the context and the edit schema, apply, run the tests);
+``--mode localise`` measures localisation alone.
 
 Needs the corpus sources: ``python -m benchmarks.coding_corpus.fetch`` (once). Prints a
 table per project and writes ``benchmarks/results/coding_localisation.json``.
@@ -29,7 +31,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from agents.workflows.coding_assistant import coding_assistant_graph
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+from agents.prompts import load_prompt
+from agents.workflows.coding_assistant import coding_assistant_graph, editable_paths, edits_schema
 from benchmarks.coding_corpus.fetch import default_cache, fetch
 from benchmarks.coding_corpus.mutate import apply_task
 from benchmarks.coding_corpus.projects import PROJECTS, Project
@@ -54,6 +59,32 @@ def oracle_reasoner(task: dict[str, Any]) -> FunctionChatModel:
     return FunctionChatModel(lambda messages, options: json.dumps(reply))
 
 
+def _call(name: str, args: dict[str, Any], ident: str) -> AIMessage:
+    return AIMessage("", tool_calls=[{"name": name, "args": args, "id": ident}])
+
+
+def scripted_planner(messages: list[BaseMessage], options: dict[str, Any]) -> AIMessage | str:
+    """Agent mode's stand-in planner: localise, delegate the code task with the localised
+    context and the edit schema, apply each edit, run the tests, answer."""
+    results = [m for m in messages if isinstance(m, ToolMessage)]
+    if not results:
+        return _call("localise", {}, "c1")
+    last = results[-1]
+    if last.tool_call_id == "c1":
+        data = json.loads(str(last.content))
+        context = data.get("context") or {"text": "", "files": []}
+        task = f"Fix the failing tests.\n{context['text']}"
+        schema = edits_schema(editable_paths(context["files"]))
+        return _call("delegate", {"kind": "code", "task": task, "output_schema": schema}, "c2")
+    if last.tool_call_id == "c2":
+        edits = json.loads(str(last.content)).get("edits", [])
+        calls = [{"name": "apply_edit", "args": e, "id": f"e{i}"} for i, e in enumerate(edits)]
+        return AIMessage("", tool_calls=calls) if calls else "no edits"
+    if last.tool_call_id.startswith("e"):
+        return _call("run_tests", {}, "c3")
+    return "Tests pass." if json.loads(str(last.content)).get("ok") else "Tests still failing."
+
+
 def _holds(functions: list[str], path: str, qualname: str) -> bool:
     for entry in functions:
         fpath, _, fqual = entry.partition("::")
@@ -63,7 +94,7 @@ def _holds(functions: list[str], path: str, qualname: str) -> bool:
 
 
 def run_task(
-    task: dict[str, Any], project: Project, pristine: Path, *, max_tokens: int, oracle: bool
+    task: dict[str, Any], project: Project, pristine: Path, *, max_tokens: int, mode: str
 ) -> dict[str, Any]:
     """One task: inject the bug; then either the whole workflow with the oracle reasoner
     (tests, localisation, schema-checked edit, apply, tests), or localisation alone."""
@@ -77,7 +108,7 @@ def run_task(
             "operator": task["operator"],
             "function": f"{task['path']}::{task['function']}",
         }
-        if not oracle:
+        if mode == "localise":
             before = run_tests(ws, path=project.tests, limits=LIMITS)
             tested = time.perf_counter()
             context = localise(ws, before.failures, max_tokens=max_tokens, index=index_repo(ws))
@@ -87,8 +118,26 @@ def run_task(
                 tokens=context.tokens,
                 localise_s=round(time.perf_counter() - tested, 3),
             )
+        elif mode == "agent":
+            tool_ctx = ToolContext(ws, LIMITS)
+            pipeline = Pipeline(
+                planner=FunctionChatModel(scripted_planner),
+                reasoner=oracle_reasoner(task),
+                tools=build_tools(["localise", "apply_edit", "run_tests"], tool_ctx),
+                planner_prompt=load_prompt("coding_agent"),
+            )
+            result = pipeline.run(f"Fix the failing tests of {project.name}")
+            outs = [r for r in result.tool_results if r["tool"] == "run_tests"]
+            row.update(
+                status=result.status.value,
+                oracle_ok=result.status is RunStatus.COMPLETED
+                and result.answer == "Tests pass."
+                and run_tests(ws, path=project.tests, limits=LIMITS).ok,
+                tool_calls=len(result.tool_results),
+                run_tests_calls=len(outs),
+            )
         else:
-            tool_ctx = ToolContext(ws, LIMITS, test_command=None)
+            tool_ctx = ToolContext(ws, LIMITS)
             pipeline = Pipeline(
                 planner=FakeChatModel([]),
                 reasoner=oracle_reasoner(task),
@@ -121,10 +170,11 @@ def summarise(rows: list[dict[str, Any]], max_tokens: int) -> dict[str, Any]:
     groups["all"] = rows
 
     def figures(items: list[dict[str, Any]]) -> dict[str, Any]:
-        tokens = [r["tokens"] for r in items]
+        tokens = [r.get("tokens", 0) for r in items]
+        recalls = [r["recalled"] for r in items if "recalled" in r]
         out = {
             "tasks": len(items),
-            "recall": sum(r["recalled"] for r in items) / len(items),
+            "recall": sum(recalls) / len(recalls) if recalls else None,
             "tokens_mean": statistics.mean(tokens),
             "tokens_max": max(tokens),
             "localise_s_mean": statistics.mean(r.get("localise_s", 0.0) for r in items),
@@ -137,7 +187,7 @@ def summarise(rows: list[dict[str, Any]], max_tokens: int) -> dict[str, Any]:
     return {
         "max_tokens": max_tokens,
         "by_project": {k: figures(v) for k, v in groups.items() if v},
-        "misses": [r["id"] + " " + r["function"] for r in rows if not r["recalled"]],
+        "misses": [r["id"] + " " + r["function"] for r in rows if r.get("recalled") is False],
     }
 
 
@@ -148,7 +198,12 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="tasks per project (0: all)")
     parser.add_argument("--project", action="append", default=[])
     parser.add_argument("--max-tokens", type=int, default=8000)
-    parser.add_argument("--no-oracle", action="store_true")
+    parser.add_argument(
+        "--mode",
+        choices=["workflow", "agent", "localise"],
+        default="workflow",
+        help="the oracle through the workflow or agent mode, or localisation alone",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     tasks = json.loads(args.tasks.read_text(encoding="utf-8"))
@@ -164,14 +219,13 @@ def main() -> int:
             continue
         counts[project.name] += 1
         pristine = fetch(project, args.cache)
-        row = run_task(
-            task, project, pristine, max_tokens=args.max_tokens, oracle=not args.no_oracle
-        )
+        row = run_task(task, project, pristine, max_tokens=args.max_tokens, mode=args.mode)
         rows.append(row)
         oracle = {True: "pass", False: "FAIL"}.get(row.get("oracle_ok"), "-")  # type: ignore[call-overload]
         print(
-            f"{row['id']:<22}{row['operator']:<20}{'yes' if row['recalled'] else 'NO':>9}"
-            f"{row['tokens']:>8}{oracle:>8}{row['wall_s']:>8.1f}",
+            f"{row['id']:<22}{row['operator']:<20}"
+            f"{ {True: 'yes', False: 'NO'}.get(row.get('recalled'), '-'):>9}"  # type: ignore[call-overload]
+            f"{row.get('tokens', 0):>8}{oracle:>8}{row['wall_s']:>8.1f}",
             flush=True,
         )
     if not rows:
@@ -184,8 +238,9 @@ def main() -> int:
     )
     for name, f in summary["by_project"].items():
         oracle = f"{f['oracle_pass']:.0%}" if "oracle_pass" in f else "-"
+        recall = f"{f['recall']:.1%}" if f["recall"] is not None else "-"
         print(
-            f"{name:<16}{f['tasks']:>6}{f['recall']:>8.1%}{f['tokens_mean']:>10.0f}"
+            f"{name:<16}{f['tasks']:>6}{recall:>8}{f['tokens_mean']:>10.0f}"
             f"{f['tokens_max']:>9}{f['localise_s_mean']:>8.2f}{f['wall_s_mean']:>8.1f}{oracle:>8}"
         )
     if summary["misses"]:

@@ -146,7 +146,7 @@ def pipeline_from_spec(
         checkpointer=checkpoint or spec.checkpoint,
         planner_mode=planner_agent.tool_mode,
         reasoner_mode=reasoner_agent.tool_mode if reasoner_agent else None,
-        planner_prompt=planner_agent.prompt,
+        planner_prompt=planner_agent.prompt or _coding_agent_prompt(spec),
         reasoner_prompt=reasoner_agent.prompt if reasoner_agent else None,
         prices=prices,
         model_names=names,
@@ -155,11 +155,21 @@ def pipeline_from_spec(
     )
 
 
+def _coding_agent_prompt(spec: PipelineSpec) -> str | None:
+    if spec.workflow == "coding_assistant" and spec.coding_assistant.mode == "agent":
+        from agents.prompts import load_prompt
+
+        return load_prompt("coding_agent")
+    return None
+
+
 def _workflow_builder(
     spec: PipelineSpec,
     model_for: Callable[[AgentSpec, str], BaseChatModel],
     tool_ctx: ToolContext,
 ) -> GraphBuilder | None:
+    if spec.workflow == "coding_assistant" and spec.coding_assistant.mode == "agent":
+        return None  # the planner drives: the standard graph, with the coding tools
     if spec.workflow == "coding_assistant":
         from agents.workflows.coding_assistant import coding_assistant_graph
 

@@ -106,8 +106,11 @@ _MODULE_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?")
 class CodingAssistantSpec(SpecModel):
     """Settings of the coding_assistant workflow."""
 
-    mode: Literal["workflow"] = "workflow"
-    """workflow: localise from the failing tests, the reasoner writes edits, apply, test, loop."""
+    mode: Literal["workflow", "agent"] = "workflow"
+    """workflow (default; for small models): localise from the failing tests, the reasoner
+    writes edits, apply, test, loop. agent: the planner drives with native tool calls
+    (localise, search, read_file, repo_map, run_tests, delegate to the reasoner, apply_edit)
+    within the run's budgets; its default prompt is ``agents/prompts/coding_agent.md``."""
     test_command: str | None = None
     """The command that runs the workspace's tests; default: detected (pytest or unittest
     with the workspace's virtualenv, npm test, go test ./..., cargo test)."""
