@@ -183,7 +183,7 @@ def _fails(workspace: Path, tests: str) -> int | None:
     ]  # fmt: skip
     try:
         done = subprocess.run(
-            argv, cwd=workspace, capture_output=True, text=True, timeout=120, check=False
+            argv, cwd=workspace, capture_output=True, text=True, timeout=25, check=False
         )
     except subprocess.TimeoutExpired:
         return None

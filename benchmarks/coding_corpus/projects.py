@@ -51,11 +51,11 @@ PROJECTS: tuple[Project, ...] = (
         tuple((f"toolz/{m}.py", f"toolz/tests/test_{m}.py")
               for m in ("itertoolz", "functoolz", "dicttoolz", "recipes", "utils")),
     ),
+    Project("inflection", "0.5.1", "MIT", ("inflection",), ("tests/",), "test_inflection.py", 13),
+    Project("tabulate", "0.9.0", "MIT", ("tabulate",), ("version.py",), "test", 30),
     Project(
-        "more-itertools", "10.5.0", "MIT", ("more_itertools",), ("tests/",), "tests", 35,
+        "more-itertools", "10.5.0", "MIT", ("more_itertools",), ("tests/",), "tests", 28,
         (("more_itertools/more.py", "tests/test_more.py"),
          ("more_itertools/recipes.py", "tests/test_recipes.py")),
     ),
-    Project("inflection", "0.5.1", "MIT", ("inflection",), ("tests/",), "test_inflection.py", 13),
-    Project("tabulate", "0.9.0", "MIT", ("tabulate",), ("version.py",), "test", 30),
 )  # fmt: skip
