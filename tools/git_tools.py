@@ -26,7 +26,7 @@ from orchestrator.exceptions import ToolError
 from tools._context import ToolContext
 from tools._workspace import relative, resolve
 
-__all__ = ["commit_to_branch", "git_diff", "git_diff_tool", "is_git_repo"]
+__all__ = ["branch_problem", "commit_to_branch", "git_diff", "git_diff_tool", "is_git_repo"]
 
 _TIMEOUT_S = 30.0
 _SAFE = (
@@ -104,6 +104,28 @@ def git_diff(workspace: Path, *, path: str = ".", max_chars: int = 12_000) -> st
     if len(text) > max_chars:
         text = text[:max_chars] + f"\n[diff cut at {max_chars} characters]"
     return text
+
+
+def branch_problem(repo: Path, branch: str) -> str | None:
+    """Why ``branch`` cannot be created in ``repo`` (one line), or None when it can."""
+    root = Path(os.path.realpath(repo))
+    if not root.is_dir():
+        return f"{repo} is not a directory"
+    if not is_git_repo(root):
+        return f"{repo} is not a git repository (the top of one): cannot commit on a branch"
+    try:
+        _git(["check-ref-format", "--branch", branch], root, tool="apply_to_branch")
+    except ToolError:
+        return f"{branch!r} is not a valid branch name"
+    try:
+        _git(["rev-parse", "--verify", "--quiet", "HEAD"], root, tool="apply_to_branch")
+    except ToolError:
+        return f"{repo} has no commit yet: nothing to branch from"
+    try:
+        _git(["show-ref", "--verify", "--quiet", f"refs/heads/{branch}"], root)
+    except ToolError:
+        return None
+    return f"branch {branch!r} already exists; choose a new name"
 
 
 def commit_to_branch(repo: Path, tree: Path, branch: str, message: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.exceptions import ToolError, WorkspaceEscapeError
 from tools import ToolContext, Toolset, build_tools
-from tools.git_tools import commit_to_branch, git_diff
+from tools.git_tools import branch_problem, commit_to_branch, git_diff
 from tools.listing import is_test_path, repo_files
 from tools.repo_map import estimate_tokens, repo_map
 from tools.search import search
@@ -167,3 +167,14 @@ def test_commit_to_branch_leaves_head_index_and_tree_alone(repo: Path, tmp_path:
         commit_to_branch(repo, copy, "fix/add", "again")
     with pytest.raises(ToolError, match="check-ref-format"):
         commit_to_branch(repo, copy, "bad..name", "x")
+
+
+def test_branch_problems_are_one_line(repo: Path) -> None:
+    assert "not a git repository" in (branch_problem(repo, "fix") or "")
+    _git(repo, "init", "-q", "-b", "main")
+    assert "no commit yet" in (branch_problem(repo, "fix") or "")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "init")
+    assert branch_problem(repo, "fix") is None
+    assert "not a valid branch name" in (branch_problem(repo, "a..b") or "")
+    assert "already exists" in (branch_problem(repo, "main") or "")
