@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from agents.workflows.coding_assistant import (
     editable_paths,
     parse_test_report,
 )
-from orchestrator import FakeChatModel, Pipeline, RunStatus
+from orchestrator import FakeChatModel, FunctionChatModel, Pipeline, RunStatus
 from orchestrator.exceptions import ConfigError
 from tools import ToolContext, build_tools
 
@@ -120,3 +121,24 @@ def test_the_workflow_needs_its_tools(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="needs the tools localise, apply_edit"):
         pipeline.run("Fix it")
+
+
+def test_an_edit_to_a_file_that_changed_meanwhile_is_rejected_reread_and_retried(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    prompts: list[str] = []
+
+    def reasoner(messages: list[Any], options: dict[str, Any]) -> str:
+        prompts.append(str(messages[-1].content))
+        if len(prompts) == 1:  # someone edits calc.py while the reasoner thinks
+            calc = repo / "calc.py"
+            calc.write_text(calc.read_text().replace("return a - b", "return (a - b)"))
+            return _edit("    return a - b\n", "    return a + b\n")
+        return _edit("    return (a - b)\n", "    return a + b\n")
+
+    result = _pipeline(tmp_path, FakeChatModel([]), FunctionChatModel(reasoner)).run("Fix it")
+    assert result.status is RunStatus.COMPLETED, result.answer
+    assert "could not be applied" in prompts[1] and "return (a - b)" in prompts[1]
+    assert "return a + b" in (repo / "calc.py").read_text()
+    assert [r["ok"] for r in result.tool_results if r["tool"] == "apply_edit"] == [False, True]
