@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.events import ToolCallEvent, emit
-from orchestrator.exceptions import ToolError
+from orchestrator.exceptions import ToolError, ToolServerError
 from tools.base import Toolset
 
 __all__ = ["ToolOutcome", "run_tool_call"]
@@ -53,6 +53,8 @@ async def run_tool_call(toolset: Toolset, name: str, arguments: dict[str, Any]) 
             outcome = ToolOutcome(name, args, ok=True, text=text)
         except ToolError as err:
             outcome = ToolOutcome(name, args, ok=False, text=f"error: {err}")
+        except ToolServerError:
+            raise  # the server is gone: the run fails, it is not the model's to handle
         except Exception as err:  # a tool crash is the model's problem to handle, not the run's
             outcome = ToolOutcome(name, args, ok=False, text=f"error: {type(err).__name__}: {err}")
         if outcome.ok and toolset.changes_files(name) and isinstance(args.get("path"), str):

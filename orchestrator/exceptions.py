@@ -16,6 +16,7 @@ transport faults* (a server misbehaved: retry, re-point, or resume) and from *sc
     ├── ToolError                    a tool refused or failed (sent back to the model as text)
     │   ├── ToolArgumentError        arguments did not match the tool's JSON schema
     │   └── WorkspaceEscapeError     a path that leaves the run's workspace
+    ├── ToolServerError              an MCP server did not start, stopped answering or died
     ├── BudgetExhaustedError         a run limit (steps, tokens, wall time, cost) was hit
     └── EvalError                    the evaluation harness could not load or judge a dataset
 
@@ -42,6 +43,7 @@ __all__ = [
     "SchemaValidationError",
     "ToolArgumentError",
     "ToolError",
+    "ToolServerError",
     "WorkspaceEscapeError",
 ]
 
@@ -183,6 +185,18 @@ class ToolArgumentError(ToolError):
 
 class WorkspaceEscapeError(ToolError):
     """A path that would leave the run's workspace."""
+
+
+class ToolServerError(BicameralError):
+    """An external tool server (an MCP server) could not start, stopped answering or died.
+
+    Unlike a :class:`ToolError` this is not the model's to handle: the run ends ``failed``
+    (its checkpoint kept, so it can be resumed once the server is back).
+    """
+
+    def __init__(self, message: str, *, server: str) -> None:
+        self.server = server
+        super().__init__(message)
 
 
 class BudgetExhaustedError(BicameralError):

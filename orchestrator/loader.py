@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
-from orchestrator.config.spec import AgentSpec, ModelSpec, PipelineSpec, Provider
+from orchestrator.config.spec import MCP_REF_PREFIX, AgentSpec, ModelSpec, PipelineSpec, Provider
 from orchestrator.exceptions import ConfigError
+from orchestrator.integrations.mcp_loading import load_mcp_tools
 from orchestrator.pipeline import GraphBuilder, Pipeline
 from orchestrator.types import Role
 from orchestrator.usage import Price
@@ -75,10 +76,18 @@ def _user_tool(ref: str) -> BaseTool:
     raise ConfigError(f"user tool {ref!r} is neither a LangChain tool nor a function")
 
 
-def _tools(names: Sequence[str], ctx: ToolContext, approval: Sequence[str] = ()) -> list[BaseTool]:
+def _tools(
+    names: Sequence[str],
+    ctx: ToolContext,
+    approval: Sequence[str] = (),
+    mcp: Mapping[str, Sequence[BaseTool]] | None = None,
+) -> list[BaseTool]:
     builtin = [n for n in names if ":" not in n]
     out = build_tools(builtin, ctx)
-    out.extend(_user_tool(n) for n in names if ":" in n)
+    out.extend(_user_tool(n) for n in names if ":" in n and not n.startswith(MCP_REF_PREFIX))
+    for ref in names:
+        if ref.startswith(MCP_REF_PREFIX):
+            out.extend((mcp or {}).get(ref.removeprefix(MCP_REF_PREFIX), ()))
     gated = {ref.rpartition(":")[2] for ref in approval}
     return [require_approval(t) if t.name in gated else t for t in out]
 
@@ -136,12 +145,13 @@ def pipeline_from_spec(
         names[role] = mspec.model or (
             Path(mspec.model_path).name if mspec.model_path else "embedded"
         )
-    builder = graph_builder or _workflow_builder(spec, model_for, tool_ctx)
+    servers, mcp = load_mcp_tools(spec)
+    builder = graph_builder or _workflow_builder(spec, model_for, tool_ctx, mcp)
     return Pipeline(
         planner=planner,
         reasoner=reasoner,
-        tools=_tools(planner_agent.tools, tool_ctx, spec.tools.require_approval),
-        reasoner_tools=_tools(reasoner_agent.tools, tool_ctx) if reasoner_agent else (),
+        tools=_tools(planner_agent.tools, tool_ctx, spec.tools.require_approval, mcp),
+        reasoner_tools=_tools(reasoner_agent.tools, tool_ctx, (), mcp) if reasoner_agent else (),
         limits=spec.limits,
         checkpointer=checkpoint or spec.checkpoint,
         planner_mode=planner_agent.tool_mode,
@@ -152,6 +162,7 @@ def pipeline_from_spec(
         model_names=names,
         graph_builder=builder,
         name=spec.name,
+        resources=[servers] if servers else (),
     )
 
 
@@ -167,6 +178,7 @@ def _workflow_builder(
     spec: PipelineSpec,
     model_for: Callable[[AgentSpec, str], BaseChatModel],
     tool_ctx: ToolContext,
+    mcp: Mapping[str, Sequence[BaseTool]],
 ) -> GraphBuilder | None:
     if spec.workflow == "coding_assistant" and spec.coding_assistant.mode == "agent":
         return None  # the planner drives: the standard graph, with the coding tools
@@ -197,13 +209,30 @@ def _workflow_builder(
             model=model_for(agent, name),
             model_name=mspec.model or "embedded",
             prompt=agent.prompt or load_prompt(default_prompt),
-            toolset=Toolset(_tools(agent.tools, tool_ctx)),
+            toolset=Toolset(_tools(agent.tools, tool_ctx, (), mcp)),
             output_schema=agent.output_schema,
         )
     step_tools = [s.tool for s in spec.graph.steps.values() if s.tool is not None]
     return custom_graph_builder(
         spec.graph, runtimes, Toolset(_tools(sorted(set(step_tools)), tool_ctx))
     )
+
+
+def agent_tools(
+    spec: PipelineSpec, *, workspace: str | Path | None = None
+) -> dict[str, list[BaseTool]]:
+    """Every tool each agent of ``spec`` would see (built-in, user modules, MCP), by agent.
+
+    MCP servers are started briefly to list their tools (``bicameral tools``).
+    """
+    root = Path(workspace or spec.workspace or Path.cwd()).resolve()
+    tool_ctx = ToolContext(root)
+    _, mcp = load_mcp_tools(spec)
+    out: dict[str, list[BaseTool]] = {}
+    for name, agent in spec.agents.items():
+        approval = spec.tools.require_approval if name == Role.PLANNER.value else ()
+        out[name] = _tools(agent.tools, tool_ctx, approval, mcp)
+    return out
 
 
 def flag_overrides(

@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, HumanMessage
@@ -43,9 +44,22 @@ from orchestrator.types import Role, RunStatus, ToolMode
 from orchestrator.usage import Price
 from tools.base import Toolset
 
-__all__ = ["GraphBuilder", "Pipeline"]
+__all__ = ["GraphBuilder", "Pipeline", "RunResource"]
 
 GraphBuilder = Callable[[AgentContext], Graph]
+
+RUN_RESOURCE_KEY = "bicameral_run_resource"
+"""Tool metadata key naming a run-scoped resource the tool needs (MCP tools set it)."""
+
+
+class RunResource(Protocol):
+    """Something every run opens at its start and closes at its end (e.g. MCP sessions)."""
+
+    def session(self) -> AbstractAsyncContextManager[Any]:
+        """The run-scoped context: entered before the first step, left after the last."""
+        ...
+
+
 Checkpointer = str | BaseCheckpointSaver[Any] | None
 CompiledGraph = CompiledStateGraph[RunState, None, RunState, RunState]
 
@@ -67,6 +81,8 @@ class Pipeline:
         prices: per-role prices for the cost estimate and ``max_cost_usd``.
         max_enforce_retries: re-asks the schema layer may spend on one output.
         graph_builder: builds a custom graph from the agent context instead of the standard one.
+        resources: what each run opens at its start and closes at its end, whatever the
+            ending (e.g. the sessions of MCP tool servers, ``McpServers``).
     """
 
     def __init__(
@@ -88,6 +104,7 @@ class Pipeline:
         graph_builder: GraphBuilder | None = None,
         name: str = "pipeline",
         clock: Callable[[], float] = time.time,
+        resources: Sequence[RunResource] = (),
     ) -> None:
         self.name = name
         self.limits = limits or Limits()
@@ -111,6 +128,7 @@ class Pipeline:
         self._memory = InMemorySaver()
         self._graph_builder = graph_builder
         self._clock = clock
+        self.resources = _with_tool_resources(resources, [*tools, *reasoner_tools])
         # Runs reuse one compiled graph per checkpointer and context (see _app).
         self._compiled: tuple[BaseCheckpointSaver[Any], AgentContext, CompiledGraph] | None = None
 
@@ -146,7 +164,8 @@ class Pipeline:
 
     # -- the async core -----------------------------------------------------------------------
 
-    def _initial_input(self, task: str) -> dict[str, Any]:
+    def initial_input(self, task: str) -> dict[str, Any]:
+        """The state a run of ``task`` starts from."""
         return {
             "task": task,
             "messages": [HumanMessage(task)],
@@ -192,24 +211,27 @@ class Pipeline:
                 # in-memory one dies with the process anyway: it is written once, when the
                 # run stops (completed, failed or interrupted), which is all resume needs.
                 durable = saver is not self._memory
-                stream: AsyncIterator[Any] = app.astream(
-                    graph_input,
-                    config,
-                    stream_mode=modes,
-                    durability="sync" if durable else "exit",
-                )
-                async for mode, chunk in stream:
-                    if mode == "values":
-                        values = chunk
-                    elif mode == "custom" and isinstance(chunk, Event):
-                        yield chunk
-                    elif mode == "messages":
-                        for event in _token_events(chunk):
-                            yield event
-                    elif mode == "updates" and "__interrupt__" in chunk:
-                        interrupts = chunk["__interrupt__"]
-                        pending = dict(interrupts[0].value) if interrupts else {}
-                        yield InterruptEvent(request=pending)
+                async with AsyncExitStack() as opened:
+                    for resource in self.resources:
+                        await opened.enter_async_context(resource.session())
+                    stream: AsyncIterator[Any] = app.astream(
+                        graph_input,
+                        config,
+                        stream_mode=modes,
+                        durability="sync" if durable else "exit",
+                    )
+                    async for mode, chunk in stream:
+                        if mode == "values":
+                            values = chunk
+                        elif mode == "custom" and isinstance(chunk, Event):
+                            yield chunk
+                        elif mode == "messages":
+                            for event in _token_events(chunk):
+                                yield event
+                        elif mode == "updates" and "__interrupt__" in chunk:
+                            interrupts = chunk["__interrupt__"]
+                            pending = dict(interrupts[0].value) if interrupts else {}
+                            yield InterruptEvent(request=pending)
             except GraphRecursionError as exc:
                 status = RunStatus.BUDGET_EXHAUSTED
                 error = ErrorInfo(type="BudgetExhaustedError", message=str(exc).splitlines()[0])
@@ -236,7 +258,7 @@ class Pipeline:
     ) -> AsyncIterator[Event]:
         """Run ``task``, yielding typed events; the last one is ``FinalEvent`` with the result."""
         async for event in self._drive(
-            self._initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens
+            self.initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens
         ):
             yield event
 
@@ -250,7 +272,7 @@ class Pipeline:
     async def arun(self, task: str, *, thread_id: str | None = None) -> RunResult:
         """Run ``task`` to the end (or to an approval interrupt) and return the result."""
         events = self._drive(
-            self._initial_input(task), thread_id or uuid.uuid4().hex, tokens=False, events=False
+            self.initial_input(task), thread_id or uuid.uuid4().hex, tokens=False, events=False
         )
         return await _final(events)
 
@@ -276,6 +298,18 @@ class Pipeline:
     def stream_resume(self, thread_id: str, *, approve: bool | None = None) -> Iterator[Event]:
         """Synchronous ``astream_resume``."""
         return iterate_in_thread(lambda: self.astream_resume(thread_id, approve=approve))
+
+
+def _with_tool_resources(
+    given: Sequence[RunResource], tools: Sequence[BaseTool]
+) -> tuple[RunResource, ...]:
+    """``given`` plus the resources tools name in their metadata (MCP servers' sessions)."""
+    found: list[RunResource] = list(given)
+    for tool in tools:
+        resource = (tool.metadata or {}).get(RUN_RESOURCE_KEY)
+        if resource is not None and not any(resource is r for r in found):
+            found.append(resource)
+    return tuple(found)
 
 
 def _resume_input(approve: bool | None) -> Any:

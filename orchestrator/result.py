@@ -38,6 +38,8 @@ class RunResult(BaseModel):
         tool_results: each tool call's name, arguments, ok flag and result summary.
         report: what a built-in workflow reports (the coding assistant: tests before and
             after, the unified diff, the localised functions).
+        sandbox: one line on how far sandboxed code (``run_python``, ``run_tests``, the math
+            tools) is isolated on this machine (``tools.sandbox.Isolation``).
     """
 
     status: RunStatus
@@ -54,6 +56,7 @@ class RunResult(BaseModel):
     changed_files: list[str] = Field(default_factory=list)
     tool_results: list[dict[str, Any]] = Field(default_factory=list)
     report: dict[str, Any] | None = None
+    sandbox: str = ""
 
     @property
     def ok(self) -> bool:
@@ -79,6 +82,8 @@ def result_from_state(
     pending_approval: dict[str, Any] | None = None,
 ) -> RunResult:
     """Build a ``RunResult`` from a graph state snapshot's values."""
+    from tools.sandbox import sandbox_isolation  # probed once per process, then cached
+
     usage_table = values.get("usage") or {}
     raw_status = status or RunStatus(values.get("status") or RunStatus.COMPLETED)
     if raw_status is RunStatus.RUNNING:
@@ -110,4 +115,5 @@ def result_from_state(
         changed_files=list(values.get("changed_files") or []),
         tool_results=list(values.get("tool_results") or []),
         report=(values.get("results") or {}).get("report"),
+        sandbox=sandbox_isolation().describe(),
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import re
+import time
 from dataclasses import dataclass
 
 from orchestrator.exceptions import ToolError
@@ -10,8 +12,14 @@ from orchestrator.exceptions import ToolError
 __all__ = ["Replacement", "replace_once"]
 
 _MAX_NEAR = 3
-_MAX_WINDOWS = 20_000
 _NEAR_CUTOFF = 0.5
+_SEEDS = 4  # windows rated by difflib, each with its neighbours
+_NEIGHBOURS = 1
+_LINE_CAP = 400
+_TOKEN_CAP = 800  # tokens of a window difflib compares (its cost grows with the square)
+_BUDGET_S = 0.1  # difflib's share of a miss, whatever the file and search sizes
+_WORD = re.compile(r"\w+")
+_TOKEN = re.compile(r"^[ \t]+|\w+|\S")
 _SHOW_POSITIONS = 10
 
 
@@ -96,24 +104,64 @@ def _squash(s: str) -> str:
 
 
 def _near_matches(lines: list[str], wanted: list[str]) -> list[tuple[int, float]]:
-    """Up to three windows of ``len(wanted)`` lines most similar to ``wanted``, best first."""
+    """Up to three windows of ``len(wanted)`` lines most similar to ``wanted``, best first.
+
+    Bounded work whatever the file: a linear pass scores every window by the words it shares
+    with ``wanted`` (prefix sums, so the window size does not matter), then ``difflib`` rates
+    only the few best windows and their neighbours, as tokens (at most :data:`_TOKEN_CAP`),
+    stopping at :data:`_BUDGET_S`.
+    """
     size = len(wanted)
-    target = "\n".join(wanted)
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(target)
-    scored: list[tuple[float, int]] = []
-    for first in range(min(max(len(lines) - size + 1, 1), _MAX_WINDOWS)):
-        matcher.set_seq1("\n".join(lines[first : first + size]))
-        if matcher.real_quick_ratio() < _NEAR_CUTOFF or matcher.quick_ratio() < _NEAR_CUTOFF:
+    count = max(len(lines) - size + 1, 1)
+    wanted_words = set(_WORD.findall("\n".join(wanted)))
+    wanted_lines = {line.strip() for line in wanted if line.strip()}
+    prefix = [0.0]
+    for line in lines:
+        words = set(_WORD.findall(line[:_LINE_CAP]))
+        score = len(words & wanted_words) / (len(words) + 1)
+        prefix.append(prefix[-1] + score + (line.strip() in wanted_lines))
+    ranked = sorted(range(count), key=lambda i: prefix[min(i + size, len(lines))] - prefix[i])
+    seeds: list[int] = []
+    for first in reversed(ranked):
+        if all(abs(first - other) >= max(size // 2, 1) for other in seeds):
+            seeds.append(first)
+            if len(seeds) == _SEEDS:
+                break
+    matcher: difflib.SequenceMatcher[str] = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(_window(wanted))
+    deadline = time.monotonic() + _BUDGET_S
+    scored: dict[int, float] = {}
+    for first in (c for seed in seeds for c in _around(seed, count)):
+        if first in scored:
             continue
-        ratio = matcher.ratio()
-        if ratio >= _NEAR_CUTOFF:
-            scored.append((ratio, first))
-    scored.sort(key=lambda item: (-item[0], item[1]))
+        if time.monotonic() > deadline:
+            break
+        matcher.set_seq1(_window(lines[first : first + size]))
+        ratio = 0.0
+        if matcher.real_quick_ratio() >= _NEAR_CUTOFF and matcher.quick_ratio() >= _NEAR_CUTOFF:
+            ratio = matcher.ratio()
+        scored[first] = ratio
+    best = sorted((-r, f) for f, r in scored.items() if r >= _NEAR_CUTOFF)
     chosen: list[tuple[int, float]] = []
-    for ratio, first in scored:
+    for negative, first in best:
         if all(abs(first - other) >= size for other, _ in chosen):
-            chosen.append((first, ratio))
+            chosen.append((first, -negative))
         if len(chosen) == _MAX_NEAR:
             break
     return chosen
+
+
+def _window(lines: list[str]) -> list[str]:
+    """Words and punctuation of ``lines``: comparing tokens, not characters, keeps difflib
+    fast (a small alphabet makes its matching quadratic) and still counts indentation."""
+    tokens: list[str] = []
+    for line in lines:
+        tokens.extend(_TOKEN.findall(line[:_LINE_CAP]))
+        tokens.append("\n")
+    return tokens[:_TOKEN_CAP]
+
+
+def _around(seed: int, count: int) -> list[int]:
+    """``seed`` first, then its neighbours within :data:`_NEIGHBOURS` lines."""
+    near = [seed + d for n in range(1, _NEIGHBOURS + 1) for d in (-n, n)]
+    return [seed, *(i for i in near if 0 <= i < count)]

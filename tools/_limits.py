@@ -24,6 +24,8 @@ class SandboxLimits:
         wall_timeout_s: wall-clock limit; at the deadline the whole tree is killed.
         max_output_chars: characters kept of stdout and of stderr each; the rest is cut
             from the middle with a note saying so. File tools use it as their output cap.
+        network: let sandboxed code reach the network (off: its own network namespace with
+            only a private loopback, where the machine allows namespaces).
 
     Example:
         >>> SandboxLimits(cpu_seconds=5, wall_timeout_s=10).memory_mb
@@ -36,10 +38,15 @@ class SandboxLimits:
     max_processes: int = 32
     wall_timeout_s: float = 30.0
     max_output_chars: int = 12_000
+    network: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "network":
+                if not isinstance(value, bool):
+                    raise ConfigError(f"SandboxLimits.network must be true or false, got {value!r}")
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 msg = f"SandboxLimits.{f.name} must be a positive number, got {value!r}"
                 raise ConfigError(msg)

@@ -43,6 +43,7 @@ from orchestrator.exceptions import (
     SchemaError,
     ToolArgumentError,
     ToolError,
+    ToolServerError,
 )
 from orchestrator.schema import Validator, validator_for
 from orchestrator.schema.validate import errors_of, json_path
@@ -261,6 +262,8 @@ class Toolset:
             result = await self._tools[name].ainvoke(parsed, config)
         except ToolError as err:
             err.tool = err.tool or name
+            raise
+        except ToolServerError:
             raise
         except Exception as exc:
             raise _wrap(exc, name) from exc

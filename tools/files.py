@@ -23,7 +23,15 @@ from pydantic import Field
 from orchestrator.exceptions import ToolError
 from tools._context import ToolContext
 from tools._edit import replace_once
-from tools._workspace import glob_regex, open_regular, relative, resolve, walk_files
+from tools._reading import MAX_SCAN_BYTES, read_lines
+from tools._workspace import (
+    glob_regex,
+    open_beneath,
+    refuse_git_metadata,
+    relative,
+    resolve,
+    walk_files,
+)
 
 __all__ = [
     "apply_edit",
@@ -37,7 +45,8 @@ __all__ = [
     "write_file_tool",
 ]
 
-_BINARY_SNIFF = 8192
+_MAX_LINE_CHARS = 2_000
+_MAX_EDIT_BYTES = 16 * 1024 * 1024
 _MAX_LIST = 500
 _GLOB_CHARS = frozenset("*?[")
 
@@ -49,44 +58,54 @@ def read_file(
     end_line: int | None = None,
     *,
     max_chars: int = 12_000,
+    max_line_chars: int = _MAX_LINE_CHARS,
 ) -> str:
     """A text file's lines ``start_line..end_line`` (1-based, inclusive), numbered.
 
     The output starts with a header (``path (lines a-b of n)``); each line is
-    ``<number>\\t<text>``. Output beyond ``max_chars`` stops at a line boundary with a note.
+    ``<number>\\t<text>``. Output beyond ``max_chars`` stops at a line boundary with a note; a
+    line longer than ``max_line_chars`` is cut with a note giving its length. Memory stays
+    bounded whatever the file holds (see :mod:`tools._reading`).
+
+    Raises:
+        ToolError: a bad range, a binary file, or anything :func:`open_beneath` refuses.
+        WorkspaceEscapeError: the path leaves the workspace.
     """
     tool = "read_file"
+    for name, value in (("start_line", start_line), ("end_line", end_line)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ToolError(f"{name} must be a whole number from 1, got {value!r}", tool=tool)
     if start_line is not None and end_line is not None and end_line < start_line:
         raise ToolError(f"end_line {end_line} is before start_line {start_line}", tool=tool)
     real = resolve(workspace, path, tool=tool)
     display = relative(workspace, real)
     first = start_line or 1
-    shown: list[str] = []
-    size = 0
-    total = 0
-    cut_at: int | None = None
-    with os.fdopen(open_regular(real, os.O_RDONLY, display=display, tool=tool), "rb") as fh:
-        if b"\x00" in fh.read(_BINARY_SNIFF):
-            raise ToolError(f"{display} is a binary file", tool=tool)
-        fh.seek(0)
-        for total, raw in enumerate(fh, start=1):
-            if total < first or (end_line is not None and total > end_line) or cut_at:
-                continue
-            line = f"{total}\t{raw.decode('utf-8', 'replace').rstrip(chr(10)).rstrip(chr(13))}"
-            if size + len(line) + 1 > max_chars and shown:
-                cut_at = total
-                continue
-            shown.append(line)
-            size += len(line) + 1
+    fd = open_beneath(workspace, real, os.O_RDONLY, display=display, tool=tool)
+    try:
+        found = read_lines(
+            fd, first, end_line, display=display, max_chars=max_chars,
+            max_line_chars=max_line_chars, tool=tool,
+        )  # fmt: skip
+    finally:
+        os.close(fd)
+    total = found.total
+    of = f"{total}" if found.complete else f"at least {total}"
     if total and first > total:
-        return f"{display} has {total} lines; start_line {first} is past the end"
-    last = first + len(shown) - 1
-    header = f"{display} (lines {first}-{last} of {total})" if total else f"{display} (empty)"
-    body = "\n".join([header, *shown])
-    if cut_at is not None:
+        return f"{display} has {of} lines; start_line {first} is past the end"
+    last = first + len(found.lines) - 1
+    header = f"{display} (lines {first}-{last} of {of})" if total else f"{display} (empty)"
+    body = "\n".join([header, *found.lines])
+    if found.cut_at is not None:
         body += (
-            f"\n[output truncated at {max_chars} characters: lines {cut_at}-"
-            f"{min(end_line or total, total)} not shown; read them with start_line={cut_at}]"
+            f"\n[output truncated at {max_chars} characters: lines {found.cut_at}-"
+            f"{min(end_line or total, total)} not shown; read them with start_line={found.cut_at}]"
+        )
+    if not found.complete:
+        body += (
+            f"\n[{display} is {found.size} bytes; lines were counted in the first "
+            f"{MAX_SCAN_BYTES // (1024 * 1024)} MiB only]"
         )
     return body
 
@@ -133,8 +152,12 @@ def list_files(
     return found
 
 
-def apply_edit(workspace: Path, path: str, search: str, replace: str) -> str:
+def apply_edit(
+    workspace: Path, path: str, search: str, replace: str, *, max_bytes: int = _MAX_EDIT_BYTES
+) -> str:
     """Replace the one occurrence of ``search`` in a workspace file with ``replace``.
+
+    Files over ``max_bytes`` (and results over it) are refused.
 
     Raises:
         ToolError: no match (the message shows the closest passages with line numbers) or
@@ -143,13 +166,13 @@ def apply_edit(workspace: Path, path: str, search: str, replace: str) -> str:
     tool = "apply_edit"
     real = resolve(workspace, path, tool=tool)
     display = relative(workspace, real)
-    text = _read_text(real, display, tool)
+    text = _read_text(workspace, real, display, tool, max_bytes)
     try:
         done = replace_once(text, search, replace, display=display)
     except ToolError as err:
         err.tool = tool
         raise
-    _write(workspace, path, done.text, tool=tool)
+    _write(workspace, path, done.text, max_bytes=max_bytes, tool=tool)
     end = done.first_line + done.old_lines - 1
     return (
         f"edited {display}: replaced lines {done.first_line}-{end} "
@@ -157,7 +180,9 @@ def apply_edit(workspace: Path, path: str, search: str, replace: str) -> str:
     )
 
 
-def apply_edits(workspace: Path | str, edits: Iterable[Mapping[str, Any]]) -> list[str]:
+def apply_edits(
+    workspace: Path | str, edits: Iterable[Mapping[str, Any]], *, max_bytes: int = _MAX_EDIT_BYTES
+) -> list[str]:
     """Apply a batch of edits all-or-nothing; return the workspace paths whose content changed.
 
     Each edit is ``{"path", "content"}`` (the whole file) or ``{"path", "search", "replace"}``
@@ -178,10 +203,11 @@ def apply_edits(workspace: Path | str, edits: Iterable[Mapping[str, Any]]) -> li
             real = resolve(ws, path, tool="apply_edits")
             display = relative(ws, real)
             where = f"edit {index} ({display})"
-            _refuse_git(display, "apply_edits")
+            refuse_git_metadata(ws, real, display, tool="apply_edits")
             if real not in texts:
                 exists = os.path.lexists(real)
-                originals[real] = _read_text(real, display, "apply_edits") if exists else None
+                read = _read_text(ws, real, display, "apply_edits", max_bytes) if exists else None
+                originals[real] = read
                 displays[real] = display
             if "content" in edit:
                 texts[real] = _edit_field(edit, "content")
@@ -196,7 +222,7 @@ def apply_edits(workspace: Path | str, edits: Iterable[Mapping[str, Any]]) -> li
             raise type(err)(f"{where}: {err}", tool="apply_edits", details=err.details) from err
     changed = [real for real, text in texts.items() if text != originals[real]]
     for real in changed:
-        _write(ws, displays[real], texts[real], tool="apply_edits")
+        _write(ws, displays[real], texts[real], max_bytes=max_bytes, tool="apply_edits")
     return [displays[real] for real in changed]
 
 
@@ -209,18 +235,19 @@ def _edit_field(edit: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _read_text(real: Path, display: str, tool: str) -> str:
-    with os.fdopen(open_regular(real, os.O_RDONLY, display=display, tool=tool), "rb") as fh:
-        data = fh.read()
+def _read_text(workspace: Path, real: Path, display: str, tool: str, max_bytes: int) -> str:
+    fd = open_beneath(workspace, real, os.O_RDONLY, display=display, tool=tool)
+    with os.fdopen(fd, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > max_bytes:
+            raise ToolError(f"{display} is {size} bytes; the limit is {max_bytes}", tool=tool)
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ToolError(f"{display} is over {max_bytes} bytes", tool=tool)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ToolError(f"{display} is not UTF-8 text", tool=tool) from None
-
-
-def _refuse_git(display: str, tool: str) -> None:
-    if ".git" in Path(display).parts:
-        raise ToolError(f"refusing to write inside .git: {display}", tool=tool)
 
 
 def _write(
@@ -230,18 +257,13 @@ def _write(
         raise ToolError("content must be a string", tool=tool)
     real = resolve(workspace, path, tool=tool)
     display = relative(workspace, real)
-    _refuse_git(display, tool)
+    refuse_git_metadata(workspace, real, display, tool=tool)
     data = content.encode("utf-8")
     if max_bytes is not None and len(data) > max_bytes:
         raise ToolError(f"content is {len(data)} bytes; the limit is {max_bytes}", tool=tool)
-    try:
-        real.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"cannot create the directory of {display}: {exc.strerror}"
-        raise ToolError(msg, tool=tool) from exc
-    resolve(workspace, path, tool=tool)  # the new directories must not have moved it out
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    with os.fdopen(open_regular(real, flags, display=display, tool=tool), "wb") as fh:
+    fd = open_beneath(workspace, real, flags, display=display, tool=tool, make_dirs=True)
+    with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     lines = content.count("\n") + (0 if content.endswith("\n") or not content else 1)
     return real, f"wrote {display} ({lines} lines, {len(data)} bytes)"
@@ -256,6 +278,7 @@ def read_file_tool(ctx: ToolContext) -> BaseTool:
         end_line: Annotated[int | None, Field(ge=1)] = None,
     ) -> str:
         """Read a text file of the workspace; each output line starts with its line number.
+        Long output and very long lines are cut, with a note saying so.
 
         Args:
             path: file path relative to the workspace root.
@@ -316,7 +339,8 @@ def apply_edit_tool(ctx: ToolContext) -> BaseTool:
             search: the exact text to find (copy it from read_file, without line numbers).
             replace: the text to put in its place.
         """
-        return apply_edit(ctx.workspace, path, search, replace)
+        max_bytes = ctx.limits.file_size_mb * 1024 * 1024
+        return apply_edit(ctx.workspace, path, search, replace, max_bytes=max_bytes)
 
     return _tool(apply_edit_, "apply_edit", changes_files=True)
 

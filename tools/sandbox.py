@@ -4,20 +4,23 @@ What a sandboxed process gets:
 
 - limits (:class:`SandboxLimits`) on CPU time, address space, file size and process count,
   applied by a bootstrap (``tools/_child.py``) that then execs the command;
-- a new session, so the whole process group is killed at the wall-clock deadline and, in any
-  case, when the command ends (no stray background processes); where a pids cgroup can be
-  made, every member of the cgroup is killed too;
+- where the kernel allows namespaces (:attr:`Isolation.NAMESPACES`, probed once, see
+  :func:`sandbox_isolation`): its own PID namespace, so every process of the call dies when it
+  returns (``setsid`` and double-forked daemons too, and also when the supervisor is
+  SIGKILLed); a read-only view of the whole filesystem, cgroup files included, where only the
+  working directory, the scratch directory and the workspace are writable, with private
+  ``/tmp``, ``/run`` and ``/dev``; no network (a loopback of its own) unless
+  ``SandboxLimits.network`` is set; no capabilities, even as uid 0;
+- otherwise (:attr:`Isolation.LIMITS_ONLY`, said once in the log and in every result) a new
+  session killed at the end, a pids cgroup where one can be made, and dropped capabilities;
+  that guards against accidents, not against hostile code;
 - a scrubbed environment: ``PATH``, locale and ``TZ`` only, never anything named like a key,
   token, secret or password, never ``BICAMERAL_*``; ``HOME`` and ``TMPDIR`` point at the
   run's own temporary directory;
 - stdout and stderr captured with bounded memory and cut to ``max_output_chars`` each.
 
-It is a guard against accidents (endless loops, memory and fork bombs, output floods, stray
-background processes, files scribbled into the working directory), not a boundary against
-hostile code: the child can still read what the user can, and write by absolute path where
-the user can. Capabilities are dropped, so a root child cannot raise its limits, but it
-remains uid 0. Linux is the supported platform (``pidfd``, ``prctl``, ``/proc``, cgroups);
-elsewhere the parts that need them are skipped.
+Linux is the supported platform (``pidfd``, ``prctl``, namespaces, cgroups); elsewhere the
+parts that need them are skipped and the result says so.
 
 Example:
     >>> result = run_python("print(6 * 7)")
@@ -28,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import selectors
@@ -47,11 +49,13 @@ from langchain_core.tools import BaseTool, StructuredTool
 from orchestrator.exceptions import ToolError
 from tools._cgroup import PidsCgroup, ProcessLimit, process_limit_mode
 from tools._context import ToolContext
+from tools._isolation import Isolation, bootstrap_command, sandbox_isolation
 from tools._limits import SandboxLimits
 from tools._output import CappedBuffer
-from tools._workspace import open_regular, relative, resolve
+from tools._workspace import open_beneath, relative, resolve
 
 __all__ = [
+    "Isolation",
     "KillReason",
     "ProcessLimit",
     "SandboxLimits",
@@ -60,15 +64,16 @@ __all__ = [
     "run_python",
     "run_python_tool",
     "run_sandboxed",
+    "sandbox_isolation",
 ]
 
-_BOOTSTRAP = str(Path(__file__).with_name("_child.py"))
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _DRAIN_S = 1.0
 _POLL_S = 0.05
 _READ_SIZE = 65536
+_NAMESPACE_PROCESSES = 2  # the bootstrap and the namespace's init count in the pids cgroup
 
 
 class KillReason(StrEnum):
@@ -96,6 +101,7 @@ class SandboxResult:
         truncated: stdout or stderr was cut.
         process_limit: how the process count was enforced.
         peak_processes: most processes alive at once, when the cgroup reports it.
+        isolation: how far the run was isolated from the machine.
     """
 
     exit_code: int
@@ -108,6 +114,7 @@ class SandboxResult:
     truncated: bool
     process_limit: ProcessLimit
     peak_processes: int | None = None
+    isolation: Isolation = Isolation.LIMITS_ONLY
 
     @property
     def ok(self) -> bool:
@@ -148,37 +155,41 @@ def run_sandboxed(
     limits: SandboxLimits,
     scratch: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
+    writable: Sequence[Path] = (),
 ) -> SandboxResult:
     """Run ``argv`` under ``limits`` with ``cwd`` as working directory; never raises for
     what the program does, only when it cannot be started.
 
     Args:
         argv: the command; ``argv[0]`` must be an executable path.
-        cwd: working directory.
+        cwd: working directory (writable for the command).
         limits: the limits to apply.
-        scratch: ``HOME`` and ``TMPDIR`` for the child (default: ``cwd``).
+        scratch: ``HOME`` and ``TMPDIR`` for the child (default: ``cwd``), writable.
         extra_env: variables added after scrubbing (the caller vouches for them).
+        writable: more directories the command may write (the workspace); with namespace
+            isolation nothing else is writable but private ``/tmp`` and ``/dev/shm``.
 
     Raises:
         ToolError: the command could not be started.
     """
     env = _scrubbed_env(scratch=scratch or cwd)
     env.update(extra_env or {})
-    cgroup = PidsCgroup.create(limits.max_processes)
+    isolation = sandbox_isolation()
+    isolate = isolation is Isolation.NAMESPACES
+    cgroup = PidsCgroup.create(limits.max_processes + (_NAMESPACE_PROCESSES if isolate else 0))
     mode = (
         ProcessLimit.CGROUP
         if cgroup
         else (ProcessLimit.RLIMIT if os.geteuid() != 0 else ProcessLimit.NONE)
     )
-    config = {
-        "cgroup_procs": str(cgroup.procs_file) if cgroup else None,
-        "cpu_seconds": limits.cpu_seconds,
-        "memory_bytes": limits.memory_mb * 1024 * 1024,
-        "file_size_bytes": limits.file_size_mb * 1024 * 1024,
-        "max_processes": limits.max_processes,
-        "parent_pid": os.getpid(),
-    }
-    command = [sys.executable, "-I", "-S", _BOOTSTRAP, json.dumps(config), "--", *argv]
+    command = bootstrap_command(
+        argv,
+        limits,
+        cgroup_procs=str(cgroup.procs_file) if cgroup else None,
+        isolate=isolate,
+        cwd=cwd,
+        writable=[scratch or cwd, *writable],
+    )
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -206,6 +217,8 @@ def run_sandboxed(
     proc.returncode = status
     stdout, cut_out = out.text()
     stderr, cut_err = err.text()
+    if peak is not None and isolate:
+        peak = max(peak - _NAMESPACE_PROCESSES, 1)
     return SandboxResult(
         exit_code=status,
         stdout=stdout,
@@ -217,6 +230,7 @@ def run_sandboxed(
         truncated=cut_out or cut_err,
         process_limit=mode,
         peak_processes=peak,
+        isolation=isolation,
     )
 
 
@@ -367,9 +381,10 @@ def run_python(
             if workspace is None:
                 raise ToolError("'file' needs a workspace", tool="run_python")
             real = resolve(workspace, str(file), tool="run_python")
-            os.close(open_regular(real, os.O_RDONLY, display=relative(workspace, real)))
+            os.close(open_beneath(workspace, real, os.O_RDONLY, display=relative(workspace, real)))
             argv = [sys.executable, "-E", "-s", "-B", "-X", "utf8", str(real), *args]
-        return run_sandboxed(argv, cwd=scratch, limits=limits)
+        writable = [] if workspace is None else [workspace]
+        return run_sandboxed(argv, cwd=scratch, limits=limits, writable=writable)
 
 
 def run_python_tool(ctx: ToolContext) -> BaseTool:

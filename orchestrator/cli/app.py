@@ -29,13 +29,19 @@ app = typer.Typer(
 def _register() -> None:
     from orchestrator.cli.eval_command import register_eval
     from orchestrator.cli.inspect_commands import register_inspect
+    from orchestrator.cli.mcp_command import register_mcp
+    from orchestrator.cli.plan_command import register_plan
     from orchestrator.cli.run_commands import register_run
     from orchestrator.cli.serve_command import register_serve
+    from orchestrator.cli.tools_command import register_tools
 
     register_run(app)
     register_inspect(app)
     register_serve(app)
     register_eval(app)
+    register_plan(app)
+    register_tools(app)
+    register_mcp(app)
 
 
 _register()

@@ -106,6 +106,10 @@ def build_serve_command(role: str, model: ModelSpec, *, executable: str = "vllm"
         argv += ["--max-model-len", str(serve.max_model_len)]
     if serve.gpu_memory_utilization is not None:
         argv += ["--gpu-memory-utilization", f"{serve.gpu_memory_utilization:g}"]
+    if serve.max_num_seqs is not None:
+        argv += ["--max-num-seqs", str(serve.max_num_seqs)]
+    if serve.kv_cache_dtype:
+        argv += ["--kv-cache-dtype", serve.kv_cache_dtype]
     if serve.quantization:
         argv += ["--quantization", serve.quantization]
     tool_parser = serve.tool_call_parser or (

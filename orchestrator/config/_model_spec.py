@@ -52,6 +52,10 @@ class ServeSpec(SpecModel):
     """Fraction of GPU memory vLLM may use (--gpu-memory-utilization)."""
     quantization: str | None = None
     """--quantization method, e.g. fp8."""
+    max_num_seqs: int | None = Field(default=None, ge=1)
+    """Sequences scheduled at once (--max-num-seqs); default: vLLM's."""
+    kv_cache_dtype: str | None = Field(default=None, pattern=r"^(auto|fp8(_[a-z0-9]+)*)$")
+    """KV cache dtype (--kv-cache-dtype): auto or fp8 (fp8_e4m3, fp8_e5m2); default: auto."""
     chat_template: str | None = None
     """--chat-template: a file (relative to the pipeline file) or inline Jinja."""
     tool_call_parser: str | None = None

@@ -46,6 +46,7 @@ from orchestrator.config._graph_spec import (
     StepSpec,
     TemplateText,
 )
+from orchestrator.config._mcp_spec import McpServerSpec, McpTransport
 from orchestrator.config._model_spec import ModelSpec, Price, Provider, ServeSpec, infer_provider
 from orchestrator.limits import Limits
 from orchestrator.types import Role, ToolMode
@@ -55,12 +56,15 @@ __all__ = [
     "END",
     "GRAPH_STATE_NAMES",
     "IDENTIFIER",
+    "MCP_REF_PREFIX",
     "AgentSpec",
     "Condition",
     "EdgeSpec",
     "GraphSpec",
     "JsonSchema",
     "Limits",
+    "McpServerSpec",
+    "McpTransport",
     "ModelSpec",
     "PipelineSpec",
     "Price",
@@ -237,8 +241,13 @@ class AgentSpec(SpecModel):
         return {**data, "prompt": text, "prompt_file": str(path)}
 
 
-def agent_defaults(name: str, raw: Any, models: Mapping[str, Any], tools: Any) -> Any:
-    """``raw`` (one agent's mapping from a file) with the defaults for ``name`` filled in."""
+def agent_defaults(
+    name: str, raw: Any, models: Mapping[str, Any], tools: Any, mcp_servers: Any = None
+) -> Any:
+    """``raw`` (one agent's mapping from a file) with the defaults for ``name`` filled in.
+
+    The planner's default tools are every enabled tool, those of every MCP server included.
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -248,7 +257,8 @@ def agent_defaults(name: str, raw: Any, models: Mapping[str, Any], tools: Any) -
         agent["model"] = name
     ref = agent.get("model", agent.get("role"))
     if "tools" not in agent and name == Role.PLANNER:
-        agent["tools"] = list(_enabled_tools(tools))
+        servers = list(mcp_servers) if isinstance(mcp_servers, Mapping) else []
+        agent["tools"] = [*_enabled_tools(tools), *(MCP_REF_PREFIX + s for s in servers)]
     if "tool_mode" not in agent and isinstance(ref, str) and ref in models:
         model = models[ref]
         if isinstance(model, ModelSpec):
@@ -274,6 +284,18 @@ def _enabled_tools(raw: Any) -> tuple[str, ...]:
     if not isinstance(names, list | tuple) or not isinstance(mods, list | tuple):
         return ()
     return tuple(str(n) for n in names) + tuple(m for m in mods if isinstance(m, str) and ":" in m)
+
+
+_SERVER_NAME = re.compile(r"[A-Za-z0-9_-]+")
+MCP_REF_PREFIX = "mcp:"
+"""An agent's ``tools:`` entry ``mcp:NAME`` gives it every tool of MCP server ``NAME``."""
+
+
+def _mcp_ref_problem(ref: str, servers: Mapping[str, Any]) -> str | None:
+    name = ref.removeprefix(MCP_REF_PREFIX)
+    if name in servers:
+        return None
+    return f"{ref!r}: no MCP server named {name!r} in mcp_servers{did_you_mean(name, servers)}"
 
 
 def check_checkpoint(url: str, info: ValidationInfo) -> str:
@@ -315,6 +337,9 @@ class PipelineSpec(SpecModel):
     standard roles, other names are for custom agents."""
     tools: ToolsSpec = ToolsSpec()
     """Tools the pipeline may use."""
+    mcp_servers: dict[str, McpServerSpec] = Field(default_factory=dict)
+    """MCP servers whose tools the pipeline may call, by name; the planner gets all of their
+    (allow-listed) tools, another agent names a server's tools as ``mcp:NAME``."""
     limits: Limits = Limits()
     """Run budgets."""
     checkpoint: str | None = None
@@ -341,8 +366,23 @@ class PipelineSpec(SpecModel):
             if role.value in models and role.value not in merged:
                 merged[role.value] = {}
         tools = data.get("tools")
-        filled = {name: agent_defaults(name, raw, models, tools) for name, raw in merged.items()}
+        servers = data.get("mcp_servers")
+        filled = {
+            name: agent_defaults(name, raw, models, tools, servers) for name, raw in merged.items()
+        }
         return {**data, "agents": filled}
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, servers: dict[str, McpServerSpec]) -> dict[str, McpServerSpec]:
+        for name in servers:
+            if not _SERVER_NAME.fullmatch(name):
+                raise SpecIssue(
+                    f"MCP server name {name!r}: use letters, digits, '_' and '-'",
+                    loc=(name,),
+                    at_key=True,
+                )
+        return servers
 
     @field_validator("checkpoint")
     @classmethod
@@ -367,8 +407,17 @@ class PipelineSpec(SpecModel):
                     f"agent {name!r} uses unknown model {agent.model!r}{hint}",
                     loc=(name, "model"),
                 )
+            # mcp_servers is missing from info.data when it failed validation itself: that
+            # error is reported, not a consequence of it here.
+            servers = info.data.get("mcp_servers")
             for i, ref in enumerate(agent.tools):
-                problem = tools.problem(ref) if isinstance(tools, ToolsSpec) else None
+                problem = (
+                    (_mcp_ref_problem(ref, servers) if servers is not None else None)
+                    if ref.startswith(MCP_REF_PREFIX)
+                    else tools.problem(ref)
+                    if isinstance(tools, ToolsSpec)
+                    else None
+                )
                 if problem is not None:
                     raise SpecIssue(problem, loc=(name, "tools", i))
         return agents

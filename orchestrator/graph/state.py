@@ -8,10 +8,11 @@ writes combine instead of colliding.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 from orchestrator.usage import UsageTable, merge_usage
 

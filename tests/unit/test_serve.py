@@ -307,3 +307,29 @@ def test_build_serve_command_refuses_local() -> None:
     spec = parse_spec("models:\n  planner: {}\n", env={})
     with pytest.raises(ConfigError, match="provider 'local'"):
         build_serve_command("planner", spec.models["planner"])
+
+
+_REASONER_SERVE = (
+    "models:\n"
+    "  planner: {{base_url: http://127.0.0.1:8000/v1, model: scout}}\n"
+    "  reasoner:\n"
+    "    base_url: http://127.0.0.1:8001/v1\n"
+    "    model: r1\n"
+    "    serve: {{{}}}\n"
+)
+
+
+def test_planned_settings_become_flags() -> None:
+    spec = parse_spec(
+        _REASONER_SERVE.format("tensor_parallel_size: 8, max_num_seqs: 20, kv_cache_dtype: fp8")
+    )
+    (cmd,) = serve_commands(spec, ["reasoner"])
+    assert cmd.argv[7:] == (
+        "--tensor-parallel-size", "8", "--max-num-seqs", "20", "--kv-cache-dtype", "fp8",
+        "--reasoning-parser", "deepseek_r1",
+    )  # fmt: skip
+
+
+def test_kv_cache_dtype_is_checked() -> None:
+    with pytest.raises(ConfigError, match="kv_cache_dtype"):
+        parse_spec(_REASONER_SERVE.format("kv_cache_dtype: int3"))
