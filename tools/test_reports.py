@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from orchestrator.exceptions import ToolError
-from tools._workspace import open_regular
+from tools._workspace import open_beneath
 
 __all__ = [
     "Frame",
@@ -108,7 +108,7 @@ def parse_junit(
     """Fill ``counts`` and ``failures`` from pytest's JUnit report; False when there is none
     (or it is not a regular file, or too large, or not XML)."""
     try:
-        fd = open_regular(path, os.O_RDONLY, display="junit report")
+        fd = open_beneath(path.parent, path, os.O_RDONLY, display="junit report")
     except ToolError:
         return False
     try:
