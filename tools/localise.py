@@ -207,6 +207,7 @@ def localise(
             for name in _identifiers(_source(index, helper)):
                 credit(name, 3.0 * fade)
     _expand(index, where, scores)
+    _fill_from_files(index, scores)
     return _render(index, scores, tests, max_tokens)
 
 
@@ -236,6 +237,32 @@ def _expand(
         for d, score in nxt.items():
             scores[d] += score
         frontier = nxt
+
+
+def _module_level_names(index: RepoIndex, path: str) -> set[str]:
+    """Identifiers used outside every definition of ``path`` (import-time calls that build
+    module state, such as tables filled by a helper)."""
+    lines = index.sources.get(path, "").splitlines()
+    inside = [False] * (len(lines) + 2)
+    for d in index.definitions.get(path, []):
+        for n in range(d.start_line, min(d.end_line, len(lines)) + 1):
+            inside[n] = True
+    text = "\n".join(line for n, line in enumerate(lines, 1) if not inside[n])
+    return _identifiers(text)
+
+
+def _fill_from_files(index: RepoIndex, scores: dict[Definition, float]) -> None:
+    """Rank the other definitions of the files that hold the best candidates, far below
+    them, so spare budget goes to their neighbours; import-time helpers come first."""
+    if not scores:
+        return
+    top = max(scores.values())
+    files = {d.path for d, score in scores.items() if score >= 0.1 * top}
+    for path in files:
+        module_names = _module_level_names(index, path)
+        for d in index.definitions.get(path, []):
+            boost = 10.0 if d.name in module_names else 1.0
+            scores[d] += top * 1e-3 * boost
 
 
 def _render(
