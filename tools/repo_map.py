@@ -8,8 +8,10 @@ scores the files. Each definition gets its file's score, shared out in proportio
 often other files reference its name; the best ones are rendered, grouped by file in line
 order, until the budget is reached.
 
-Tokens are estimated as one per 3.5 characters (:func:`estimate_tokens`): no tokenizer is
-downloaded, and code tokenizes at about that rate with common BPE vocabularies.
+Tokens are estimated as one per 3 characters (:func:`estimate_tokens`): no tokenizer is
+downloaded. On localised contexts from the coding corpus, SmolLM2's BPE tokenizer counts
+about 0.94 tokens per estimated token (1.09 at one per 3.5 characters, up to 1.2 on
+whitespace-heavy code), so a budget in estimated tokens is a safe bound for it.
 
 Example:
     >>> print(repo_map(Path("repo"), max_tokens=200).text)
@@ -41,8 +43,8 @@ _ITERATIONS = 30
 
 
 def estimate_tokens(text: str) -> int:
-    """Tokens ``text`` is estimated to take (one per 3.5 characters, rounded up)."""
-    return math.ceil(len(text) / 3.5)
+    """Tokens ``text`` is estimated to take (one per 3 characters, rounded up)."""
+    return math.ceil(len(text) / 3)
 
 
 @dataclass
