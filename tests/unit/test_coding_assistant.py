@@ -59,7 +59,7 @@ def test_failure_fed_back_then_fixed(tmp_path: Path) -> None:
     assert "### tests/test_calc.py lines 4-5 (failing test test_add)" in first_prompt
     assert "### calc.py lines 4-6 (function add)" in first_prompt  # localised, not picked
     assert "    return a - b\n" in first_prompt  # plain lines to quote, no line numbers
-    assert "def mean" not in first_prompt.split("### outline")[0]  # only what the test uses
+    assert first_prompt.index("(function add)") < first_prompt.index("(function mean)")
     assert not planner.requests  # workflow mode needs no planner call
     report = result.report or {}
     before, after = report["tests_before"], report["tests_after"]
