@@ -23,6 +23,7 @@ __all__ = [
     "Frame",
     "TestFailure",
     "frames_in",
+    "hung_test",
     "parse_generic",
     "parse_junit",
     "parse_pytest_summary",
@@ -36,8 +37,8 @@ _MAX_FRAMES = 40
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 # pytest --tb=short: "path/to/file.py:12: in func" ("path:12: Exception" for the last frame)
 _PYTEST_FRAME = re.compile(r"^(?P<path>[^\s:][^:\n]*\.\w+):(?P<line>\d+): (?:in (?P<func>\S+))?")
-# CPython: '  File "path", line 12, in func'
-_PY_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>\S+))?')
+# CPython: '  File "path", line 12, in func' (faulthandler: 'line 12 in func')
+_PY_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:,? in (?P<func>\S+))?')
 # JavaScript, Go, Rust: path.ext:12(:col)
 _GENERIC_FRAME = re.compile(
     r"(?:file://)?(?P<path>(?:/|\.{0,2}/)?[\w@.+-][\w@./+-]*\.(?:js|mjs|cjs|ts|go|rs|py)):(?P<line>\d+)"
@@ -242,3 +243,23 @@ def parse_generic(
             )
         )
     return recognised
+
+
+def hung_test(output: str, root: Path) -> TestFailure | None:
+    """The test that was running when the time limit struck, from the traceback pytest's
+    ``faulthandler_timeout`` dumped (most recent call first), if there is one."""
+    at = output.rfind("Timeout (")
+    if at == -1:
+        return None
+    dump = output[at:]
+    frames = tuple(reversed(frames_in(dump, root)))  # outermost first, like the others
+    inside = [f for f in frames if not os.path.isabs(f.path) and (root / f.path).is_file()]
+    if not inside:
+        return None
+    return TestFailure(
+        test=f"{inside[0].path}::{inside[0].function or '?'}",
+        kind="timeout",
+        message="did not finish before the time limit; the traceback shows where it was",
+        excerpt=_excerpt(dump),
+        frames=tuple(inside),
+    )

@@ -41,6 +41,7 @@ from tools.test_commands import RUNNER_UNAVAILABLE, TestCommand, detect_test_com
 from tools.test_reports import (
     Frame,
     TestFailure,
+    hung_test,
     parse_generic,
     parse_junit,
     parse_pytest_summary,
@@ -206,6 +207,9 @@ def run_tests(
         scratch = Path(tmp)
         report_path = scratch / "junit.xml"
         argv, env = _argv(command, root, scratch, report_path, target, keyword, autoload_plugins)
+        if command.kind == "pytest":  # a traceback of a test still running at 60% of the limit
+            dump_after = max(1, int(runner_limits(command, limits).wall_timeout_s * 0.6))
+            argv += ["-o", f"faulthandler_timeout={dump_after}"]
         result = run_sandboxed(
             argv, cwd=root, limits=runner_limits(command, limits), scratch=scratch, extra_env=env
         )
@@ -291,6 +295,9 @@ def _report(
         if not recognised and result.exit_code == 0 and command.kind == "custom":
             counts["passed"] = 1  # a custom command's exit status is its verdict
     if result.timed_out:
+        hung = hung_test(output, root) if not failures else None
+        if hung is not None:
+            failures.append(hung)
         limit = f"the tests were stopped at the {result.duration_s:.0f}s time limit"
         problem = f"{limit} ({result.killed_by.value if result.killed_by else 'timeout'})"
     return TestReport(

@@ -90,10 +90,23 @@ def test_a_configured_command_runs_and_a_missing_one_is_reported(tmp_path: Path)
 
 
 def test_a_hanging_suite_is_killed_at_the_timeout_and_reported(tmp_path: Path) -> None:
-    _repo(tmp_path, "def test_hang():\n    while True:\n        pass\n")
-    report = run_tests(tmp_path, limits=SandboxLimits(wall_timeout_s=2, cpu_seconds=30))
+    (tmp_path / "calc.py").write_text(
+        "def spin(n):\n    while n > 0:\n        n += 1\n    return n\n"
+    )
+    (tmp_path / "test_calc.py").write_text(
+        "from calc import spin\n\n\ndef test_spin():\n    assert spin(1) == 0\n"
+    )
+    report = run_tests(tmp_path, limits=SandboxLimits(wall_timeout_s=4, cpu_seconds=30))
     assert report.timed_out and not report.ok
     assert "time limit" in report.to_text() and "time limit" in (report.problem or "")
+    # the traceback dumped while it hung says where: the test, then the looping function
+    (hung,) = report.failures
+    assert hung.kind == "timeout" and hung.test == "test_calc.py::test_spin"
+    assert [(f.path, f.function) for f in hung.frames][-2:] == [
+        ("test_calc.py", "test_spin"),
+        ("calc.py", "spin"),
+    ]
+    assert localise(tmp_path, report.failures, max_tokens=1000).holds("calc.py", "spin")
 
 
 def test_a_repository_without_tests_and_a_workspace_that_is_not_a_directory(
