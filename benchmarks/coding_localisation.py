@@ -131,9 +131,15 @@ def run_task(
             "function": f"{task['path']}::{task['function']}",
         }
         if mode == "localise":
-            before = run_tests(ws, path=project.tests, limits=LIMITS)
+            before = run_tests(ws, path=project.tests, limits=LIMITS, trace=True)
             tested = time.perf_counter()
-            context = localise(ws, before.failures, max_tokens=max_tokens, index=index_repo(ws))
+            context = localise(
+                ws,
+                before.failures,
+                max_tokens=max_tokens,
+                index=index_repo(ws),
+                executed=before.executed,
+            )
             row.update(
                 failing_before=before.failed + before.errors,
                 recalled=context.holds(task["path"], task["function"]),

@@ -25,9 +25,10 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ _WHERE = re.compile(r"where .*? = ([A-Za-z_][\w.]*)\(")
 _TEST_SHARE = 0.3
 _MAP_SHARE = 0.1
 _HOPS = 2
+_SPECTRUM = 60.0
+_NOT_CALLED = 0.05
 _DUNDER = 0.5
 _MEMBER = 0.1
 _WINDOW = 8
@@ -147,6 +150,7 @@ def localise(
     *,
     max_tokens: int = 8000,
     index: RepoIndex | None = None,
+    executed: Mapping[str, Sequence[tuple[str, int]]] | None = None,
 ) -> LocalContext:
     """The ranked context for ``failures`` (from :func:`~tools.tests.run_tests`).
 
@@ -155,6 +159,8 @@ def localise(
         failures: the failing tests, with their frames.
         max_tokens: the budget for the whole context.
         index: a prebuilt :func:`~tools.repo_map.index_repo` of the workspace.
+        executed: each test's called functions (``run_tests(..., trace=True)``): functions
+            the failing tests call and the passing ones rarely do rank high (Ochiai).
     """
     index = index or index_repo(workspace)
     failures = list(failures)
@@ -207,6 +213,8 @@ def localise(
             for name in _identifiers(_source(index, helper)):
                 credit(name, 3.0 * fade)
     _expand(index, where, scores)
+    if executed:
+        _spectrum(index, scores, executed, {f.test for f in failures})
     _fill_from_files(index, scores)
     return _render(index, scores, tests, max_tokens)
 
@@ -237,6 +245,40 @@ def _expand(
         for d, score in nxt.items():
             scores[d] += score
         frontier = nxt
+
+
+def _spectrum(
+    index: RepoIndex,
+    scores: dict[Definition, float],
+    executed: Mapping[str, Sequence[tuple[str, int]]],
+    failing: set[str],
+) -> None:
+    """Spectrum-based credit: Ochiai ``ef / sqrt(failing * (ef + ep))`` per function, where
+    ``ef``/``ep`` count the failing/passing tests that called it; functions no failing test
+    called keep a twentieth of their static score."""
+    failed_ids = {t for t in executed if t in failing}
+    if not failed_ids:
+        return
+    ef: dict[Definition, int] = defaultdict(int)
+    ep: dict[Definition, int] = defaultdict(int)
+    for test, calls in executed.items():
+        hit: set[Definition] = set()
+        for path, line in calls:
+            found = next((d for d in index.definitions.get(path, []) if d.start_line == line), None)
+            found = found or enclosing(index.definitions.get(path, []), line)
+            if found is not None and not is_test_path(found.path):
+                hit.add(found)
+        for d in hit:
+            if test in failed_ids:
+                ef[d] += 1
+            else:
+                ep[d] += 1
+    for d in list(scores):  # the failing tests never called it: it cannot be the cause alone
+        if d not in ef and d.kind != "class":
+            scores[d] *= _NOT_CALLED
+    for d, count in ef.items():
+        ochiai = count / math.sqrt(len(failed_ids) * (count + ep[d]))
+        scores[d] += _SPECTRUM * ochiai
 
 
 def _module_level_names(index: RepoIndex, path: str) -> set[str]:
@@ -365,11 +407,15 @@ def localise_tool(ctx: ToolContext) -> BaseTool:
         Args:
             max_tokens: budget for the context (500-32000).
         """
-        report = run_tests(ctx.workspace, limits=ctx.limits, test_command=ctx.test_command)
+        report = run_tests(
+            ctx.workspace, limits=ctx.limits, test_command=ctx.test_command, trace=True
+        )
         data: dict[str, Any] = {"report": report.to_dict()}
         if not report.ok:
             budget = max(500, min(int(max_tokens), 32_000))
-            found = localise(ctx.workspace, report.failures, max_tokens=budget)
+            found = localise(
+                ctx.workspace, report.failures, max_tokens=budget, executed=report.executed
+            )
             data["context"] = {
                 "text": found.text,
                 "tokens": found.tokens,

@@ -9,6 +9,7 @@ which refuses entity-expansion bombs.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -28,6 +29,7 @@ __all__ = [
     "parse_junit",
     "parse_pytest_summary",
     "parse_unittest",
+    "read_calls",
 ]
 
 MAX_FAILURES = 5
@@ -263,3 +265,30 @@ def hung_test(output: str, root: Path) -> TestFailure | None:
         excerpt=_excerpt(dump),
         frames=tuple(inside),
     )
+
+
+def read_calls(path: Path) -> dict[str, tuple[tuple[str, int], ...]]:
+    """The tracer's ``{test id: [[path, line], ...]}`` (written by code under test, so opened
+    like the JUnit report and checked item by item); empty when missing or malformed."""
+    try:
+        fd = open_beneath(path.parent, path, os.O_RDONLY, display="call trace")
+    except ToolError:
+        return {}
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size > _MAX_REPORT_BYTES:
+                return {}
+            data = json.loads(fh.read())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, tuple[tuple[str, int], ...]] = {}
+    for test, calls in data.items():
+        if isinstance(test, str) and isinstance(calls, list):
+            out[test] = tuple(
+                (str(c[0]), int(c[1]))
+                for c in calls
+                if isinstance(c, list) and len(c) == 2 and isinstance(c[1], int)
+            )
+    return out

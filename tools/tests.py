@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,11 +48,13 @@ from tools.test_reports import (
     parse_junit,
     parse_pytest_summary,
     parse_unittest,
+    read_calls,
 )
 
 __all__ = ["Frame", "TestFailure", "TestReport", "run_tests", "run_tests_tool"]
 
 _NO_TESTS = 5
+_TRACER = str(Path(__file__).with_name("_trace_pytest.py"))
 # What makes a file a pytest configuration (None: being there is enough), as pytest decides.
 _CONFIG_MARKERS = {
     "pytest.ini": None,
@@ -84,6 +88,8 @@ class TestReport:
         runner: the command that ran (``.venv/bin/python -m pytest``, ``npm test``).
         note: why that environment was used, when it is not the workspace's own.
         problem: why the run cannot be trusted although the runner said it passed.
+        executed: with ``trace``, each test's id -> the workspace functions it called, as
+            ``(path, first line)`` (not part of :meth:`to_dict`).
     """
 
     __test__: ClassVar[bool] = False
@@ -100,6 +106,7 @@ class TestReport:
     runner: str = "python -m pytest"
     note: str | None = None
     problem: str | None = None
+    executed: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -170,6 +177,7 @@ def run_tests(
     limits: SandboxLimits | None = None,
     autoload_plugins: bool = False,
     test_command: str | list[str] | tuple[str, ...] | None = None,
+    trace: bool = False,
 ) -> TestReport:
     """Run the workspace's tests (``path`` and ``keyword`` narrow a pytest run).
 
@@ -185,6 +193,8 @@ def run_tests(
         limits: sandbox limits (default :class:`SandboxLimits`).
         autoload_plugins: load every installed pytest plugin, as plain ``pytest`` does.
         test_command: the command to run instead of the detected one.
+        trace: record which workspace functions each test calls (pytest only; slower),
+            for localisation (:attr:`TestReport.executed`).
 
     Raises:
         WorkspaceEscapeError: ``path`` leaves the workspace.
@@ -207,9 +217,15 @@ def run_tests(
         scratch = Path(tmp)
         report_path = scratch / "junit.xml"
         argv, env = _argv(command, root, scratch, report_path, target, keyword, autoload_plugins)
+        trace_path = scratch / "calls.json"
         if command.kind == "pytest":  # a traceback of a test still running at 60% of the limit
             dump_after = max(1, int(runner_limits(command, limits).wall_timeout_s * 0.6))
             argv += ["-o", f"faulthandler_timeout={dump_after}"]
+            if trace:  # same interpreter and flags, through the tracing launcher
+                at = argv.index("-m")
+                tracer = scratch / "_trace_pytest.py"
+                shutil.copyfile(_TRACER, tracer)  # readable inside the sandbox
+                argv[at : at + 2] = [str(tracer), str(trace_path), "--"]
         result = run_sandboxed(
             argv, cwd=root, limits=runner_limits(command, limits), scratch=scratch, extra_env=env
         )
@@ -217,7 +233,10 @@ def run_tests(
             raise ToolError(
                 f"{RUNNER_UNAVAILABLE}: {command.runner} has no pytest", tool="run_tests"
             )
-        return _report(command, result, report_path, root)
+        report = _report(command, result, report_path, root)
+        if trace and command.kind == "pytest":
+            report = replace(report, executed=read_calls(trace_path))
+        return report
 
 
 def _argv(
