@@ -147,3 +147,26 @@ def test_a_javascript_repository_runs_npm_test_and_edits_apply(tmp_path: Path) -
     toolset.call("apply_edit", {"path": "calc.js", "search": "a - b", "replace": "a + b"})
     after = json.loads(toolset.call("run_tests", {}))
     assert after["ok"] and after["passed"] == 1
+
+
+def test_the_call_trace_finds_what_static_analysis_cannot(tmp_path: Path) -> None:
+    # The failing test reaches `_double` only through a name built at run time: the trace
+    # records the call, and Ochiai ranks it over what the passing test also calls.
+    (tmp_path / "ops.py").write_text(
+        "import sys\n\n\ndef _double(x):\n    return x * 3\n\n\n"
+        "def _ident(x):\n    return x\n\n\n"
+        "def apply(name, x):\n    return getattr(sys.modules[__name__], '_' + name)(x)\n"
+    )
+    (tmp_path / "test_ops.py").write_text(
+        "from ops import apply\n\n\ndef test_twice():\n    assert apply('dou' + 'ble', 2) == 4\n\n\n"
+        "def test_same():\n    assert apply('ident', 2) == 2\n"
+    )
+    report = run_tests(tmp_path, limits=LIMITS, trace=True)
+    assert report.failed == 1
+    assert ("ops.py", 4) in report.executed["test_ops.py::test_twice"]
+    assert "executed" not in report.to_dict()
+    context = localise(tmp_path, report.failures, max_tokens=200, executed=report.executed)
+    ranked = [d.qualname for d in context.functions]
+    assert ranked.index("_double") < ranked.index("_ident")
+    without = localise(tmp_path, report.failures, max_tokens=200)
+    assert [d.qualname for d in without.functions].index("_double") > 0
