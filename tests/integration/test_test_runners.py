@@ -158,7 +158,8 @@ def test_the_call_trace_finds_what_static_analysis_cannot(tmp_path: Path) -> Non
         "def apply(name, x):\n    return getattr(sys.modules[__name__], '_' + name)(x)\n"
     )
     (tmp_path / "test_ops.py").write_text(
-        "from ops import apply\n\n\ndef test_twice():\n    assert apply('dou' + 'ble', 2) == 4\n\n\n"
+        "from ops import apply\n\n\n"
+        "def test_twice():\n    assert apply('dou' + 'ble', 2) == 4\n\n\n"
         "def test_same():\n    assert apply('ident', 2) == 2\n"
     )
     report = run_tests(tmp_path, limits=LIMITS, trace=True)
