@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 #   .venv/bin/pip cache remove llama_cpp_python
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: demo test lint bench bench-coding eval clean help
+.PHONY: demo test lint bench bench-coding eval clean help browser
 
 help:
 	@echo "make demo   - run the coding-assistant example on the embedded model"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench  - benchmarks; figures printed and saved in benchmarks/results/"
 	@echo "make bench-coding - coding corpus (fetched once): localisation recall, oracle check"
 	@echo "make eval   - evaluation harness on a few MATH-500 items with the embedded model"
+	@echo "make browser - install Chromium and its driver (apt) for the UI's browser tests"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +45,7 @@ lint: $(VENV)/.stamp-dev+local+eval
 	$(BIN)/ruff format --check orchestrator agents tools tests examples benchmarks
 	$(BIN)/mypy orchestrator agents tools
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-dev+local+bench
@@ -57,8 +58,17 @@ bench-coding: $(VENV)/.stamp-dev+local+bench
 		--out benchmarks/results/coding_localisation_agent.json
 
 eval: $(VENV)/.stamp-local+eval
-	$(BIN)/bicameral eval --dataset math500 --path ../shared/data/math500.jsonl --limit 5 \
+	$(BIN)/bicameral eval --dataset math500 --path tests/fixtures/datasets/math500.jsonl --limit 5 \
 		--pipeline examples/math_solver.yaml --out eval-results
+
+# The UI's browser tests drive the distribution's Chromium with Selenium (no browser download).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver present"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

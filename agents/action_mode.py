@@ -12,12 +12,13 @@ client-side by ``orchestrator.schema``. A chosen action becomes an ordinary ``AI
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from orchestrator.text.ids import call_id
 
 __all__ = [
     "FINAL_ACTION",
@@ -73,13 +74,6 @@ def action_instructions(tools: Sequence[dict[str, Any]], result_hint: str) -> st
     return "\n".join(lines)
 
 
-def _call_id(name: str, arguments: dict[str, Any], salt: int) -> str:
-    digest = hashlib.sha1(
-        json.dumps([name, arguments, salt], sort_keys=True, default=str).encode()
-    ).hexdigest()
-    return f"call_{digest[:16]}"
-
-
 def action_to_message(value: dict[str, Any], reply: AIMessage, *, salt: int = 0) -> AIMessage:
     """Turn a validated action into the ``AIMessage`` the graph routes on.
 
@@ -97,7 +91,7 @@ def action_to_message(value: dict[str, Any], reply: AIMessage, *, salt: int = 0)
         content = result if isinstance(result, str) else json.dumps(result, sort_keys=True)
         return AIMessage(content=content, **common)
     arguments = dict(value.get("arguments") or {})
-    call = {"name": action, "args": arguments, "id": _call_id(action, arguments, salt)}
+    call = {"name": action, "args": arguments, "id": call_id(salt, action, arguments)}
     return AIMessage(content="", tool_calls=[call], **common)
 
 

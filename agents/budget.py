@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.context import AgentContext
+from agents.agent import AgentContext
+from orchestrator.exceptions import BudgetExhaustedError
 from orchestrator.graph.state import RunState
 from orchestrator.limits import exceeded_limit
+from orchestrator.result import error_entry
 from orchestrator.types import RunStatus
 
-__all__ = ["budget_stop"]
+__all__ = ["budget_stop", "stopped"]
+
+
+def stopped(exc: BudgetExhaustedError) -> dict[str, Any]:
+    """The state update that ends the run ``budget_exhausted`` because of ``exc``."""
+    return {"status": RunStatus.BUDGET_EXHAUSTED.value, "error": error_entry(exc)}
 
 
 def budget_stop(ctx: AgentContext, state: RunState, now: float) -> dict[str, Any] | None:
@@ -23,7 +30,4 @@ def budget_stop(ctx: AgentContext, state: RunState, now: float) -> dict[str, Any
     )
     if over is None:
         return None
-    return {
-        "status": RunStatus.BUDGET_EXHAUSTED.value,
-        "error": {"type": "BudgetExhaustedError", "message": over},
-    }
+    return stopped(BudgetExhaustedError(over, limit=over.split(" ", 1)[0]))

@@ -1,4 +1,9 @@
-"""Run the schema layer for a role and turn its outcome into state updates and events."""
+"""Run the schema layer for an agent and turn its outcome into state updates and events.
+
+Every model call made inside an enforcement is accounted, whether it ends valid, invalid
+(``SchemaValidationError``: its replies are counted and emitted) or failed (a model error:
+the replies before it, and the failed call, are kept for the run's result).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
-from agents.calls import emit_model_calls
+from agents.agent import Agent
+from agents.calls import emit_model_calls, keep_failed_call
+from orchestrator import telemetry
 from orchestrator.events import EnforcementAttempt, emit
 from orchestrator.exceptions import SchemaValidationError
-from orchestrator.schema import EnforcementStats, aenforce
-from orchestrator.usage import UsageTable, merge_usage, usage_entry
+from orchestrator.schema import EnforcementStats, EnforceOutcome, aenforce
+from orchestrator.usage import Usage, noted_replies, usage_table
 
 __all__ = ["EnforcedCall", "enforce_role"]
 
@@ -22,68 +29,90 @@ __all__ = ["EnforcedCall", "enforce_role"]
 class EnforcedCall:
     """Outcome of one enforced call: the value (or the error), replies, usage and stats."""
 
+    role: str
     value: Any = None
     error: SchemaValidationError | None = None
     reply: AIMessage | None = None
     attempts: int = 0
-    usage: UsageTable = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
     enforcement: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def update(self) -> dict[str, Any]:
+        """The state update for what this call cost: steps, usage, enforcement counts."""
+        return {
+            "steps": max(self.attempts, 1),
+            "usage": usage_table(self.role, self.usage),
+            "enforcement": self.enforcement,
+        }
 
 
 async def enforce_role(
-    model: BaseChatModel,
+    agent: Agent,
     messages: list[BaseMessage],
     schema: dict[str, Any],
     *,
-    role: str,
     schema_name: str,
-    model_name: str,
     max_retries: int,
+    first_reply: BaseMessage | None = None,
+    model: BaseChatModel | None = None,
 ) -> EnforcedCall:
-    """``aenforce`` for a role; never raises ``SchemaValidationError`` (it is returned)."""
+    """``aenforce`` for ``agent``; never raises ``SchemaValidationError`` (it is returned).
+
+    ``first_reply`` is a reply already received (and already accounted) to check first;
+    ``model`` replaces the agent's model (e.g. one with tools bound).
+
+    Raises:
+        ModelError: a model call failed; the calls made before it are kept on the exception
+            (``orchestrator.graph.state.keep_partial``) and their events emitted.
+    """
     stats = EnforcementStats()
-    out = EnforcedCall()
+    out = EnforcedCall(role=agent.name)
     start = time.perf_counter()
     try:
-        res = await aenforce(
-            model,
-            messages,
-            schema,
-            max_retries=max_retries,
-            stats=stats,
-            schema_name=schema_name,
-            model_name=model_name,
-        )
+        with telemetry.role(agent.name):
+            res = await aenforce(
+                model or agent.model,
+                messages,
+                schema,
+                max_retries=max_retries,
+                stats=stats,
+                schema_name=schema_name,
+                model_name=agent.model_name,
+                first_reply=first_reply,
+            )
     except SchemaValidationError as err:
+        elapsed = time.perf_counter() - start
+        replies = [r for r in err.replies if r is not first_reply]
+        emit_model_calls(agent.name, replies, elapsed)
         out.error = err
         out.attempts = err.attempts
-        entry = {
-            "prompt_tokens": float(err.usage.get("input_tokens", 0)),
-            "completion_tokens": float(err.usage.get("output_tokens", 0)),
-            "reasoning_tokens": float(err.usage.get("reasoning_tokens", 0)),
-            "calls": float(err.attempts),
-            "latency_s": time.perf_counter() - start,
-        }
-        out.usage = {role: entry}
-        outcome = "failed"
+        out.usage = Usage.of_all(replies, latency_s=elapsed)
+        outcome = EnforceOutcome.FAILED.value
+    except Exception as exc:
+        replies = [r for r in noted_replies(exc) if r is not first_reply]
+        keep_failed_call(exc, agent.name, replies, time.perf_counter() - start)
+        raise
     else:
+        elapsed = time.perf_counter() - start
         out.value = res.value
         out.attempts = res.attempts
-        replies = [m for m in res.messages if isinstance(m, AIMessage)]
-        out.reply = replies[-1] if replies else None
-        elapsed = time.perf_counter() - start
-        emit_model_calls(role, replies, elapsed)
-        table: UsageTable = {}
-        for reply in replies:
-            table = merge_usage(table, {role: usage_entry(reply)})
-        if table and not table[role].get("latency_s"):
-            table[role]["latency_s"] = elapsed
-        out.usage = table
+        replies = [m for m in res.messages if m is not first_reply]
+        last = res.messages[-1] if res.messages else None
+        out.reply = last if isinstance(last, AIMessage) else None
+        emit_model_calls(agent.name, replies, elapsed)
+        out.usage = Usage.of_all(replies, latency_s=elapsed)
         outcome = str(res.outcome)
     out.enforcement = stats.as_dict()
     emit(
         EnforcementAttempt(
-            role=role, schema_name=schema_name, attempts=out.attempts, outcome=outcome
+            role=agent.name,
+            schema_name=schema_name,
+            attempts=out.attempts,
+            outcome=outcome,
+            rejections=tuple(
+                {"attempt": r.attempt, "errors": list(r.errors), "reask": r.reask}
+                for r in stats.rejections
+            ),
         )
     )
     return out

@@ -34,6 +34,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from agents.agent import make_agent
 from agents.prompts import load_prompt
 from agents.workflows.coding_assistant import coding_assistant_graph, editable_paths, edits_schema
 from benchmarks.coding_corpus.fetch import default_cache, fetch
@@ -151,10 +152,13 @@ def run_task(
         elif mode == "agent":
             tool_ctx = ToolContext(ws, LIMITS)
             pipeline = Pipeline(
-                planner=FunctionChatModel(scripted_planner),
+                planner=make_agent(
+                    "planner",
+                    FunctionChatModel(scripted_planner),
+                    prompt=load_prompt("coding_agent"),
+                    tools=build_tools(["localise", "apply_edit", "run_tests"], tool_ctx),
+                ),
                 reasoner=oracle_reasoner(task),
-                tools=build_tools(["localise", "apply_edit", "run_tests"], tool_ctx),
-                planner_prompt=load_prompt("coding_agent"),
             )
             result = pipeline.run(f"Fix the failing tests of {project.name}")
             outs = [r for r in result.tool_results if r["tool"] == "run_tests"]

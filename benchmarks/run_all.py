@@ -92,6 +92,16 @@ def _local_model(r: dict[str, Any]) -> str:
     )
 
 
+def _telemetry(r: dict[str, Any]) -> str:
+    t = r["tracing"]
+    worst = max(row["ratio"] for row in t.values())
+    return (
+        f"tracing on {worst:.2f}x CPU of off (target <= {r['targets']['tracing_ratio']}x); "
+        f"run log {r['runlog']['ms_per_event']:.3f} ms/event; runs list of "
+        f"{r['ui']['runs']} in {r['ui']['api_runs_ms']:.0f} ms; {_verdict(r.get('passed'))}"
+    )
+
+
 @dataclass(frozen=True)
 class Bench:
     name: str  # module under benchmarks/
@@ -106,6 +116,7 @@ BENCHMARKS = (
     Bench("overhead", "overhead.json", 120, _overhead),
     Bench("concurrency", "concurrency.json", 180, _concurrency),
     Bench("peers", "peers.json", 120, _peers),
+    Bench("telemetry", "telemetry.json", 180, _telemetry),
     Bench("local_model", "local_model.json", 240, _local_model),
 )
 

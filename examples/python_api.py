@@ -1,8 +1,10 @@
 """The math-solver pipeline built in Python instead of YAML.
 
-Run it with the embedded model (no server needed):
+Run it with the embedded model (no server needed; the 135M model shows the machinery but
+rarely finishes this open a task: examples/calculator.yaml is the offline example that
+answers):
     .venv/bin/python examples/python_api.py "What is 12 * 13?"
-or against vLLM servers:
+or against vLLM servers (exit status 0 when the run completed, 1 otherwise):
     BICAMERAL_PLANNER_URL=http://127.0.0.1:8000/v1 BICAMERAL_REASONER_URL=http://127.0.0.1:8001/v1 \
     .venv/bin/python examples/python_api.py "What is 12 * 13?"
 """
@@ -47,8 +49,8 @@ def main() -> int:
             progress.handle(event)
             result = getattr(event, "result", result)
     assert result is not None
-    print(format_result(result))
-    return 0
+    print(format_result(result))  # status, answer, and the error's type and message if any
+    return 0 if result.ok else 1  # budget_exhausted or failed is not success
 
 
 if __name__ == "__main__":

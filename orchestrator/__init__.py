@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agents.agent import Agent, make_agent
     from orchestrator.events import (
         EnforcementAttempt,
         Event,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         BicameralError,
         BudgetExhaustedError,
         ConfigError,
+        ExpressionError,
         ModelConnectionError,
         ModelError,
         ModelHTTPError,
@@ -49,12 +51,17 @@ if TYPE_CHECKING:
     from orchestrator.pipeline import Pipeline
     from orchestrator.result import ErrorInfo, RunResult
     from orchestrator.schema import EnforcementStats, aenforce, coerce, enforce
-    from orchestrator.types import DelegateKind, Role, RunStatus, ToolMode
-    from orchestrator.usage import Price, RoleUsage
+    from orchestrator.types import DelegateKind, Role, RunStatus, SchemaIssue, ToolMode
+    from orchestrator.usage import Price, RoleUsage, Usage
 
 # Every name loads on first use (PEP 562): importing ``orchestrator.exceptions`` (as the CLI
 # does before it knows which command runs) must not drag in LangGraph, pydantic or the clients.
 _LAZY = {
+    "SchemaIssue": "orchestrator.types",
+    "ExpressionError": "orchestrator.exceptions",
+    "Usage": "orchestrator.usage",
+    "make_agent": "agents.agent",
+    "Agent": "agents.agent",
     "BicameralError": "orchestrator.exceptions",
     "BudgetExhaustedError": "orchestrator.exceptions",
     "ConfigError": "orchestrator.exceptions",
@@ -110,6 +117,7 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "BicameralError",
     "BudgetExhaustedError",
     "ConfigError",
@@ -119,6 +127,7 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "EventKind",
+    "ExpressionError",
     "FakeChatModel",
     "FinalEvent",
     "FunctionChatModel",
@@ -139,16 +148,19 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "SchemaDefinitionError",
+    "SchemaIssue",
     "SchemaValidationError",
     "TokenEvent",
     "ToolArgumentError",
     "ToolCallEvent",
     "ToolError",
     "ToolMode",
+    "Usage",
     "WorkspaceEscapeError",
     "__version__",
     "aenforce",
     "coerce",
     "enforce",
     "load_pipeline",
+    "make_agent",
 ]

@@ -92,13 +92,17 @@ class ToolCallEvent(Event):
 
 @dataclass(frozen=True)
 class EnforcementAttempt(Event):
-    """The schema layer's verdict on one role's output."""
+    """The schema layer's verdict on one role's output.
+
+    ``rejections`` holds each re-asked reply: ``{"attempt", "errors", "reask"}``.
+    """
 
     kind: ClassVar[EventKind] = EventKind.ENFORCEMENT
     role: str
     schema_name: str
     attempts: int
     outcome: str
+    rejections: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ transport faults* (a server misbehaved: retry, re-point, or resume) and from *sc
     │   └── WorkspaceEscapeError     a path that leaves the run's workspace
     ├── ToolServerError              an MCP server did not start, stopped answering or died
     ├── BudgetExhaustedError         a run limit (steps, tokens, wall time, cost) was hit
+    ├── ExpressionError              a graph condition or template failed at run time
     └── EvalError                    the evaluation harness could not load or judge a dataset
 
 User-facing commands catch ``BicameralError`` and print one line; nothing here should reach a
@@ -26,20 +27,26 @@ user as a traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.types import SchemaIssue
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from orchestrator.usage import Usage
 
 __all__ = [
     "BicameralError",
     "BudgetExhaustedError",
     "ConfigError",
     "EvalError",
+    "ExpressionError",
     "ModelConnectionError",
     "ModelError",
     "ModelHTTPError",
     "ModelResponseError",
     "SchemaDefinitionError",
-    "SchemaError",
     "SchemaValidationError",
     "ToolArgumentError",
     "ToolError",
@@ -122,15 +129,9 @@ class ModelResponseError(ModelError):
         super().__init__(message, url=url)
 
 
-@dataclass(frozen=True)
-class SchemaError:
-    """One validation error: where (JSON path such as ``$.steps[2]``) and what."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+# The old name of ``orchestrator.types.SchemaIssue`` (a value, not an exception); kept for
+# code written against it, and left out of ``__all__``.
+SchemaError = SchemaIssue
 
 
 class SchemaValidationError(BicameralError):
@@ -141,25 +142,29 @@ class SchemaValidationError(BicameralError):
         raw: the last raw output.
         tried: what was tried on the last output (e.g. ``["strict", "repair"]``).
         attempts: how many model calls were made (1 for a bare ``coerce``).
-        usage: token usage summed over the attempts, when known.
+        usage: the :class:`~orchestrator.usage.Usage` summed over the attempts (``None`` when
+            no model was called).
+        replies: every reply the model returned, in order (so callers can account for them).
     """
 
     def __init__(
         self,
         message: str,
         *,
-        errors: list[SchemaError] | None = None,
+        errors: list[SchemaIssue] | None = None,
         raw: str = "",
         tried: list[str] | None = None,
         attempts: int = 1,
-        usage: dict[str, int] | None = None,
+        usage: Usage | None = None,
+        replies: list[BaseMessage] | None = None,
         tool: str | None = None,
     ) -> None:
         self.errors = list(errors or [])
         self.raw = raw
         self.tried = list(tried or [])
         self.attempts = attempts
-        self.usage = dict(usage or {})
+        self.usage = usage
+        self.replies = list(replies or [])
         self.tool = tool
         super().__init__(message)
 
@@ -205,6 +210,11 @@ class BudgetExhaustedError(BicameralError):
     def __init__(self, message: str, *, limit: str) -> None:
         self.limit = limit
         super().__init__(message)
+
+
+class ExpressionError(BicameralError):
+    """A graph condition or template could not be evaluated on a run's state (a missing
+    name, an operation on the wrong types). Compile-time mistakes are ``ConfigError``."""
 
 
 class EvalError(BicameralError):

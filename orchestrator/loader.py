@@ -15,15 +15,33 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
-from orchestrator.config.spec import MCP_REF_PREFIX, AgentSpec, ModelSpec, PipelineSpec, Provider
+import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked before use)
+
+# isort: split
+from agents.agent import Agent, make_agent
+from orchestrator.config.spec import (
+    MCP_REF_PREFIX,
+    AgentSpec,
+    ModelSpec,
+    PipelineSpec,
+    Provider,
+    TelemetrySpec,
+)
 from orchestrator.exceptions import ConfigError
 from orchestrator.integrations.mcp_loading import load_mcp_tools
 from orchestrator.pipeline import GraphBuilder, Pipeline
+from orchestrator.telemetry.settings import TelemetrySettings
 from orchestrator.types import Role
 from orchestrator.usage import Price
 from tools.base import ToolContext, build_tools, require_approval, tool_from_function
 
-__all__ = ["build_model", "flag_overrides", "load_pipeline", "pipeline_from_spec"]
+__all__ = [
+    "agent_from_spec",
+    "build_model",
+    "flag_overrides",
+    "load_pipeline",
+    "pipeline_from_spec",
+]
 
 Notice = Callable[[str], None]
 
@@ -46,6 +64,8 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
             max_tokens=spec.max_tokens,
             timeout=spec.timeout_s,
             max_retries=spec.max_retries,
+            max_in_flight=spec.max_in_flight,
+            replica_cooldown_s=spec.replica_cooldown_s,
             extra_body=dict(spec.extra_body)
             | ({"seed": spec.seed} if spec.seed is not None else {}),
         )
@@ -92,8 +112,29 @@ def _tools(
     return [require_approval(t) if t.name in gated else t for t in out]
 
 
-def _agent(spec: PipelineSpec, name: str) -> AgentSpec | None:
-    return spec.agents.get(name)
+def agent_from_spec(
+    name: str,
+    spec: AgentSpec,
+    *,
+    model: BaseChatModel,
+    model_spec: ModelSpec,
+    tools: Sequence[BaseTool],
+) -> Agent:
+    """The ``Agent`` an agent entry of a pipeline file describes (through ``make_agent``,
+    the one factory; its model name is the model's own, as in the Python API)."""
+    return make_agent(
+        name,
+        model,
+        prompt=spec.prompt,
+        tools=tools,
+        tool_mode=spec.tool_mode,
+        price=Price(
+            input_per_million=model_spec.price.input_per_million,
+            output_per_million=model_spec.price.output_per_million,
+        ),
+        output_schema=spec.output_schema,
+        reasoner=name == Role.REASONER or spec.model == Role.REASONER,
+    )
 
 
 def pipeline_from_spec(
@@ -103,67 +144,68 @@ def pipeline_from_spec(
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
     graph_builder: GraphBuilder | None = None,
+    otlp_endpoint: str | None = None,
 ) -> Pipeline:
     """Build the ``Pipeline`` a spec describes.
 
-    ``workspace`` and ``checkpoint`` override the file's (the CLI's ``--workspace`` and
-    ``--checkpoint``); the workspace defaults to the file's ``workspace`` or the current
-    directory.
+    ``workspace``, ``checkpoint`` and ``otlp_endpoint`` override the file's (the CLI's
+    ``--workspace``, ``--checkpoint`` and ``--otlp-endpoint``); the workspace defaults to the
+    file's ``workspace`` or the current directory.
     """
     root = Path(workspace or spec.workspace or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"workspace {str(root)!r} is not a directory")
     tool_ctx = ToolContext(root, test_command=spec.coding_assistant.test_command)
-    planner_agent = _agent(spec, Role.PLANNER.value)
-    reasoner_agent = _agent(spec, Role.REASONER.value)
-    if planner_agent is None and spec.graph is not None:
+    planner_spec = spec.agents.get(Role.PLANNER.value)
+    if planner_spec is None and spec.graph is not None:
         first = next((s.agent for s in spec.graph.steps.values() if s.agent), None)
-        planner_agent = spec.agents[first] if first else None
-    if planner_agent is None:
+        planner_spec = spec.agents[first] if first else None
+    if planner_spec is None:
         raise ConfigError("the pipeline has no planner (models.planner or agents.planner)")
     models: dict[str, BaseChatModel] = {}
-
-    def model_for(agent: AgentSpec, role: str) -> BaseChatModel:
-        if agent.model not in models:
-            models[agent.model] = build_model(spec.models[agent.model], role, notice=notice)
-        return models[agent.model]
-
-    planner = model_for(planner_agent, Role.PLANNER.value)
-    reasoner = model_for(reasoner_agent, Role.REASONER.value) if reasoner_agent else None
-    prices: dict[str, Price] = {}
-    names: dict[str, str] = {}
-    named = [(Role.PLANNER.value, planner_agent), (Role.REASONER.value, reasoner_agent)]
-    named += [(n, a) for n, a in spec.agents.items() if n not in (Role.PLANNER, Role.REASONER)]
-    for role, agent in named:
-        if agent is None:
-            continue
-        mspec = spec.models[agent.model]
-        prices[role] = Price(
-            input_per_million=mspec.price.input_per_million,
-            output_per_million=mspec.price.output_per_million,
-        )
-        names[role] = mspec.model or (
-            Path(mspec.model_path).name if mspec.model_path else "embedded"
-        )
     servers, mcp = load_mcp_tools(spec)
-    builder = graph_builder or _workflow_builder(spec, model_for, tool_ctx, mcp)
-    return Pipeline(
+
+    def agent(name: str, agent_spec: AgentSpec, approval: Sequence[str] = ()) -> Agent:
+        if agent_spec.model not in models:
+            models[agent_spec.model] = build_model(
+                spec.models[agent_spec.model], name, notice=notice
+            )
+        return agent_from_spec(
+            name,
+            agent_spec,
+            model=models[agent_spec.model],
+            model_spec=spec.models[agent_spec.model],
+            tools=_tools(agent_spec.tools, tool_ctx, approval, mcp),
+        )
+
+    coding_prompt = _coding_agent_prompt(spec)
+    if coding_prompt is not None and planner_spec.prompt is None:
+        planner_spec = planner_spec.model_copy(update={"prompt": coding_prompt})
+    planner = agent(Role.PLANNER.value, planner_spec, spec.tools.require_approval)
+    reasoner_spec = spec.agents.get(Role.REASONER.value)
+    reasoner = agent(Role.REASONER.value, reasoner_spec) if reasoner_spec else None
+    used = set()
+    if spec.graph is not None:
+        used = {s.agent for s in spec.graph.steps.values() if s.agent is not None}
+    others = [
+        agent(name, spec.agents[name])
+        for name in sorted(used)
+        if name not in (Role.PLANNER, Role.REASONER)
+    ]
+    builder = graph_builder or _workflow_builder(spec, tool_ctx)
+    pipeline = Pipeline(
         planner=planner,
         reasoner=reasoner,
-        tools=_tools(planner_agent.tools, tool_ctx, spec.tools.require_approval, mcp),
-        reasoner_tools=_tools(reasoner_agent.tools, tool_ctx, (), mcp) if reasoner_agent else (),
+        agents=others,
         limits=spec.limits,
         checkpointer=checkpoint or spec.checkpoint,
-        planner_mode=planner_agent.tool_mode,
-        reasoner_mode=reasoner_agent.tool_mode if reasoner_agent else None,
-        planner_prompt=planner_agent.prompt or _coding_agent_prompt(spec),
-        reasoner_prompt=reasoner_agent.prompt if reasoner_agent else None,
-        prices=prices,
-        model_names=names,
         graph_builder=builder,
         name=spec.name,
         resources=[servers] if servers else (),
+        telemetry=_telemetry(spec, otlp_endpoint),
     )
+    pipeline.launch = {"workspace": str(root)}
+    return pipeline
 
 
 def _coding_agent_prompt(spec: PipelineSpec) -> str | None:
@@ -174,12 +216,28 @@ def _coding_agent_prompt(spec: PipelineSpec) -> str | None:
     return None
 
 
-def _workflow_builder(
-    spec: PipelineSpec,
-    model_for: Callable[[AgentSpec, str], BaseChatModel],
-    tool_ctx: ToolContext,
-    mcp: Mapping[str, Sequence[BaseTool]],
-) -> GraphBuilder | None:
+def _telemetry(spec: PipelineSpec, endpoint: str | None) -> TelemetrySettings | None:
+    """Tracing settings: the file's ``telemetry:``, ``--otlp-endpoint``, then the environment."""
+    from orchestrator.telemetry.settings import settings_from_env
+
+    section = spec.telemetry
+    if section is not None and not section.enabled:
+        return None
+    settings = None
+    if section is not None or endpoint:
+        section = section or TelemetrySpec()
+        settings = TelemetrySettings(
+            endpoint=endpoint or section.endpoint,
+            headers=section.headers(),
+            service_name=section.service_name,
+            capture_content=section.capture_content,
+            provider_names=dict(section.provider_names),
+            timeout_s=section.timeout_s,
+        )
+    return settings_from_env(settings)
+
+
+def _workflow_builder(spec: PipelineSpec, tool_ctx: ToolContext) -> GraphBuilder | None:
     if spec.workflow == "coding_assistant" and spec.coding_assistant.mode == "agent":
         return None  # the planner drives: the standard graph, with the coding tools
     if spec.workflow == "coding_assistant":
@@ -194,28 +252,11 @@ def _workflow_builder(
         )
     if spec.graph is None:
         return None
-    from agents.prompts import load_prompt
-    from agents.workflows.custom import AgentRuntime, custom_graph_builder
+    from agents.workflows.custom import custom_graph_builder
     from tools.base import Toolset
 
-    used = {step.agent for step in spec.graph.steps.values() if step.agent is not None}
-    runtimes: dict[str, AgentRuntime] = {}
-    for name in sorted(used):
-        agent = spec.agents[name]
-        mspec = spec.models[agent.model]
-        default_prompt = "reasoner" if agent.model == Role.REASONER.value else "planner"
-        runtimes[name] = AgentRuntime(
-            name=name,
-            model=model_for(agent, name),
-            model_name=mspec.model or "embedded",
-            prompt=agent.prompt or load_prompt(default_prompt),
-            toolset=Toolset(_tools(agent.tools, tool_ctx, (), mcp)),
-            output_schema=agent.output_schema,
-        )
     step_tools = [s.tool for s in spec.graph.steps.values() if s.tool is not None]
-    return custom_graph_builder(
-        spec.graph, runtimes, Toolset(_tools(sorted(set(step_tools)), tool_ctx))
-    )
+    return custom_graph_builder(spec.graph, Toolset(_tools(sorted(set(step_tools)), tool_ctx)))
 
 
 def agent_tools(
@@ -262,8 +303,13 @@ def load_pipeline(
     workspace: str | Path | None = None,
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
+    origins: Mapping[str, str] | None = None,
+    otlp_endpoint: str | None = None,
 ) -> Pipeline:
     """Read a pipeline file and build its ``Pipeline``.
+
+    ``origins`` says how the user wrote an override when not as ``--set`` (see
+    :func:`~orchestrator.config.loading.load_spec`).
 
     Example:
         >>> pipeline = load_pipeline("examples/math_solver.yaml")  # doctest: +SKIP
@@ -274,5 +320,9 @@ def load_pipeline(
     """
     from orchestrator.config.loading import load_spec
 
-    spec = load_spec(path, list(overrides))
-    return pipeline_from_spec(spec, workspace=workspace, checkpoint=checkpoint, notice=notice)
+    spec = load_spec(path, list(overrides), origins=origins)
+    pipeline = pipeline_from_spec(
+        spec, workspace=workspace, checkpoint=checkpoint, notice=notice, otlp_endpoint=otlp_endpoint
+    )
+    pipeline.launch.update(pipeline=str(Path(path).resolve()), overrides=list(overrides))
+    return pipeline

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any, Protocol
 
@@ -30,19 +30,24 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StreamMode
 
-from agents.context import AgentContext, default_tool_mode
-from agents.prompts import load_prompt
+import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked before use)
+
+# isort: split
+from agents.agent import Agent, AgentContext, make_agent
 from agents.workflows.standard import build_graph
+from orchestrator import telemetry
 from orchestrator._sync import iterate_in_thread, run_sync
 from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
+from orchestrator.exceptions import BudgetExhaustedError, ConfigError
 from orchestrator.graph.checkpoint import open_checkpointer, sync_checkpointer
 from orchestrator.graph.kit import Graph
-from orchestrator.graph.state import RunState
+from orchestrator.graph.state import RunState, with_partial_work
 from orchestrator.limits import Limits
 from orchestrator.result import ErrorInfo, RunResult, result_from_state
-from orchestrator.types import Role, RunStatus, ToolMode
+from orchestrator.runlog.recorder import open_recorder
+from orchestrator.types import Role, RunStatus
 from orchestrator.usage import Price
-from tools.base import Toolset
+from tools.sandbox import sandbox_isolation
 
 __all__ = ["GraphBuilder", "Pipeline", "RunResource"]
 
@@ -68,67 +73,84 @@ class Pipeline:
     """A planner (and optionally a reasoner) with tools, limits and a checkpointer.
 
     Args:
-        planner: any langchain-core chat model; decides steps and calls tools.
-        reasoner: chat model for delegated math/code subtasks (``None``: planner alone).
-        tools: tools the planner may call (any LangChain tools).
-        reasoner_tools: tools the reasoner may use in action mode (e.g. ``check_equal``).
+        planner: a chat model (any langchain-core ``BaseChatModel``: it becomes the planner
+            agent with the defaults of :func:`agents.agent.make_agent`) or an ``Agent``.
+        reasoner: a chat model or an ``Agent`` for delegated math/code subtasks (``None``:
+            the planner works alone).
+        tools: tools the planner may call (with a bare planner model).
+        reasoner_tools: tools the reasoner may use (with a bare reasoner model).
+        agents: further agents by name (custom graphs), as ``Agent`` values.
         limits: step, token, wall-time and cost budgets.
         checkpointer: ``"memory"`` (default), ``"sqlite:///file"``, ``"postgres://..."`` or a
             LangGraph checkpointer.
-        planner_mode, reasoner_mode: ``ToolMode.NATIVE`` or ``ToolMode.ACTION``; by default
-            native for a planner on a server, action for the reasoner and local models.
-        planner_prompt, reasoner_prompt: system prompts (defaults ship in ``agents/prompts``).
-        prices: per-role prices for the cost estimate and ``max_cost_usd``.
         max_enforce_retries: re-asks the schema layer may spend on one output.
         graph_builder: builds a custom graph from the agent context instead of the standard one.
         resources: what each run opens at its start and closes at its end, whatever the
             ending (e.g. the sessions of MCP tool servers, ``McpServers``).
+        tracer_provider: an OpenTelemetry tracer provider: each run becomes a trace (extra
+            ``otel``); ``None`` with no ``telemetry`` settings: no tracing, at no cost.
+        telemetry: tracing settings (OTLP endpoint, content capture, provider names).
+
+    Runs checkpointed to a SQLite or PostgreSQL URL also keep a run log there (every event,
+    secrets removed), which ``bicameral runs`` and ``bicameral ui`` read.
+
+    Raises:
+        ConfigError: tools given next to an ``Agent`` (give them to the agent), or two agents
+            with one name.
+
+    Example:
+        >>> from agents.agent import make_agent
+        >>> planner = make_agent("planner", model, tools=[add], tool_mode="action")
+        >>> Pipeline(planner=planner, reasoner=reasoner_model)  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        planner: BaseChatModel,
-        reasoner: BaseChatModel | None = None,
+        planner: BaseChatModel | Agent,
+        reasoner: BaseChatModel | Agent | None = None,
         tools: Sequence[BaseTool] = (),
         *,
         reasoner_tools: Sequence[BaseTool] = (),
+        agents: Sequence[Agent] = (),
         limits: Limits | None = None,
         checkpointer: Checkpointer = None,
-        planner_mode: ToolMode | None = None,
-        reasoner_mode: ToolMode | None = None,
-        planner_prompt: str | None = None,
-        reasoner_prompt: str | None = None,
-        prices: Mapping[str, Price] | None = None,
         max_enforce_retries: int = 2,
-        model_names: Mapping[str, str] | None = None,
         graph_builder: GraphBuilder | None = None,
         name: str = "pipeline",
         clock: Callable[[], float] = time.time,
         resources: Sequence[RunResource] = (),
+        tracer_provider: Any = None,
+        telemetry: telemetry.TelemetrySettings | None = None,
     ) -> None:
         self.name = name
+        self.launch: dict[str, Any] = {}
+        """How to rebuild this pipeline (file, overrides, workspace), kept in the run log so
+        ``bicameral ui`` can resume its runs; set by ``load_pipeline``."""
         self.limits = limits or Limits()
-        self.prices: dict[str, Price] = {str(k): v for k, v in (prices or {}).items()}
+        by_name: dict[str, Agent] = {}
+        for agent in (
+            _as_agent(Role.PLANNER.value, planner, tools),
+            _as_agent(Role.REASONER.value, reasoner, reasoner_tools),
+            *agents,
+        ):
+            if agent is None:
+                continue
+            if agent.name in by_name:
+                raise ConfigError(f"two agents are named {agent.name!r}")
+            by_name[agent.name] = agent
         self.context = AgentContext(
-            planner=planner,
-            reasoner=reasoner,
-            planner_tools=Toolset(tools),
-            reasoner_tools=Toolset(reasoner_tools),
-            planner_mode=planner_mode or default_tool_mode(planner, Role.PLANNER),
-            reasoner_mode=reasoner_mode
-            or (default_tool_mode(reasoner, Role.REASONER) if reasoner else ToolMode.ACTION),
-            planner_prompt=planner_prompt or load_prompt("planner"),
-            reasoner_prompt=reasoner_prompt or load_prompt("reasoner"),
-            limits=self.limits,
-            prices=self.prices,
-            max_enforce_retries=max_enforce_retries,
-            model_names=dict(model_names or {}),
+            agents=by_name, limits=self.limits, max_enforce_retries=max_enforce_retries
         )
+        self.prices: dict[str, Price] = dict(self.context.prices)
         self._checkpointer = checkpointer
         self._memory = InMemorySaver()
+        self.tracing = _tracing(
+            self.context, telemetry_settings=telemetry, tracer_provider=tracer_provider
+        )
         self._graph_builder = graph_builder
         self._clock = clock
-        self.resources = _with_tool_resources(resources, [*tools, *reasoner_tools])
+        every_tool = [t for a in by_name.values() for t in a.toolset.tools]
+        self.resources = _with_tool_resources(resources, every_tool)
         # Runs reuse one compiled graph per checkpointer and context (see _app).
         self._compiled: tuple[BaseCheckpointSaver[Any], AgentContext, CompiledGraph] | None = None
 
@@ -171,7 +193,6 @@ class Pipeline:
             "messages": [HumanMessage(task)],
             "status": RunStatus.RUNNING.value,
             "started_at": self._clock(),
-            "invalid_streak": 0,
             "answer": None,
             "error": None,
         }
@@ -184,7 +205,36 @@ class Pipeline:
         }
 
     async def _drive(
-        self, graph_input: Any, thread_id: str, *, tokens: bool, events: bool = True
+        self,
+        graph_input: Any,
+        thread_id: str,
+        *,
+        tokens: bool,
+        events: bool = True,
+        task: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """The run, traced and logged (when configured) around ``_events``."""
+        recorder = open_recorder(
+            self._checkpointer, thread_id, pipeline=self.name, task=task, launch=self.launch
+        )
+        with telemetry.run(
+            self.tracing, pipeline=self.name, thread_id=thread_id, task=task
+        ) as span:
+            try:
+                async for event in self._events(
+                    graph_input, thread_id, tokens=tokens, events=events or recorder is not None
+                ):
+                    if recorder is not None:
+                        await recorder.arecord(event)
+                    if isinstance(event, FinalEvent):
+                        span.finish(event.result)
+                    yield event
+            finally:
+                if recorder is not None:
+                    await recorder.aclose()
+
+    async def _events(
+        self, graph_input: Any, thread_id: str, *, tokens: bool, events: bool
     ) -> AsyncIterator[Event]:
         start = time.perf_counter()
         config = self._config(thread_id)
@@ -199,6 +249,7 @@ class Pipeline:
         if tokens:
             modes.append("messages")
         error: ErrorInfo | None = None
+        failure: BaseException | None = None
         status: RunStatus | None = None
         pending: dict[str, Any] | None = None
         values: dict[str, Any] | None = None
@@ -234,12 +285,17 @@ class Pipeline:
                             yield InterruptEvent(request=pending)
             except GraphRecursionError as exc:
                 status = RunStatus.BUDGET_EXHAUSTED
-                error = ErrorInfo(type="BudgetExhaustedError", message=str(exc).splitlines()[0])
+                limit = BudgetExhaustedError(str(exc).splitlines()[0], limit="recursion_limit")
+                error = ErrorInfo.of(limit)
+            except BudgetExhaustedError as exc:
+                status, error, failure = RunStatus.BUDGET_EXHAUSTED, ErrorInfo.of(exc), exc
             except Exception as exc:  # the run ends `failed`; the checkpoint stays resumable
-                status = RunStatus.FAILED
-                error = ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
+                status, error, failure = RunStatus.FAILED, ErrorInfo.of(exc), exc
             if values is None or error is not None:
                 values = (await app.aget_state(config)).values
+            if failure is not None:
+                # What the failing node did before it failed (calls made, tools run) counts.
+                values = with_partial_work(values, failure)
         if pending is not None and status is None:
             status = RunStatus.INTERRUPTED
         result = result_from_state(
@@ -250,6 +306,7 @@ class Pipeline:
             status=status,
             error=error,
             pending_approval=pending,
+            sandbox=sandbox_isolation().describe(),
         )
         yield FinalEvent(result=result)
 
@@ -258,7 +315,7 @@ class Pipeline:
     ) -> AsyncIterator[Event]:
         """Run ``task``, yielding typed events; the last one is ``FinalEvent`` with the result."""
         async for event in self._drive(
-            self.initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens
+            self.initial_input(task), thread_id or uuid.uuid4().hex, tokens=tokens, task=task
         ):
             yield event
 
@@ -272,9 +329,23 @@ class Pipeline:
     async def arun(self, task: str, *, thread_id: str | None = None) -> RunResult:
         """Run ``task`` to the end (or to an approval interrupt) and return the result."""
         events = self._drive(
-            self.initial_input(task), thread_id or uuid.uuid4().hex, tokens=False, events=False
+            self.initial_input(task),
+            thread_id or uuid.uuid4().hex,
+            tokens=False,
+            events=False,
+            task=task,
         )
         return await _final(events)
+
+    async def arun_or_resume(self, task: str, *, thread_id: str) -> RunResult:
+        """Run ``task`` on ``thread_id``, or continue it when a persistent checkpoint already
+        holds a run there (a batch rerun after a crash: finished steps are not repeated)."""
+        if self._checkpointer is not None and self._checkpointer != "memory":
+            async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
+                state = await self._app(saver).aget_state(self._config(thread_id))
+            if state.values:
+                return await self.aresume(thread_id)
+        return await self.arun(task, thread_id=thread_id)
 
     async def aresume(self, thread_id: str, *, approve: bool | None = None) -> RunResult:
         """Resume ``thread_id``; ``approve`` answers a pending approval (``False`` denies)."""
@@ -298,6 +369,48 @@ class Pipeline:
     def stream_resume(self, thread_id: str, *, approve: bool | None = None) -> Iterator[Event]:
         """Synchronous ``astream_resume``."""
         return iterate_in_thread(lambda: self.astream_resume(thread_id, approve=approve))
+
+
+def _tracing(
+    ctx: AgentContext,
+    *,
+    telemetry_settings: telemetry.TelemetrySettings | None,
+    tracer_provider: Any,
+) -> telemetry.Tracing | None:
+    if tracer_provider is None and (telemetry_settings is None or not telemetry_settings.endpoint):
+        return None
+    return telemetry.tracing_for(
+        telemetry_settings,
+        tracer_provider=tracer_provider,
+        provider_names={name: _provider_name(a.model) for name, a in ctx.agents.items()},
+        model_names={name: a.model_name for name, a in ctx.agents.items()},
+        prices=dict(ctx.prices),
+    )
+
+
+def _provider_name(model: BaseChatModel) -> str:
+    """``gen_ai.provider.name`` by client: vLLM behind the OpenAI-compatible client,
+    llama.cpp for the embedded model, the LangChain type otherwise."""
+    module = type(model).__module__
+    if module.endswith("openai_compat"):
+        return "vllm"
+    if module.endswith("models.local"):
+        return "llama.cpp"
+    return str(getattr(model, "_llm_type", type(model).__name__))
+
+
+def _as_agent(
+    role: str, given: BaseChatModel | Agent | None, tools: Sequence[BaseTool]
+) -> Agent | None:
+    if given is None:
+        return None
+    if isinstance(given, Agent):
+        if tools:
+            raise ConfigError(f"give the {role}'s tools to its Agent, not to Pipeline")
+        if given.name != role:
+            raise ConfigError(f"the {role} agent is named {given.name!r}; name it {role!r}")
+        return given
+    return make_agent(role, given, tools=tools)
 
 
 def _with_tool_resources(

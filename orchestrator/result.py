@@ -8,16 +8,31 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from orchestrator.types import RunStatus
-from orchestrator.usage import Price, RoleUsage, cost_of
+from orchestrator.usage import Price, Usage, cost_of
 
-__all__ = ["ErrorInfo", "RunResult", "result_from_state"]
+__all__ = ["ErrorInfo", "RunResult", "error_entry", "result_from_state"]
 
 
 class ErrorInfo(BaseModel):
-    """Why a run failed: the error's class name and its one-line message."""
+    """Why a run failed: the error's class name and its one-line message.
+
+    Always derived from an exception (:meth:`of`), so ``type`` is a real class name
+    (``BudgetExhaustedError``, ``SchemaValidationError``, ...), never a hand-written string.
+    """
 
     type: str
     message: str
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ErrorInfo:
+        """The record of ``exc``: its class name and the first line of its message."""
+        text = str(exc) or repr(exc)
+        return cls(type=type(exc).__name__, message=text)
+
+
+def error_entry(exc: BaseException) -> dict[str, str]:
+    """The run state's ``error`` for ``exc`` (what a node records instead of raising)."""
+    return ErrorInfo.of(exc).model_dump()
 
 
 class RunResult(BaseModel):
@@ -46,7 +61,7 @@ class RunResult(BaseModel):
     answer: str | None = None
     outputs: list[dict[str, Any]] = Field(default_factory=list)
     steps: int = 0
-    usage: dict[str, RoleUsage] = Field(default_factory=dict)
+    usage: dict[str, Usage] = Field(default_factory=dict)
     cost_usd: float = 0.0
     enforcement: dict[str, dict[str, int]] = Field(default_factory=dict)
     thread_id: str = ""
@@ -80,10 +95,11 @@ def result_from_state(
     status: RunStatus | None = None,
     error: ErrorInfo | None = None,
     pending_approval: dict[str, Any] | None = None,
+    sandbox: str = "",
 ) -> RunResult:
-    """Build a ``RunResult`` from a graph state snapshot's values."""
-    from tools.sandbox import sandbox_isolation  # probed once per process, then cached
-
+    """Build a ``RunResult`` from a graph state snapshot's values (``sandbox``: the line
+    describing the sandbox's isolation, from ``tools.sandbox``, which this layer cannot
+    import)."""
     usage_table = values.get("usage") or {}
     raw_status = status or RunStatus(values.get("status") or RunStatus.COMPLETED)
     if raw_status is RunStatus.RUNNING:
@@ -96,14 +112,9 @@ def result_from_state(
         answer=values.get("answer"),
         outputs=list(values.get("outputs") or []),
         steps=int(values.get("steps") or 0),
+        # sums of floats: 7.599000000000001 -> 7.599 in the JSON
         usage={
-            role: RoleUsage(
-                prompt_tokens=int(u.get("prompt_tokens", 0)),
-                completion_tokens=int(u.get("completion_tokens", 0)),
-                reasoning_tokens=int(u.get("reasoning_tokens", 0)),
-                calls=int(u.get("calls", 0)),
-                latency_s=float(u.get("latency_s", 0.0)),
-            )
+            role: Usage.from_entry({**u, "latency_s": round(float(u.get("latency_s", 0.0)), 4)})
             for role, u in usage_table.items()
         },
         cost_usd=round(cost_of(usage_table, prices), 8),
@@ -114,6 +125,6 @@ def result_from_state(
         pending_approval=pending_approval,
         changed_files=list(values.get("changed_files") or []),
         tool_results=list(values.get("tool_results") or []),
-        report=(values.get("results") or {}).get("report"),
-        sandbox=sandbox_isolation().describe(),
+        report=values.get("report"),
+        sandbox=sandbox,
     )

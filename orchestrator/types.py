@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["DelegateKind", "Role", "RunStatus", "ToolMode"]
+__all__ = [
+    "BUILTIN_TOOL_NAMES",
+    "DelegateKind",
+    "Role",
+    "RunStatus",
+    "SchemaIssue",
+    "ToolMode",
+    "default_tool_mode",
+    "model_label",
+]
+
+
+BUILTIN_TOOL_NAMES: tuple[str, ...] = (
+    "read_file",
+    "write_file",
+    "list_files",
+    "apply_edit",
+    "run_python",
+    "run_tests",
+    "evaluate",
+    "simplify",
+    "check_equal",
+    "search",
+    "repo_map",
+    "git_diff",
+    "localise",
+)
+"""The built-in tools, by name, in their documented order: the one list (the config checks
+names against it without importing the tools; ``tools.base.BUILTIN_TOOLS`` maps each to its
+factory)."""
 
 
 class Role(StrEnum):
@@ -27,6 +57,13 @@ class ToolMode(StrEnum):
     ACTION = "action"
 
 
+def default_tool_mode(*, parses_tool_calls: bool, reasoner: bool) -> ToolMode:
+    """The one rule for an agent that does not say: native tool calls for a model served by
+    something that parses them, except the reasoner (an R1-style model, whose tool calls are
+    not trusted); schema-enforced action mode otherwise (the reasoner, local models)."""
+    return ToolMode.NATIVE if parses_tool_calls and not reasoner else ToolMode.ACTION
+
+
 class RunStatus(StrEnum):
     """How a run ended (``running`` only inside the graph)."""
 
@@ -42,3 +79,25 @@ class DelegateKind(StrEnum):
 
     MATH = "math"
     CODE = "code"
+
+
+@dataclass(frozen=True)
+class SchemaIssue:
+    """One validation problem: where (JSON path such as ``$.steps[2]``) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def model_label(model: object) -> str:
+    """A model's own name, the one it goes by in statistics everywhere: its ``model_name``
+    (the GGUF file stem for the embedded model), else its ``model`` (the served name), else
+    its class name."""
+    for attr in ("model_name", "model"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__

@@ -1,12 +1,21 @@
-"""Token, latency and cost accounting per role.
+"""Token, latency and cost accounting: one :class:`Usage` value, added up per role.
 
-Usage lives in the run state as plain dicts (``{"planner": {"prompt_tokens": ..., ...}}``) so
-checkpoints stay JSON-friendly; :class:`RoleUsage` is the typed view in a ``RunResult``.
+A :class:`Usage` is built from a LangChain message (:meth:`Usage.of`) and added with ``+``.
+The run state keeps a table of role name -> ``Usage.as_entry()`` (plain numbers, so
+checkpoints stay JSON-friendly); ``RunResult.usage`` holds the ``Usage`` values again.
+
+Example:
+    >>> from langchain_core.messages import AIMessage
+    >>> reply = AIMessage("4", usage_metadata={
+    ...     "input_tokens": 9, "output_tokens": 2, "total_tokens": 11})
+    >>> total = Usage.of(reply) + Usage.of(reply)
+    >>> total.prompt_tokens, total.calls
+    (18, 2)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -15,16 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "Price",
     "RoleUsage",
+    "Usage",
     "UsageTable",
     "cost_of",
     "merge_usage",
+    "note_replies",
+    "noted_replies",
     "total_tokens",
-    "usage_entry",
+    "usage_table",
 ]
 
 UsageTable = dict[str, dict[str, float]]
-
-_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "calls", "latency_s")
+"""Role name -> :meth:`Usage.as_entry` (the run state's form)."""
 
 
 class Price(BaseModel):
@@ -36,8 +47,18 @@ class Price(BaseModel):
     output_per_million: float = Field(default=0.0, ge=0)
 
 
-class RoleUsage(BaseModel):
-    """What one role consumed during a run."""
+class Usage(BaseModel):
+    """What one or more model calls consumed. Values add with ``+``.
+
+    Attributes:
+        prompt_tokens: input tokens.
+        completion_tokens: output tokens (reasoning included, as servers count them).
+        reasoning_tokens: the part of the output that was reasoning, when reported.
+        calls: model calls.
+        latency_s: wall time of the calls.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -45,41 +66,94 @@ class RoleUsage(BaseModel):
     calls: int = 0
     latency_s: float = 0.0
 
+    @classmethod
+    def of(cls, message: BaseMessage, *, latency_s: float | None = None) -> Usage:
+        """One call's usage, from a reply's ``usage_metadata`` (LangChain's standard field).
+
+        ``latency_s`` is the time the caller measured; by default the reply's
+        ``response_metadata["latency_s"]`` (set by Bicameral's clients), else 0.
+        """
+        meta: Mapping[str, Any] = getattr(message, "usage_metadata", None) or {}
+        details = meta.get("output_token_details") or {}
+        if latency_s is None:
+            latency_s = float(message.response_metadata.get("latency_s", 0.0) or 0.0)
+        return cls(
+            prompt_tokens=int(meta.get("input_tokens", 0) or 0),
+            completion_tokens=int(meta.get("output_tokens", 0) or 0),
+            reasoning_tokens=int(details.get("reasoning", 0) or 0),
+            calls=1,
+            latency_s=latency_s,
+        )
+
+    @classmethod
+    def of_all(cls, messages: Iterable[BaseMessage], *, latency_s: float | None = None) -> Usage:
+        """The sum over several replies; ``latency_s``, when given, replaces their latencies."""
+        total = sum((cls.of(m) for m in messages), cls())
+        if latency_s is not None and latency_s > 0:
+            total = total.model_copy(update={"latency_s": latency_s})
+        return total
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, float]) -> Usage:
+        """A usage from its state-table form."""
+        return cls(
+            prompt_tokens=int(entry.get("prompt_tokens", 0)),
+            completion_tokens=int(entry.get("completion_tokens", 0)),
+            reasoning_tokens=int(entry.get("reasoning_tokens", 0)),
+            calls=int(entry.get("calls", 0)),
+            latency_s=float(entry.get("latency_s", 0.0)),
+        )
+
+    def as_entry(self) -> dict[str, float]:
+        """The state-table form: plain numbers by field name."""
+        return {
+            "prompt_tokens": float(self.prompt_tokens),
+            "completion_tokens": float(self.completion_tokens),
+            "reasoning_tokens": float(self.reasoning_tokens),
+            "calls": float(self.calls),
+            "latency_s": self.latency_s,
+        }
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            calls=self.calls + other.calls,
+            latency_s=self.latency_s + other.latency_s,
+        )
+
+    def __bool__(self) -> bool:
+        return self.calls > 0 or self.prompt_tokens > 0 or self.completion_tokens > 0
+
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def cost(self, price: Price) -> float:
+        """Cost estimate at ``price``."""
+        return (
+            self.prompt_tokens * price.input_per_million
+            + self.completion_tokens * price.output_per_million
+        ) / 1e6
 
-def usage_entry(
-    messages: BaseMessage | list[BaseMessage], latency_s: float = 0.0
-) -> dict[str, float]:
-    """Usage of one or more model replies, from their ``usage_metadata``.
 
-    Reasoning tokens come from ``output_token_details.reasoning`` when the server reports them.
-    ``latency_s`` is the wall time the caller measured around the calls; when 0, the replies'
-    ``response_metadata["latency_s"]`` are summed instead.
-    """
-    items = messages if isinstance(messages, list) else [messages]
-    out = dict.fromkeys(_FIELDS, 0.0)
-    for msg in items:
-        meta: Mapping[str, Any] = getattr(msg, "usage_metadata", None) or {}
-        out["prompt_tokens"] += float(meta.get("input_tokens", 0) or 0)
-        out["completion_tokens"] += float(meta.get("output_tokens", 0) or 0)
-        details = meta.get("output_token_details") or {}
-        out["reasoning_tokens"] += float(details.get("reasoning", 0) or 0)
-        out["calls"] += 1
-        if not latency_s:
-            out["latency_s"] += float(msg.response_metadata.get("latency_s", 0.0) or 0.0)
-    if latency_s:
-        out["latency_s"] = latency_s
-    return out
+RoleUsage = Usage
+"""What one role consumed during a run (the name ``RunResult.usage`` documents)."""
+
+
+def usage_table(role: str, usage: Usage) -> UsageTable:
+    """A state update's ``usage`` for one role (empty when nothing was used)."""
+    return {role: usage.as_entry()} if usage else {}
 
 
 def merge_usage(left: UsageTable | None, right: UsageTable | None) -> UsageTable:
     """LangGraph reducer: add usage tables role by role, field by field."""
     merged: UsageTable = {role: dict(v) for role, v in (left or {}).items()}
     for role, fields in (right or {}).items():
-        slot = merged.setdefault(role, dict.fromkeys(_FIELDS, 0.0))
+        slot = merged.setdefault(role, {})
         for key, value in fields.items():
             slot[key] = slot.get(key, 0.0) + value
     return merged
@@ -97,8 +171,22 @@ def cost_of(usage: UsageTable, prices: Mapping[str, Price]) -> float:
     cost = 0.0
     for role, fields in usage.items():
         price = prices.get(role)
-        if price is None:
-            continue
-        cost += fields.get("prompt_tokens", 0) * price.input_per_million / 1e6
-        cost += fields.get("completion_tokens", 0) * price.output_per_million / 1e6
+        if price is not None:
+            cost += fields.get("prompt_tokens", 0) * price.input_per_million / 1e6
+            cost += fields.get("completion_tokens", 0) * price.output_per_million / 1e6
     return cost
+
+
+_REPLIES_ATTR = "bicameral_replies"
+
+
+def note_replies(exc: BaseException, replies: Iterable[BaseMessage]) -> None:
+    """Attach to ``exc`` the replies received before it was raised, so that whoever catches
+    it can still account for them (a model call that fails after earlier ones succeeded)."""
+    setattr(exc, _REPLIES_ATTR, [*noted_replies(exc), *replies])
+
+
+def noted_replies(exc: BaseException) -> list[BaseMessage]:
+    """The replies :func:`note_replies` attached to ``exc`` (``[]`` when none)."""
+    found = getattr(exc, _REPLIES_ATTR, None)
+    return list(found) if isinstance(found, list) else []

@@ -121,8 +121,10 @@ class FakeOpenAIServer:
         default_reply: Reply | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        served_models: tuple[str, ...] = ("fake",),
     ) -> None:
         self.latency_ms = latency_ms
+        self.served_models = served_models
         self.default_reply = default_reply
         self.host = host
         self.port = port
@@ -235,7 +237,8 @@ class FakeOpenAIServer:
         with self._lock:
             self.requests.append(recorded)
         if method == "GET" and path.endswith("/models"):
-            models = {"object": "list", "data": [{"id": "fake", "object": "model"}]}
+            data = [{"id": name, "object": "model"} for name in self.served_models]
+            models = {"object": "list", "data": data}
             writer.write(_json_response(200, models))
         elif method == "POST" and path.endswith("/chat/completions"):
             return await self._chat(recorded, writer)

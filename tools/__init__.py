@@ -11,6 +11,8 @@ File tools are confined to the run's workspace; code runs in a limited subproces
 
 from __future__ import annotations
 
+__bicameral_package__ = True  # see orchestrator/_companions.py
+
 # The orchestrator package imports tools.base while it loads; loading it completely first
 # means that cycle always starts on its side, whichever package a program imports first.
 import orchestrator  # noqa: F401  (import order, see above)

@@ -7,9 +7,10 @@ tools. Parameters are a JSON Schema derived from the typed signature (pydantic).
 - exposes them in the OpenAI format (``{"type": "function", "function": {...}}``), with
   ``additionalProperties: false`` added where the tool did not say, so unknown arguments are
   reported instead of silently dropped;
-- validates arguments against that same schema (JSON Schema 2020-12) before every call,
-  raising :class:`ToolArgumentError` with ``$.path: message`` lines, and :class:`ToolError`
-  with a did-you-mean for unknown tools;
+- checks arguments with the one argument policy (the schema layer's validation against that
+  same schema, with lossless scalar coercion) once before every call, raising
+  :class:`ToolArgumentError` with ``$.path: message`` lines, and :class:`ToolError` with a
+  did-you-mean for unknown tools;
 - calls tools asynchronously, sync ones in a worker thread, and returns text.
 
 Built-in tools are created per run by factories bound to a :class:`ToolContext` (workspace
@@ -24,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,13 +40,14 @@ from pydantic import ValidationError as PydanticValidationError
 from orchestrator.exceptions import (
     ConfigError,
     SchemaDefinitionError,
-    SchemaError,
     ToolArgumentError,
     ToolError,
     ToolServerError,
 )
-from orchestrator.schema import Validator, validator_for
-from orchestrator.schema.validate import errors_of, json_path
+from orchestrator.schema import Validator, check_arguments, validator_for
+from orchestrator.schema.validate import json_path
+from orchestrator.text.suggest import did_you_mean
+from orchestrator.types import BUILTIN_TOOL_NAMES, SchemaIssue
 from tools._context import ToolContext
 from tools.files import apply_edit_tool, list_files_tool, read_file_tool, write_file_tool
 from tools.git_tools import git_diff_tool
@@ -69,22 +70,26 @@ __all__ = [
 
 ToolFactory = Callable[[ToolContext], BaseTool]
 
+_FACTORIES: dict[str, ToolFactory] = {
+    factory.__name__.removesuffix("_tool"): factory
+    for factory in (
+        read_file_tool,
+        write_file_tool,
+        list_files_tool,
+        apply_edit_tool,
+        run_python_tool,
+        run_tests_tool,
+        evaluate_tool,
+        simplify_tool,
+        check_equal_tool,
+        search_tool,
+        repo_map_tool,
+        git_diff_tool,
+        localise_tool,
+    )
+}
 BUILTIN_TOOLS: Mapping[str, ToolFactory] = MappingProxyType(
-    {
-        "read_file": read_file_tool,
-        "write_file": write_file_tool,
-        "list_files": list_files_tool,
-        "apply_edit": apply_edit_tool,
-        "run_python": run_python_tool,
-        "run_tests": run_tests_tool,
-        "search": search_tool,
-        "repo_map": repo_map_tool,
-        "git_diff": git_diff_tool,
-        "localise": localise_tool,
-        "evaluate": evaluate_tool,
-        "simplify": simplify_tool,
-        "check_equal": check_equal_tool,
-    }
+    {name: _FACTORIES[name] for name in BUILTIN_TOOL_NAMES}
 )
 """Built-in tool factories by name (read-only)."""
 
@@ -223,25 +228,34 @@ class Toolset:
         """Whether ``name`` writes the workspace file named by its ``path`` argument."""
         return bool((self.get(name).metadata or {}).get("changes_files", False))
 
-    def validate(self, name: str, args: Mapping[str, Any] | str | None) -> dict[str, Any]:
-        """Check ``args`` against the tool's schema; return them as a new dict.
+    def check(self, name: str, args: Mapping[str, Any] | str | None) -> tuple[dict[str, Any], bool]:
+        """Apply the argument policy (:func:`orchestrator.schema.check_arguments`): validate
+        against the tool's schema, converting quoted scalars where that is lossless.
 
         ``args`` may also be a JSON object as text (what some servers send) or None for ``{}``.
+
+        Returns:
+            The arguments to run the tool with (a new dict) and whether any were coerced.
 
         Raises:
             ToolError: unknown tool.
             ToolArgumentError: the arguments do not match; ``details`` lists
-                :class:`SchemaError` items and the message has one ``$.path: message`` each.
+                :class:`~orchestrator.types.SchemaIssue` items and the message has one
+                ``$.path: message`` each.
         """
         tool = self.get(name)
         parsed = _as_object(args, tool.name)
-        found = errors_of(self._validators[name], parsed)
-        if found:
-            lines = "; ".join(str(e) for e in found)
+        checked = check_arguments(parsed, self._validators[name])
+        if checked.errors:
+            lines = "; ".join(str(e) for e in checked.errors)
             raise ToolArgumentError(
-                f"invalid arguments for {name}: {lines}", tool=name, details=found
+                f"invalid arguments for {name}: {lines}", tool=name, details=checked.errors
             )
-        return parsed
+        return dict(checked.arguments), checked.coerced
+
+    def validate(self, name: str, args: Mapping[str, Any] | str | None) -> dict[str, Any]:
+        """:meth:`check`'s arguments alone."""
+        return self.check(name, args)[0]
 
     async def acall(
         self,
@@ -249,7 +263,8 @@ class Toolset:
         args: Mapping[str, Any] | str | None,
         config: RunnableConfig | None = None,
     ) -> str:
-        """Validate, run (a sync tool runs in a worker thread) and return the result as text.
+        """Check (:meth:`check`), run (a sync tool runs in a worker thread) and return the
+        result as text.
 
         ``config`` (callbacks, tags, run name) is passed on to the tool, as LangChain does.
 
@@ -257,9 +272,18 @@ class Toolset:
             ToolError: unknown tool, or the tool failed (the message is for the model).
             ToolArgumentError: invalid arguments.
         """
-        parsed = self.validate(name, args)
+        return await self.arun(name, self.validate(name, args), config)
+
+    async def arun(
+        self, name: str, checked: dict[str, Any], config: RunnableConfig | None = None
+    ) -> str:
+        """Run ``name`` with arguments :meth:`check` has already accepted (not checked again).
+
+        Raises:
+            ToolError: the tool failed (the message is for the model).
+        """
         try:
-            result = await self._tools[name].ainvoke(parsed, config)
+            result = await self._tools[name].ainvoke(checked, config)
         except ToolError as err:
             err.tool = err.tool or name
             raise
@@ -310,11 +334,11 @@ def _as_object(args: Mapping[str, Any] | str | None, name: str) -> dict[str, Any
             args = json.loads(args) if args.strip() else {}
         except json.JSONDecodeError as exc:
             msg = f"invalid arguments for {name}: $: not valid JSON ({exc.msg})"
-            raise ToolArgumentError(msg, tool=name, details=[SchemaError("$", exc.msg)]) from exc
+            raise ToolArgumentError(msg, tool=name, details=[SchemaIssue("$", exc.msg)]) from exc
     if not isinstance(args, Mapping):
         msg = f"arguments must be a JSON object, got {type(args).__name__}"
         raise ToolArgumentError(
-            f"invalid arguments for {name}: $: {msg}", tool=name, details=[SchemaError("$", msg)]
+            f"invalid arguments for {name}: $: {msg}", tool=name, details=[SchemaIssue("$", msg)]
         )
     return dict(args)
 
@@ -322,7 +346,7 @@ def _as_object(args: Mapping[str, Any] | str | None, name: str) -> dict[str, Any
 def _wrap(exc: Exception, name: str) -> ToolError:
     """A failure inside a tool as a :class:`ToolError` (pydantic's as ToolArgumentError)."""
     if isinstance(exc, PydanticValidationError):
-        found = [SchemaError(json_path(e["loc"]), e["msg"]) for e in exc.errors()]
+        found = [SchemaIssue(json_path(e["loc"]), e["msg"]) for e in exc.errors()]
         msg = "; ".join(str(e) for e in found)
         return ToolArgumentError(f"invalid arguments for {name}: {msg}", tool=name, details=found)
     return ToolError(f"{name} failed: {type(exc).__name__}: {exc}", tool=name)
@@ -341,6 +365,5 @@ def _as_text(result: Any) -> str:
 
 def _unknown_message(name: str, known: Iterable[str]) -> str:
     candidates = sorted(known)
-    close = difflib.get_close_matches(str(name), candidates, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(str(name), candidates, n=3)
     return f"unknown tool {name!r}{hint} (available: {', '.join(candidates) or 'none'})"

@@ -33,6 +33,9 @@ from tools._workspace import (
     walk_files,
 )
 
+NonEmpty = Annotated[str, Field(min_length=1)]
+"""A path or search text: the schema (and so the decoding grammar) excludes ""."""
+
 __all__ = [
     "apply_edit",
     "apply_edit_tool",
@@ -273,7 +276,7 @@ def read_file_tool(ctx: ToolContext) -> BaseTool:
     """The ``read_file`` tool bound to ``ctx``."""
 
     def read_file_(
-        path: str,
+        path: NonEmpty,
         start_line: Annotated[int | None, Field(ge=1)] = None,
         end_line: Annotated[int | None, Field(ge=1)] = None,
     ) -> str:
@@ -294,7 +297,7 @@ def read_file_tool(ctx: ToolContext) -> BaseTool:
 def write_file_tool(ctx: ToolContext) -> BaseTool:
     """The ``write_file`` tool bound to ``ctx``."""
 
-    def write_file_(path: str, content: str) -> str:
+    def write_file_(path: NonEmpty, content: str) -> str:
         """Create or overwrite a file in the workspace with the given content.
 
         Args:
@@ -330,7 +333,7 @@ def list_files_tool(ctx: ToolContext) -> BaseTool:
 def apply_edit_tool(ctx: ToolContext) -> BaseTool:
     """The ``apply_edit`` tool bound to ``ctx``."""
 
-    def apply_edit_(path: str, search: str, replace: str) -> str:
+    def apply_edit_(path: NonEmpty, search: NonEmpty, replace: str) -> str:
         """Replace one exact passage of a workspace file. The search text must occur exactly
         once, with the same indentation and without line numbers.
 

@@ -35,10 +35,13 @@ __all__ = [
     "check_equal_tool",
     "evaluate",
     "evaluate_tool",
+    "run_math_worker",
     "simplify",
     "simplify_tool",
 ]
 
+NonEmpty = Annotated[str, Field(min_length=1)]
+"""An expression argument: the schema (and so the decoding grammar) excludes ""."""
 _WORKER = str(Path(__file__).with_name("_math_worker.py"))
 _MAX_CHARS = 2000
 
@@ -111,10 +114,30 @@ def _run(op: str, args: dict[str, Any], limits: SandboxLimits | None) -> dict[st
     for key, value in args.items():
         if isinstance(value, str) and len(value) > _MAX_CHARS:
             raise ToolError(f"{key} is longer than {_MAX_CHARS} characters", tool=op)
+    return run_math_worker(op, args, limits=limits)
+
+
+def run_math_worker(
+    op: str,
+    args: dict[str, Any],
+    *,
+    limits: SandboxLimits | None = None,
+    worker: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run one sympy computation in the sandboxed worker and return its result.
+
+    The worker is a script run with ``python -I`` under the sandbox's limits; it reads
+    ``{"op", "args"}`` from its argument and prints ``{"ok", "result"|"error"}`` as one JSON
+    line. ``worker`` names another script speaking the same protocol (the math judge's).
+
+    Raises:
+        ToolError: the computation was refused, failed, or was stopped by a limit.
+    """
     limits = limits or DEFAULT_MATH_LIMITS
     request = json.dumps({"op": op, "args": args})
+    script = str(worker or _WORKER)
     with tempfile.TemporaryDirectory(prefix="bicameral-math-", ignore_cleanup_errors=True) as tmp:
-        argv = [sys.executable, "-I", "-B", "-X", "utf8", _WORKER, request]
+        argv = [sys.executable, "-I", "-B", "-X", "utf8", script, request]
         result = run_sandboxed(argv, cwd=Path(tmp), limits=limits)
     if result.killed_by is not None:
         reason = result.killed_by.value.replace("_", " ")
@@ -141,7 +164,7 @@ def _run(op: str, args: dict[str, Any], limits: SandboxLimits | None) -> dict[st
 def evaluate_tool(ctx: ToolContext) -> BaseTool:
     """The ``evaluate`` tool bound to ``ctx``."""
 
-    def evaluate_(expression: str) -> str:
+    def evaluate_(expression: NonEmpty) -> str:
         """Compute a math expression exactly with sympy (and its decimal value). Supports
         + - * / ^, sqrt, sin, log, factorial, integrate(f, (x, a, b)), diff, limit, Sum.
 
@@ -156,7 +179,7 @@ def evaluate_tool(ctx: ToolContext) -> BaseTool:
 def simplify_tool(ctx: ToolContext) -> BaseTool:
     """The ``simplify`` tool bound to ``ctx``."""
 
-    def simplify_(expression: str) -> str:
+    def simplify_(expression: NonEmpty) -> str:
         """Simplify a math expression with sympy.
 
         Args:
@@ -170,7 +193,9 @@ def simplify_tool(ctx: ToolContext) -> BaseTool:
 def check_equal_tool(ctx: ToolContext) -> BaseTool:
     """The ``check_equal`` tool bound to ``ctx``."""
 
-    def check_equal_(a: str, b: str, tolerance: Annotated[float, Field(ge=0, le=1)] = 1e-9) -> str:
+    def check_equal_(
+        a: NonEmpty, b: NonEmpty, tolerance: Annotated[float, Field(ge=0, le=1)] = 1e-9
+    ) -> str:
         """Check whether two math expressions (or two equations "lhs = rhs") are equal,
         symbolically with sympy, or numerically when that fails.
 

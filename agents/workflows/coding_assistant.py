@@ -15,26 +15,35 @@ from __future__ import annotations
 
 import difflib
 import json
+import operator
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
-from agents.budget import budget_stop
-from agents.context import AgentContext
+from agents.agent import Agent, AgentContext
+from agents.budget import budget_stop, stopped
 from agents.enforced import enforce_role
 from agents.prompts import load_prompt
-from agents.tool_runner import run_tool_call
-from orchestrator.exceptions import ConfigError
+from agents.tool_runner import ToolOutcome, run_tool_call, tool_stats
+from orchestrator.exceptions import BudgetExhaustedError, ConfigError
 from orchestrator.graph.kit import Graph, inline_route, instrumented
 from orchestrator.graph.state import RunState
-from orchestrator.types import Role, RunStatus
+from orchestrator.types import RunStatus
 from tools.listing import is_test_path
 
-__all__ = ["coding_assistant_graph", "editable_paths", "edits_schema", "parse_test_report"]
+__all__ = [
+    "CodingState",
+    "coding_assistant_graph",
+    "editable_paths",
+    "edits_schema",
+    "parse_test_report",
+    "unified_diff",
+]
 
 _CONTEXT_TOKENS = 8000
 _MAX_ORIGINAL_BYTES = 512 * 1024
@@ -159,6 +168,177 @@ def unified_diff(workspace: Path, originals: dict[str, str | None]) -> str:
     return "".join(out)
 
 
+class CodingState(RunState, total=False):
+    """The run state of the coding assistant.
+
+    Attributes:
+        tests: the latest test report (``parse_test_report``).
+        test_runs: every test report, in order.
+        context: the latest localised context (text, tokens, functions, files).
+        attempts: edit attempts made.
+        edits: the latest edits the reasoner returned (``edits_schema``), if any.
+        apply_errors: why the latest edits could not be applied (fed back to the reasoner).
+        originals: each edited file's content before the run (for the diff).
+        report: what the run reports (``RunResult.report``): tests before and after, diff.
+    """
+
+    tests: dict[str, Any]
+    test_runs: Annotated[list[dict[str, Any]], operator.add]
+    context: dict[str, Any]
+    attempts: int
+    edits: dict[str, Any] | None
+    apply_errors: list[str]
+    originals: dict[str, str | None]
+    report: dict[str, Any]
+
+
+def _coder(ctx: AgentContext) -> Agent:
+    return ctx.reasoner or ctx.planner
+
+
+def _tool_update(outcomes: list[ToolOutcome]) -> dict[str, Any]:
+    return {
+        "tool_results": [o.record() for o in outcomes],
+        "changed_files": [p for o in outcomes for p in o.changed],
+        "enforcement": tool_stats(outcomes),
+    }
+
+
+async def test(state: CodingState, *, ctx: AgentContext, context_tokens: int) -> dict[str, Any]:
+    """Run the tests and localise the failures; the report decides what comes next."""
+    outcome = await run_tool_call(ctx.planner.toolset, "localise", {"max_tokens": context_tokens})
+    update: dict[str, Any] = _tool_update([outcome])
+    if outcome.ok:
+        data = json.loads(outcome.text)
+        report = parse_test_report(json.dumps(data.get("report", {})))
+        if data.get("context"):
+            update["context"] = data["context"]
+    else:
+        report = parse_test_report(outcome.text.removeprefix("error: "))
+    return {**update, "tests": report, "test_runs": [report]}
+
+
+async def code(
+    state: CodingState, *, ctx: AgentContext, prompt: str, clock: Callable[[], float]
+) -> dict[str, Any]:
+    """Ask the coder (the reasoner, else the planner) for edits against the localised code."""
+    stop = budget_stop(ctx, state, clock())
+    if stop is not None:
+        return stop
+    context = state.get("context") or {}
+    report = state.get("tests") or {}
+    feedback = state.get("apply_errors") or []
+    request = (
+        f"Task: {state.get('task', '')}\n\nCode the failing tests lead to:\n"
+        f"{context.get('text', '(none found)')}\n\n"
+        f"Failing test output:\n{report.get('excerpt', '')}\n"
+    )
+    if feedback:
+        request += "\nYour previous edits could not be applied:\n" + "\n".join(feedback)
+    call = await enforce_role(
+        _coder(ctx),
+        [SystemMessage(prompt), HumanMessage(request)],
+        edits_schema(editable_paths(list(context.get("files") or []))),
+        schema_name="code_edits",
+        max_retries=ctx.retries_within(int(state.get("steps", 0))),
+    )
+    update: dict[str, Any] = {
+        **call.update(),
+        "attempts": int(state.get("attempts", 0)) + 1,
+        "edits": call.value,
+        "apply_errors": [],
+    }
+    if call.value is not None:
+        update["outputs"] = [{"kind": "code", "task": state.get("task", ""), "result": call.value}]
+    elif call.error is not None:
+        update["apply_errors"] = [call.error.describe()[:1000]]
+    return update
+
+
+async def apply(state: CodingState, *, ctx: AgentContext, workspace: Path | None) -> dict[str, Any]:
+    """Apply the edits (search/replace or whole files); failures are fed back."""
+    tools = ctx.planner.toolset
+    edits = (state.get("edits") or {}).get("edits", [])
+    originals = dict(state.get("originals") or {})
+    errors: list[str] = []
+    outcomes: list[ToolOutcome] = []
+    for edit in edits:
+        if edit["path"] not in originals:
+            originals[edit["path"]] = _read_original(workspace, edit["path"])
+        if "content" in edit:
+            args = {"path": edit["path"], "content": edit["content"]}
+            outcome = await run_tool_call(tools, "write_file", args)
+        else:
+            outcome = await run_tool_call(tools, "apply_edit", dict(edit))
+        outcomes.append(outcome)
+        if not outcome.ok:
+            errors.append(outcome.text[:800])
+    return {"apply_errors": errors, "originals": originals, **_tool_update(outcomes)}
+
+
+async def finish(state: CodingState, *, workspace: Path | None) -> dict[str, Any]:
+    """Settle the run on the last test report; report the tests before and after and the diff."""
+    report = state.get("tests") or {}
+    attempts = int(state.get("attempts", 0))
+    status = state.get("status") or RunStatus.RUNNING.value
+    runs = list(state.get("test_runs") or [])
+    context = state.get("context") or {}
+    out: dict[str, Any] = {
+        "tests_before": runs[0] if runs else None,
+        "tests_after": runs[-1] if len(runs) > 1 else None,
+        "attempts": attempts,
+        "localised": list(context.get("functions") or []),
+        "context_tokens": context.get("tokens", 0),
+    }
+    if workspace is not None and state.get("originals"):
+        out["diff"] = unified_diff(workspace, dict(state.get("originals") or {}))
+    if report.get("error"):
+        message = str(report["error"]).splitlines()[0]
+        return {
+            "report": out,
+            "status": RunStatus.FAILED.value,
+            "answer": f"Could not run the tests: {message}",
+            "error": {"type": "ToolError", "message": message},
+        }
+    summary = (
+        f"tests: {report.get('passed', 0)} passed, {report.get('failed', 0)} failed, "
+        f"{report.get('errors', 0)} errors after {attempts} attempt(s)"
+    )
+    if report.get("runner"):
+        summary += f" ({report['runner']})"
+    if report.get("ok"):
+        return {
+            "report": out,
+            "status": RunStatus.COMPLETED.value,
+            "answer": "Tests pass. " + summary,
+        }
+    if report.get("problem"):
+        summary += f"; {report['problem']}"
+    if status == RunStatus.RUNNING.value:
+        exc = BudgetExhaustedError(
+            f"tests still failing after {attempts} attempt(s)", limit="max_attempts"
+        )
+        return {"report": out, **stopped(exc), "answer": "Tests still failing. " + summary}
+    return {"report": out, "answer": "Tests still failing. " + summary}
+
+
+def after_test(state: CodingState, *, max_attempts: int) -> str:
+    """Finish when the tests pass, cannot run, or the attempts are spent; else write code."""
+    report = state.get("tests") or {}
+    if report.get("ok") or report.get("error"):
+        return "finish"
+    if int(state.get("attempts", 0)) >= max_attempts:
+        return "finish"
+    return "code"
+
+
+def after_code(state: CodingState) -> str:
+    """Apply the edits, test again without edits, or finish a stopped run."""
+    if state.get("status", RunStatus.RUNNING.value) != RunStatus.RUNNING.value:
+        return "finish"
+    return "apply" if state.get("edits") else "test"
+
+
 def coding_assistant_graph(
     ctx: AgentContext,
     *,
@@ -167,11 +347,12 @@ def coding_assistant_graph(
     workspace: Path | None = None,
     context_tokens: int = _CONTEXT_TOKENS,
 ) -> Graph:
-    """Build the coding-assistant workflow over ``ctx`` (tools: localise, apply_edit, and
-    write_file for whole-file edits).
+    """Build the coding-assistant workflow over ``ctx`` (the planner's tools: localise,
+    apply_edit, and write_file for whole-file edits).
 
     Args:
-        ctx: the agents' context; ``planner_tools`` must hold ``localise`` and ``apply_edit``.
+        ctx: the agents' context; the planner's toolset must hold ``localise`` and
+            ``apply_edit``.
         max_attempts: edit-and-test rounds before giving up.
         clock: the time source for budgets.
         workspace: the workspace, to report the unified diff of what changed.
@@ -180,171 +361,27 @@ def coding_assistant_graph(
     Raises:
         ConfigError: a required tool is missing.
     """
-    tools = ctx.planner_tools
-    missing = [name for name in _REQUIRED_TOOLS if name not in tools]
+    missing = [name for name in _REQUIRED_TOOLS if name not in ctx.planner.toolset]
     if missing:
         raise ConfigError(
             "the coding assistant needs the tools "
             + ", ".join(_REQUIRED_TOOLS)
             + f" (missing: {', '.join(missing)}); add them to tools.builtin"
         )
-    reasoner = ctx.reasoner or ctx.planner
-    code_prompt = load_prompt("coder")
-
-    async def test(state: RunState) -> dict[str, Any]:
-        outcome = await run_tool_call(tools, "localise", {"max_tokens": context_tokens})
-        context: dict[str, Any] = {}
-        if outcome.ok:
-            data = json.loads(outcome.text)
-            report = parse_test_report(json.dumps(data.get("report", {})))
-            context = data.get("context") or {}
-        else:
-            report = parse_test_report(outcome.text.removeprefix("error: "))
-        results = state.get("results") or {}
-        runs = [*results.get("test_runs", []), report]
-        update: dict[str, Any] = {"tests": report, "test_runs": runs}
-        if context:
-            update["context"] = context
-        return {"results": update, "tool_results": [outcome.record()]}
-
-    async def code(state: RunState) -> dict[str, Any]:
-        results = state.get("results") or {}
-        stop = budget_stop(ctx, state, clock())
-        if stop is not None:
-            return stop
-        context = results.get("context") or {}
-        report = results.get("tests", {})
-        feedback = results.get("apply_errors") or []
-        prompt = (
-            f"Task: {state.get('task', '')}\n\nCode the failing tests lead to:\n"
-            f"{context.get('text', '(none found)')}\n\n"
-            f"Failing test output:\n{report.get('excerpt', '')}\n"
-        )
-        if feedback:
-            prompt += "\nYour previous edits could not be applied:\n" + "\n".join(feedback)
-        paths = editable_paths(list(context.get("files") or []))
-        call = await enforce_role(
-            reasoner,
-            [SystemMessage(code_prompt), HumanMessage(prompt)],
-            edits_schema(paths),
-            role=Role.REASONER.value if ctx.reasoner else Role.PLANNER.value,
-            schema_name="code_edits",
-            model_name=ctx.model_name(Role.REASONER if ctx.reasoner else Role.PLANNER),
-            max_retries=ctx.max_enforce_retries,
-        )
-        attempts = int(results.get("attempts", 0)) + 1
-        update: dict[str, Any] = {
-            "steps": max(call.attempts, 1),
-            "usage": call.usage,
-            "enforcement": call.enforcement,
-            "results": {"attempts": attempts, "edits": call.value, "apply_errors": []},
-        }
-        if call.value is not None:
-            update["outputs"] = [
-                {"kind": "code", "task": state.get("task", ""), "result": call.value}
-            ]
-        elif call.error is not None:
-            update["results"]["apply_errors"] = [call.error.describe()[:1000]]
-        return update
-
-    async def apply(state: RunState) -> dict[str, Any]:
-        results = state.get("results") or {}
-        edits = (results.get("edits") or {}).get("edits", [])
-        originals = dict(results.get("originals") or {})
-        errors: list[str] = []
-        changed: list[str] = []
-        records: list[dict[str, Any]] = []
-        for edit in edits:
-            if edit["path"] not in originals:
-                originals[edit["path"]] = _read_original(workspace, edit["path"])
-            if "content" in edit:
-                outcome = await run_tool_call(
-                    tools, "write_file", {"path": edit["path"], "content": edit["content"]}
-                )
-            else:
-                outcome = await run_tool_call(tools, "apply_edit", dict(edit))
-            records.append(outcome.record())
-            if outcome.ok:
-                changed.append(edit["path"])
-            else:
-                errors.append(outcome.text[:800])
-        return {
-            "results": {"apply_errors": errors, "originals": originals},
-            "changed_files": changed,
-            "tool_results": records,
-        }
-
-    async def finish(state: RunState) -> dict[str, Any]:
-        results = state.get("results") or {}
-        report = results.get("tests", {})
-        attempts = int(results.get("attempts", 0))
-        status = state.get("status") or RunStatus.RUNNING.value
-        runs = list(results.get("test_runs") or [])
-        context = results.get("context") or {}
-        report_out: dict[str, Any] = {
-            "tests_before": runs[0] if runs else None,
-            "tests_after": runs[-1] if len(runs) > 1 else None,
-            "attempts": attempts,
-            "localised": list(context.get("functions") or []),
-            "context_tokens": context.get("tokens", 0),
-        }
-        if workspace is not None and results.get("originals"):
-            report_out["diff"] = unified_diff(workspace, results["originals"])
-        update: dict[str, Any] = {"results": {"report": report_out}}
-        if report.get("error"):
-            message = str(report["error"]).splitlines()[0]
-            return {
-                **update,
-                "status": RunStatus.FAILED.value,
-                "answer": f"Could not run the tests: {message}",
-                "error": {"type": "ToolError", "message": message},
-            }
-        summary = (
-            f"tests: {report.get('passed', 0)} passed, {report.get('failed', 0)} failed, "
-            f"{report.get('errors', 0)} errors after {attempts} attempt(s)"
-        )
-        if report.get("runner"):
-            summary += f" ({report['runner']})"
-        if report.get("ok"):
-            return {
-                **update,
-                "status": RunStatus.COMPLETED.value,
-                "answer": "Tests pass. " + summary,
-            }
-        if report.get("problem"):
-            summary += f"; {report['problem']}"
-        if status == RunStatus.RUNNING.value:
-            return {
-                **update,
-                "status": RunStatus.BUDGET_EXHAUSTED.value,
-                "answer": "Tests still failing. " + summary,
-                "error": {
-                    "type": "BudgetExhaustedError",
-                    "message": f"tests still failing after {attempts} attempt(s)",
-                },
-            }
-        return {**update, "answer": "Tests still failing. " + summary}
-
-    def after_test(state: RunState) -> str:
-        results = state.get("results") or {}
-        report = results.get("tests", {})
-        if report.get("ok") or report.get("error"):
-            return "finish"
-        if int(results.get("attempts", 0)) >= max_attempts:
-            return "finish"
-        return "code"
-
-    def after_code(state: RunState) -> str:
-        if state.get("status", RunStatus.RUNNING.value) != RunStatus.RUNNING.value:
-            return "finish"
-        return "apply" if (state.get("results") or {}).get("edits") else "test"
-
-    graph: Graph = StateGraph(RunState)
-    for name, fn in (("test", test), ("code", code), ("apply", apply), ("finish", finish)):
+    graph: Any = StateGraph(CodingState)
+    nodes: dict[str, Callable[[CodingState], Awaitable[dict[str, Any]]]] = {
+        "test": partial(test, ctx=ctx, context_tokens=context_tokens),
+        "code": partial(code, ctx=ctx, prompt=load_prompt("coder"), clock=clock),
+        "apply": partial(apply, ctx=ctx, workspace=workspace),
+        "finish": partial(finish, workspace=workspace),
+    }
+    for name, fn in nodes.items():
         graph.add_node(name, instrumented(name, fn))
     graph.add_edge(START, "test")
-    graph.add_conditional_edges("test", inline_route(after_test), ["code", "finish"])
+    route_test = inline_route(partial(after_test, max_attempts=max_attempts))
+    graph.add_conditional_edges("test", route_test, ["code", "finish"])
     graph.add_conditional_edges("code", inline_route(after_code), ["apply", "test", "finish"])
     graph.add_edge("apply", "test")
     graph.add_edge("finish", END)
-    return graph
+    built: Graph = graph
+    return built

@@ -13,23 +13,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from langgraph.graph import START, StateGraph
 
 from agents.actor import make_act_node
-from agents.context import AgentContext
+from agents.agent import AgentContext
 from agents.planner import make_plan_node
 from agents.reasoner import make_reason_node
 from orchestrator.graph.kit import Graph, inline_route, instrumented
 from orchestrator.graph.routing import ACT, FINISH, PLAN, REASON, route_after_plan
-from orchestrator.graph.state import RunState
+from orchestrator.graph.state import StandardState
 
 __all__ = ["build_graph"]
 
 
 def build_graph(ctx: AgentContext, *, clock: Callable[[], float] = time.time) -> Graph:
     """The standard planner/reasoner graph for ``ctx`` (uncompiled)."""
-    graph: Graph = StateGraph(RunState)
+    graph: Any = StateGraph(StandardState)
     graph.add_node(PLAN, instrumented(PLAN, make_plan_node(ctx, clock=clock)))
     graph.add_node(ACT, instrumented(ACT, make_act_node(ctx)))
     destinations = [PLAN, ACT, FINISH]
@@ -38,7 +39,14 @@ def build_graph(ctx: AgentContext, *, clock: Callable[[], float] = time.time) ->
         graph.add_edge(REASON, PLAN)
         destinations.append(REASON)
     graph.add_edge(START, PLAN)
-    router = inline_route(partial(route_after_plan, has_reasoner=ctx.reasoner is not None))
+    router = inline_route(
+        partial(
+            route_after_plan,
+            has_reasoner=ctx.reasoner is not None,
+            max_steps=ctx.limits.max_steps,
+        )
+    )
     graph.add_conditional_edges(PLAN, router, destinations)
     graph.add_edge(ACT, PLAN)
-    return graph
+    built: Graph = graph
+    return built

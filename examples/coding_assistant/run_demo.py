@@ -10,6 +10,7 @@ the tiny model managed the fix: the demo shows the machinery; real fixes need re
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -24,7 +25,19 @@ from orchestrator.result import RunResult
 from orchestrator.types import RunStatus
 
 HERE = Path(__file__).resolve().parent
+_COUNTS = re.compile(r"\d+ passed, \d+ failed, \d+ errors?")
 TASK = "Fix the bug in calc.py so that the failing test in tests/test_calc.py passes."
+
+
+def counts_of_test_runs(result: RunResult) -> list[str]:
+    """The counts of each test run of the run (``run_tests`` or ``localise`` calls), as
+    ``"3 passed, 1 failed, 0 errors"``."""
+    out = []
+    for record in result.tool_results:
+        if record.get("tool") in ("run_tests", "localise"):
+            found = _COUNTS.search(str(record.get("result", "")))
+            out.append(found.group(0) if found else "no counts (see the tool output)")
+    return out
 
 
 def run_demo(workspace: Path, *, quiet: bool = False) -> RunResult:
@@ -68,6 +81,8 @@ def main() -> int:
             print("localised: " + ", ".join(report["localised"]))
         print("\nchanges:\n" + (report.get("diff") or "(none)"))
         runs = result.tool_results or []
+        for n, counts in enumerate(counts_of_test_runs(result), 1):
+            print(f"test run {n}: {counts}")
         if result.status is RunStatus.FAILED:
             outcome = f"the run failed: {result.error.message if result.error else 'unknown'}"
         elif result.ok:

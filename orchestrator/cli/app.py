@@ -10,6 +10,7 @@ validation code.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -26,22 +27,55 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"bicameral {version('bicameral')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("bicameral (not installed; run `make demo` or `pip install -e .`)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            metavar="",
+            help="print the version and exit",
+        ),
+    ] = False,
+) -> None:
+    """Two-model agent pipelines: a tool-calling planner and a reasoning model."""
+
+
 def _register() -> None:
+    from orchestrator.cli.batch_command import register_batch
     from orchestrator.cli.eval_command import register_eval
     from orchestrator.cli.inspect_commands import register_inspect
     from orchestrator.cli.mcp_command import register_mcp
     from orchestrator.cli.plan_command import register_plan
     from orchestrator.cli.run_commands import register_run
+    from orchestrator.cli.runs_command import register_runs
     from orchestrator.cli.serve_command import register_serve
     from orchestrator.cli.tools_command import register_tools
+    from orchestrator.cli.ui_command import register_ui
 
     register_run(app)
     register_inspect(app)
     register_serve(app)
     register_eval(app)
+    register_batch(app)
     register_plan(app)
     register_tools(app)
     register_mcp(app)
+    register_runs(app)
+    register_ui(app)
 
 
 _register()

@@ -8,22 +8,22 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.exit_codes import EXIT_OK, EXIT_USAGE, fail
-from orchestrator.exceptions import BicameralError, ConfigError
+from orchestrator.exceptions import BicameralError
 
 __all__ = ["register_inspect"]
 
 
 def validate(files: Annotated[list[Path], typer.Argument(help="pipeline files")]) -> None:
-    """Check pipeline files; one line per file."""
-    from orchestrator.config.loading import load_spec
+    """Check pipeline files: `FILE: ok`, or every mistake as `error: FILE:LINE:COL: ...`."""
+    from orchestrator.config.loading import check_file
 
     bad = 0
     for file in files:
-        try:
-            load_spec(file)
-        except ConfigError as exc:
+        errors = check_file(file)
+        for error in errors:
+            typer.echo(f"error: {error}", err=True)
+        if errors:
             bad += 1
-            typer.echo(str(exc), err=True)
         else:
             typer.echo(f"{file}: ok")
     raise typer.Exit(EXIT_USAGE if bad else EXIT_OK)

@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 
 __all__ = ["register_run"]
 
+OtlpOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--otlp-endpoint",
+        help="send an OpenTelemetry trace of the run here (OTLP/HTTP, e.g. http://127.0.0.1:4318)",
+    ),
+]
+
 
 def _drive(
     pipeline: Pipeline,
@@ -58,7 +66,9 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
 
     if as_json:
         typer.echo(result.to_json())
-    elif not quiet:
+    elif quiet:  # no progress, but the outcome itself is what the user asked for
+        typer.echo(result.answer if result.ok and result.answer is not None else _brief(result))
+    else:
         typer.echo(format_result(result))
     if result.status is RunStatus.INTERRUPTED:
         typer.echo(
@@ -68,8 +78,22 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
         )
 
 
+def _brief(result: RunResult) -> str:
+    error = f": {result.error.type}: {result.error.message}" if result.error else ""
+    return f"{result.status.value}{error}"
+
+
 def _exit_code(result: RunResult) -> int:
     return EXIT_OK if result.status in (RunStatus.COMPLETED, RunStatus.INTERRUPTED) else 1
+
+
+def _warn_reduced_isolation() -> None:
+    """Say at start-up, in one line, when this machine cannot isolate sandboxed code."""
+    from tools.sandbox import Isolation, sandbox_isolation
+
+    isolation = sandbox_isolation()
+    if isolation is not Isolation.NAMESPACES:
+        typer.echo(f"warning: {isolation.describe()}", err=True)
 
 
 def _execute(
@@ -79,6 +103,8 @@ def _execute(
     approve: bool | None,
     as_json: bool,
     quiet: bool,
+    origins: dict[str, str] | None = None,
+    otlp_endpoint: str | None = None,
     after: Callable[[RunResult], None] | None = None,
 ) -> None:
     from orchestrator.loader import load_pipeline
@@ -90,9 +116,13 @@ def _execute(
             workspace=record.workspace,
             checkpoint=record.checkpoint,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
+            origins=origins,
+            otlp_endpoint=otlp_endpoint,
         )
         if task is not None:
             save_thread(record)
+        if not (quiet or as_json):
+            _warn_reduced_isolation()
         result = _drive(
             pipeline,
             task=task,
@@ -100,6 +130,8 @@ def _execute(
             approve=approve,
             quiet=quiet or as_json,
         )
+        if pipeline.tracing is not None:
+            pipeline.tracing.flush()
     except KeyboardInterrupt:
         typer.echo(
             f"\ninterrupted; the checkpoint is kept. Resume with: bicameral resume "
@@ -126,8 +158,14 @@ def run(
     workspace: Annotated[Path | None, typer.Option(help="directory the tools work in")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
     thread: Annotated[str | None, typer.Option(help="thread id (default: new)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the RunResult JSON")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
+    ] = False,
+    otlp_endpoint: OtlpOpt = None,
     apply_to_branch: Annotated[
         str | None,
         typer.Option(
@@ -137,15 +175,14 @@ def run(
     ] = None,
 ) -> None:
     """Run a pipeline on a task."""
+    from orchestrator.cli.model_flags import ModelFlags
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
-    from orchestrator.loader import flag_overrides
 
-    overrides = flag_overrides(
-        planner_url=planner_url,
-        reasoner_url=reasoner_url,
-        planner_model=planner_model,
-        reasoner_model=reasoner_model,
-    ) + list(set_ or [])
+    flags = ModelFlags(planner_url, planner_model, reasoner_url, reasoner_model).resolve()
+    if not (quiet or as_json):
+        for line in flags.notices:
+            typer.echo(line, err=True)
+    overrides = flags.overrides + list(set_ or [])
     record = ThreadRecord(
         thread_id=thread or uuid.uuid4().hex,
         pipeline=str(file.resolve()),
@@ -154,7 +191,15 @@ def run(
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
     )
     if apply_to_branch is None:
-        _execute(record, task=task, approve=None, as_json=as_json, quiet=quiet)
+        _execute(
+            record,
+            task=task,
+            approve=None,
+            as_json=as_json,
+            quiet=quiet,
+            origins=flags.origins,
+            otlp_endpoint=otlp_endpoint,
+        )
         return
     _run_on_branch(record, task, apply_to_branch, workspace, as_json=as_json, quiet=quiet)
 
@@ -204,12 +249,20 @@ def _run_on_branch(
 
 def resume(
     thread: Annotated[str, typer.Argument(help="thread id printed by `run`")],
-    approve: Annotated[bool, typer.Option("--approve", help="approve the pending call")] = False,
-    deny: Annotated[bool, typer.Option("--deny", help="deny the pending call")] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="approve the pending call", metavar="")
+    ] = False,
+    deny: Annotated[bool, typer.Option("--deny", help="deny the pending call", metavar="")] = False,
     pipeline: Annotated[Path | None, typer.Option(help="pipeline file, if not recorded")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
+    ] = False,
+    otlp_endpoint: OtlpOpt = None,
 ) -> None:
     """Continue a stopped, failed or interrupted run from its checkpoint."""
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
@@ -229,7 +282,14 @@ def resume(
     except ConfigError as exc:
         raise fail(str(exc)) from None
     decision = True if approve else (False if deny else None)
-    _execute(record, task=None, approve=decision, as_json=as_json, quiet=quiet)
+    _execute(
+        record,
+        task=None,
+        approve=decision,
+        as_json=as_json,
+        quiet=quiet,
+        otlp_endpoint=otlp_endpoint,
+    )
 
 
 def register_run(app: typer.Typer) -> None:

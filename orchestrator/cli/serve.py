@@ -51,6 +51,10 @@ PLANNER_TOOL_CALL_PARSER = "llama4_pythonic"
 """vLLM tool-call parser for the planner (Llama 4 Scout writes pythonic calls)."""
 REASONER_REASONING_PARSER = "deepseek_r1"
 """vLLM reasoning parser for the reasoner (R1-style ``<think>`` blocks)."""
+_EXAMPLE_WEIGHTS = {
+    Role.PLANNER.value: "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+    Role.REASONER.value: "deepseek-ai/DeepSeek-R2",
+}
 DEFAULT_PORTS: Mapping[str, int] = {Role.PLANNER.value: 8000, Role.REASONER.value: 8001}
 """Ports used when neither ``serve.port`` nor a base_url gives one (other roles: 8000)."""
 _ANY_HOST = ("0.0.0.0", "::", "")
@@ -94,7 +98,12 @@ def build_serve_command(role: str, model: ModelSpec, *, executable: str = "vllm"
         ConfigError: the model is not served over HTTP (provider ``local``).
     """
     if model.provider is not Provider.OPENAI or not model.model:
-        raise ConfigError(f"models.{role} uses provider 'local': there is no server to start")
+        example = _EXAMPLE_WEIGHTS.get(role, "ID")
+        raise ConfigError(
+            f"models.{role} runs on the embedded model (no base_url), so there is no server "
+            f"to start: name the weights with --{role}-model NAME, e.g. "
+            f"`bicameral serve FILE --role {role} --{role}-model {example}`"
+        )
     serve = model.serve
     port = serve.port or _url_port(model) or DEFAULT_PORTS.get(role, 8000)
     checkpoint = serve.model or model.model
@@ -102,6 +111,10 @@ def build_serve_command(role: str, model: ModelSpec, *, executable: str = "vllm"
     if checkpoint != model.model:
         argv += ["--served-model-name", model.model]
     argv += ["--tensor-parallel-size", str(serve.tensor_parallel_size)]
+    if serve.pipeline_parallel_size > 1:
+        argv += ["--pipeline-parallel-size", str(serve.pipeline_parallel_size)]
+    if serve.distributed_executor_backend:
+        argv += ["--distributed-executor-backend", serve.distributed_executor_backend]
     if serve.max_model_len is not None:
         argv += ["--max-model-len", str(serve.max_model_len)]
     if serve.gpu_memory_utilization is not None:

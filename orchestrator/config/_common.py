@@ -7,10 +7,9 @@ path resolution against the pipeline file, and the JSON Schema field type.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from orchestrator.exceptions import ConfigError, SchemaDefinitionError
+from orchestrator.text.suggest import did_you_mean
 
 __all__ = [
     "IDENTIFIER",
@@ -58,12 +58,6 @@ class SpecIssue(ValueError):
         self.loc = loc
         self.at_key = at_key
         self.error_type = error_type
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def base_dir(info: ValidationInfo) -> Path:

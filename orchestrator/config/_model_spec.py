@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
@@ -46,6 +46,12 @@ class ServeSpec(SpecModel):
     """Port; default: the port of the first base_url, else 8000 (planner) / 8001 (reasoner)."""
     tensor_parallel_size: int = Field(default=1, ge=1)
     """GPUs to shard the model over (--tensor-parallel-size)."""
+    pipeline_parallel_size: int = Field(default=1, ge=1)
+    """Pipeline stages (--pipeline-parallel-size): the number of nodes for a model larger than
+    one machine (tensor_parallel_size is then the GPUs per node)."""
+    distributed_executor_backend: Literal["ray", "mp"] | None = None
+    """--distributed-executor-backend; ``ray`` for a model served across nodes (vLLM runs on a
+    Ray cluster started with ``ray start`` on each node)."""
     max_model_len: int | None = Field(default=None, ge=1)
     """Context length (--max-model-len); default: the model's own."""
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
@@ -82,7 +88,8 @@ class ModelSpec(SpecModel):
     """openai (any OpenAI-compatible server, e.g. vLLM) or local (embedded llama.cpp);
     default: openai when base_url is given, else local."""
     base_urls: StrTuple = Field(default=(), validation_alias=AliasChoices("base_url", "base_urls"))
-    """Server base URL(s), e.g. http://127.0.0.1:8000/v1; several are tried in turn."""
+    """Server base URL(s), e.g. http://127.0.0.1:8000/v1; several are replicas of one model:
+    requests go to the one with the fewest in flight, and a failing one is skipped a while."""
     model: str | None = None
     """Model name the server serves (required for openai)."""
     api_key_env: str | None = Field(default=None, pattern=_ENV_NAME)
@@ -97,6 +104,10 @@ class ModelSpec(SpecModel):
     """Per-request timeout in seconds."""
     max_retries: int = Field(default=3, ge=0)
     """Retries on connection errors, 429 and 5xx."""
+    max_in_flight: int | None = Field(default=None, ge=1)
+    """Most requests to this model at once from one process (excess calls wait in order)."""
+    replica_cooldown_s: float = Field(default=5.0, ge=0)
+    """Seconds a failed replica is tried last (a server's Retry-After overrides it)."""
     seed: int | None = None
     """Sampling seed."""
     extra_body: dict[str, Any] = Field(default_factory=dict)

@@ -25,13 +25,13 @@ Example:
 
 A malformed expression raises :class:`~orchestrator.exceptions.ConfigError` when compiled,
 so a pipeline file with a bad condition fails at load time. Evaluation failures (a missing
-state key, comparing a string with a number) raise ``ConfigError`` too, naming the expression.
+state key, comparing a string with a number) happen while a run runs: they raise
+:class:`~orchestrator.exceptions.ExpressionError` (the run fails), naming the expression.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import operator
 import re
@@ -39,7 +39,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.exceptions import ConfigError
+from orchestrator.exceptions import ConfigError, ExpressionError
+from orchestrator.text.suggest import did_you_mean
 
 __all__ = [
     "FUNCTIONS",
@@ -130,17 +131,18 @@ class Expression:
         """The expression's value in ``state``.
 
         Raises:
-            ConfigError: a name is not in the state, or an operation failed (wrong types,
-                missing key, index out of range, division by zero).
+            ExpressionError: a name is not in the state, or an operation failed (wrong
+                types, missing key, index out of range, division by zero).
         """
         try:
             return self._fn(state)
         except _EvalFailure as exc:
-            raise ConfigError(f"cannot evaluate {self.source!r}: {exc}") from None
+            raise ExpressionError(f"cannot evaluate {self.source!r}: {exc}") from None
         except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
-            raise ConfigError(f"cannot evaluate {self.source!r}: {_describe(exc)}") from None
+            raise ExpressionError(f"cannot evaluate {self.source!r}: {_describe(exc)}") from None
         except (OverflowError, RecursionError, MemoryError) as exc:
-            raise ConfigError(f"cannot evaluate {self.source!r}: {type(exc).__name__}") from None
+            msg = f"cannot evaluate {self.source!r}: {type(exc).__name__}"
+            raise ExpressionError(msg) from None
 
     def test(self, state: Mapping[str, Any]) -> bool:
         """The expression's truth value in ``state`` (what an edge condition uses)."""
@@ -165,7 +167,7 @@ class Template:
         """The text with every placeholder replaced by its value in ``state``.
 
         Raises:
-            ConfigError: a placeholder could not be evaluated.
+            ExpressionError: a placeholder could not be evaluated.
         """
         out: list[str] = []
         for part in self._parts:
@@ -307,8 +309,7 @@ def _name(name: str, names: set[str]) -> _Eval:
         try:
             return state[name]
         except KeyError:
-            close = difflib.get_close_matches(name, [str(k) for k in state], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, state)
             raise _EvalFailure(f"{name!r} is not in the state{hint}") from None
 
     return lookup

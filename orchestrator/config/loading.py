@@ -41,7 +41,7 @@ from orchestrator.config._paths import Loc, apply_override, dotted, field_names,
 from orchestrator.config.spec import PipelineSpec, SpecIssue, did_you_mean
 from orchestrator.exceptions import ConfigError
 
-__all__ = ["load_spec", "parse_spec"]
+__all__ = ["check_file", "load_spec", "parse_spec"]
 
 MAX_VALUES = 100_000
 """Most keys, items and scalars a file may expand to (YAML aliases multiply them)."""
@@ -67,6 +67,7 @@ def load_spec(
     overrides: Iterable[str] = (),
     *,
     env: Mapping[str, str] | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> PipelineSpec:
     """Read, interpolate, override and validate the pipeline file at ``path``.
 
@@ -75,24 +76,61 @@ def load_spec(
             resolved against its directory.
         overrides: ``dotted.key=value`` items (the CLI's ``--set``), applied in order.
         env: variables for ``${VAR}`` interpolation; default ``os.environ``.
+        origins: how the user wrote an override, when not as ``--set`` (``{"models.planner.
+            base_url=URL": "--planner-url URL"}``): errors it causes name that instead.
 
     Raises:
         ConfigError: anything wrong, as ``path:line:col: message``;
             :class:`~orchestrator.exceptions.SchemaDefinitionError` for an invalid JSON Schema.
     """
+    return _load(path, overrides, env=env, origins=origins, every=None)
+
+
+def check_file(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> list[ConfigError]:
+    """Every mistake in the pipeline file at ``path``, in file order (empty: the file is
+    valid); what ``bicameral validate`` prints.
+
+    A file that cannot be read or parsed as YAML has one error; the mistakes found while
+    validating its content are all reported. Checks that need the content to be otherwise
+    valid (cross-references between sections) run once the others are fixed.
+    """
+    every: list[ConfigError] = []
+    try:
+        _load(path, overrides, env=None, origins=None, every=every)
+    except ConfigError as exc:
+        return every or [exc]
+    return []
+
+
+def _load(
+    path: str | os.PathLike[str],
+    overrides: Iterable[str],
+    *,
+    env: Mapping[str, str] | None,
+    origins: Mapping[str, str] | None,
+    every: list[ConfigError] | None,
+) -> PipelineSpec:
     name = os.fspath(path)
     try:
-        text = Path(name).read_text(encoding="utf-8-sig")
+        raw = Path(name).read_bytes()
     except FileNotFoundError:
         raise ConfigError("no such file", path=name) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, not a pipeline file", path=name) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=name) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, start) + 1
+        col = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        message = f"not UTF-8 text: byte 0x{raw[start]:02x} ({exc.reason}); save the file as UTF-8"
+        raise ConfigError(message, path=name, line=line, col=col) from None
     base = Path(name).resolve().parent
-    return parse_spec(text, path=name, base_dir=base, overrides=overrides, env=env)
+    return _parse(
+        text, path=name, base_dir=base, overrides=overrides, env=env, origins=origins, every=every
+    )
 
 
 def parse_spec(
@@ -102,12 +140,34 @@ def parse_spec(
     base_dir: str | os.PathLike[str] | None = None,
     overrides: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> PipelineSpec:
     """Like :func:`load_spec`, for YAML text; ``path`` only names it in messages.
 
     Raises:
         ConfigError: as for :func:`load_spec`.
     """
+    return _parse(
+        text,
+        path=path,
+        base_dir=base_dir,
+        overrides=overrides,
+        env=env,
+        origins=origins,
+        every=None,
+    )
+
+
+def _parse(
+    text: str,
+    *,
+    path: str,
+    base_dir: str | os.PathLike[str] | None,
+    overrides: Iterable[str],
+    env: Mapping[str, str] | None,
+    origins: Mapping[str, str] | None,
+    every: list[ConfigError] | None,
+) -> PipelineSpec:
     doc = _Document(path)
     root = _parse_yaml(text, path)
     if isinstance(root, CommentedMap | CommentedSeq):
@@ -122,11 +182,13 @@ def parse_spec(
     doc.data = _Converter(doc, os.environ if env is None else env).convert(root, (), 0)
     for item in overrides:
         for loc in apply_override(doc.data, item, path=path):
-            doc.overridden[loc] = item
+            doc.overridden[loc] = (origins or {}).get(item, f"--set {item}")
     context = {"base_dir": Path(base_dir) if base_dir is not None else Path.cwd()}
     try:
         return PipelineSpec.model_validate(doc.data, context=context)
     except ValidationError as exc:
+        if every is not None:
+            every.extend(_all_errors(exc, doc))
         raise _first_error(exc, doc) from None
 
 
@@ -298,6 +360,23 @@ def _first_error(exc: ValidationError, doc: _Document) -> ConfigError:
     return min(ranked, key=lambda r: r[0])[1] if ranked else ConfigError(str(exc), path=doc.path)
 
 
+def _all_errors(exc: ValidationError, doc: _Document) -> list[ConfigError]:
+    """Every error in file order (errors from ``--set`` first), one per place."""
+    ranked = sorted(
+        (_describe(err, doc) for err in exc.errors(include_url=False)),
+        key=lambda r: (r[0][:1], r[1].line or 0, r[1].col or 0, r[0]),
+    )
+    out: list[ConfigError] = []
+    places: set[tuple[int | None, int | None]] = set()
+    for _, error in ranked:
+        place = (error.line, error.col)
+        # one error per place: a missing key reported where a misspelt one stands is its echo
+        if error.line is None or place not in places:
+            out.append(error)
+            places.add(place)
+    return out
+
+
 def _describe(err: Any, doc: _Document) -> tuple[tuple[int, ...], ConfigError]:
     """One pydantic error as (rank, ConfigError); the lowest rank is reported."""
     issue = (err.get("ctx") or {}).get("error")
@@ -320,8 +399,10 @@ def _describe(err: Any, doc: _Document) -> tuple[tuple[int, ...], ConfigError]:
     else:
         message = f"{dotted(real) or 'the file'}: {_plain_message(err['msg'])}{_got(err)}"
     for done, item in doc.overridden.items():
-        if real[: len(done)] == done or (done[: len(real)] == real and real not in doc.values):
-            return (0,), error_type(f"--set {item}: {message}", path=doc.path)
+        # an override inside the entry an error is about is its likely cause (--planner-url
+        # without a model makes models.planner an 'openai' entry with no name)
+        if real[: len(done)] == done or (real and done[: len(real)] == real):
+            return (0,), error_type(f"{item}: {message}", path=doc.path)
     where = doc.at(real, at_key=at_key)
     # a missing key is often the echo of a misspelt one: report other errors first
     rank = (1, 0 if exact else 1, int(kind == "missing"), where["line"], where["col"])

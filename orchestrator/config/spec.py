@@ -18,7 +18,6 @@ object being validated, the problem is; ``config.py`` turns it into ``file:line:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -48,8 +47,12 @@ from orchestrator.config._graph_spec import (
 )
 from orchestrator.config._mcp_spec import McpServerSpec, McpTransport
 from orchestrator.config._model_spec import ModelSpec, Price, Provider, ServeSpec, infer_provider
+from orchestrator.config._telemetry_spec import TelemetrySpec
+from orchestrator.config.checkpoint_url import parse_checkpoint_url
+from orchestrator.exceptions import ConfigError
 from orchestrator.limits import Limits
-from orchestrator.types import Role, ToolMode
+from orchestrator.text.suggest import close_matches
+from orchestrator.types import BUILTIN_TOOL_NAMES, Role, ToolMode, default_tool_mode
 
 __all__ = [
     "BUILTIN_TOOL_NAMES",
@@ -75,6 +78,7 @@ __all__ = [
     "SpecModel",
     "StepSpec",
     "StrTuple",
+    "TelemetrySpec",
     "TemplateText",
     "ToolMode",
     "ToolsSpec",
@@ -87,22 +91,6 @@ __all__ = [
     "resolve_path",
 ]
 
-BUILTIN_TOOL_NAMES: tuple[str, ...] = (
-    "read_file",
-    "write_file",
-    "list_files",
-    "apply_edit",
-    "run_python",
-    "run_tests",
-    "evaluate",
-    "simplify",
-    "check_equal",
-    "search",
-    "repo_map",
-    "git_diff",
-    "localise",
-)
-"""Names of the built-in tools (``tools.base.BUILTIN_TOOLS``; a test keeps the two in step)."""
 
 _MODULE_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?")
 
@@ -137,6 +125,12 @@ class ToolsSpec(SpecModel):
     require_approval: StrTuple = ()
     """Tools (built-in names or ``module:attr``) that pause the run for human approval before
     each call; continue with ``bicameral resume THREAD --approve`` or ``--deny``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_means_builtin(cls, data: Any) -> Any:
+        """``tools: [evaluate, check_equal]`` is short for ``tools: {builtin: [...]}``."""
+        return {"builtin": data} if isinstance(data, list) else data
 
     @field_validator("builtin")
     @classmethod
@@ -214,8 +208,9 @@ class AgentSpec(SpecModel):
     tools: StrTuple = ()
     """Tool names (built-in, or ``module:attr`` allow-listed in tools.modules); default:
     every enabled tool for the planner, none for other agents."""
-    tool_mode: ToolMode = ToolMode.ACTION
-    """native or action; default: native for an openai model other than the reasoner."""
+    tool_mode: ToolMode | None = None
+    """native or action; default (``orchestrator.types.default_tool_mode``): native for an
+    openai model other than the reasoner's, action otherwise."""
     output_schema: JsonSchema | None = None
     """JSON Schema the agent's final result must match (inline or a file path)."""
 
@@ -265,8 +260,11 @@ def agent_defaults(
             provider = model.provider
         else:
             provider = infer_provider(model) if isinstance(model, Mapping) else Provider.LOCAL
-        native = provider is Provider.OPENAI and ref != Role.REASONER
-        agent["tool_mode"] = (ToolMode.NATIVE if native else ToolMode.ACTION).value
+        mode = default_tool_mode(
+            parses_tool_calls=provider is Provider.OPENAI,
+            reasoner=ref == Role.REASONER or name == Role.REASONER,
+        )
+        agent["tool_mode"] = mode.value
     return agent
 
 
@@ -300,20 +298,13 @@ def _mcp_ref_problem(ref: str, servers: Mapping[str, Any]) -> str | None:
 
 def check_checkpoint(url: str, info: ValidationInfo) -> str:
     """Validate a checkpointer URL; make a relative SQLite path absolute (``sqlite:////abs``)."""
-    if url == "memory":
-        return url
-    if url.startswith("sqlite://"):
-        rest = url.removeprefix("sqlite://")
-        if rest in ("", "/", "/:memory:", ":memory:"):
-            return "sqlite:///:memory:"
-        if not rest.startswith("/"):
-            raise SpecIssue(f"checkpoint {url!r}: write sqlite:///relative.db or sqlite:////abs.db")
-        return "sqlite:///" + str(resolve_path(rest[1:], info))
-    if url.startswith(("postgres://", "postgresql://")):
-        return url
-    raise SpecIssue(
-        f"unknown checkpoint URL {url!r}; use memory, sqlite:///path.db or postgres://..."
-    )
+    try:
+        parsed = parse_checkpoint_url(url)
+    except ConfigError as exc:
+        raise SpecIssue(exc.message) from None
+    if parsed.kind != "sqlite" or parsed.path == ":memory:":
+        return parsed.url
+    return "sqlite:///" + str(resolve_path(str(parsed.path), info))
 
 
 class PipelineSpec(SpecModel):
@@ -351,6 +342,9 @@ class PipelineSpec(SpecModel):
     """Agents by name; ``planner`` and ``reasoner`` exist by default for the standard roles."""
     graph: GraphSpec | None = None
     """A custom graph; default: the standard planner/reasoner graph."""
+    telemetry: TelemetrySpec | None = None
+    """OpenTelemetry traces of runs (extra ``otel``); default: off, unless the standard
+    ``OTEL_EXPORTER_OTLP_*`` variables are set."""
 
     @model_validator(mode="before")
     @classmethod
@@ -445,7 +439,7 @@ class PipelineSpec(SpecModel):
             raise SpecIssue("give a workflow or a graph, not both", loc=("workflow",))
         if self.graph is None and Role.PLANNER.value not in self.models:
             message = "models.planner is required for the standard graph"
-            close = difflib.get_close_matches(Role.PLANNER.value, list(self.models), n=1)
+            close = close_matches(Role.PLANNER.value, self.models)
             if close:
                 raise SpecIssue(
                     f"{message} (is {close[0]!r} a misspelling of 'planner'?)",

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import sympy
 
-from orchestrator.evaluation._latex import parse_latex
+# Relative: the judge worker loads this module outside the ``orchestrator`` package.
+from ._latex import parse_latex
 
 __all__ = ["Value", "compact", "parse_structure", "values_equal"]
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from orchestrator.evaluation.datasets import HumanEvalItem, MbppItem
 from orchestrator.exceptions import ToolError
+from orchestrator.text.think import answer_part
 from tools.sandbox import KillReason, SandboxLimits, SandboxResult, run_python
 
 __all__ = [
@@ -93,7 +94,7 @@ def extract_code(
         >>> extract_code("Here:\\n```python\\ndef f():\\n    return 1\\n```\\nDone.")
         'def f():\\n    return 1\\n'
     """
-    body = (text or "").rsplit("</think>", 1)[-1]
+    body = answer_part(text)
     blocks = [m.group(2) for m in _FENCE.finditer(body) if m.group(2).strip()]
     if entry_point:
         defining = [b for b in blocks if _defines(b, entry_point)]

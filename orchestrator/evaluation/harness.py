@@ -20,9 +20,8 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.evaluation.datasets import EvalItem
@@ -36,7 +35,14 @@ from orchestrator.evaluation.judging import (
     judge_item,
 )
 from orchestrator.evaluation.prompts import build_prompt
-from orchestrator.evaluation.summary import Comparison, EvalSummary, compare_results, summarize
+from orchestrator.evaluation.summary import (
+    Comparison,
+    EvalSummary,
+    ProgressCallback,
+    ProgressUpdate,
+    compare_results,
+    summarize,
+)
 from orchestrator.exceptions import EvalError
 
 __all__ = [
@@ -48,20 +54,6 @@ __all__ = [
     "run_eval",
     "summary_path",
 ]
-
-
-@dataclass(frozen=True)
-class ProgressUpdate:
-    """Where a run stands: sent once at start (``last`` is None) and after every item."""
-
-    label: str
-    done: int
-    total: int
-    correct: int
-    last: ItemResult | None = None
-
-
-ProgressCallback = Callable[[ProgressUpdate], None]
 
 
 def results_path(out_dir: Path, label: str) -> Path:

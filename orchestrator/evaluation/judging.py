@@ -153,9 +153,8 @@ async def judge_item(item: EvalItem, outcome: SolveOutcome, options: JudgeOption
         return dataclasses.replace(base, verdict=Verdict.SOLVER_ERROR)
     try:
         if isinstance(item, MathItem):
-            # On the loop's thread (the main one under asyncio.run), where the sympy time
-            # limit can interrupt a runaway comparison instead of abandoning a thread to it.
-            return _judge_math(item, outcome, options, base)
+            # The comparison waits on the sandboxed sympy worker: off the loop.
+            return await asyncio.to_thread(_judge_math, item, outcome, options, base)
         return await asyncio.to_thread(_judge_code, item, outcome, options, base)
     except Exception as exc:  # a judge bug must not cost the rest of the run
         return dataclasses.replace(

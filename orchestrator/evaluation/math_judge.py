@@ -11,7 +11,10 @@ Comparison runs in three steps, each cheap before the next:
    compared exactly when they are numbers, and by evaluation at fixed pseudo-random points when
    they hold symbols.
 
-The sympy step runs under a time limit, so a pathological answer costs ``timeout_s`` at most.
+Step 3 runs in the sandboxed sympy worker (:func:`tools.math.run_math_worker` with
+``_judge_worker.py``): its limits bound a pathological answer to ``timeout_s``, with no
+signal, no timer and no thread left behind; callers on an event loop run the judge in a
+worker thread. :func:`answers_match` is the same comparison in-process, without a limit.
 
 Example:
     >>> answers_equal(extract_answer(r"so $x = \\boxed{\\dfrac12}$."), "0.5")
@@ -21,16 +24,28 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import re
-import signal
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from orchestrator.evaluation._equivalence import compact, parse_structure, values_equal
 from orchestrator.evaluation._latex import brace_arguments
+from orchestrator.exceptions import ToolError
+from orchestrator.text.think import answer_part
+from tools._limits import SandboxLimits
+from tools.math import run_math_worker
 
-__all__ = ["answers_equal", "extract_answer", "last_boxed", "normalize_answer"]
+__all__ = [
+    "answers_equal",
+    "answers_match",
+    "extract_answer",
+    "last_boxed",
+    "normalize_answer",
+]
+
+_WORKER = Path(__file__).with_name("_judge_worker.py")
 
 _UNITS = (
     "degrees?|units?|square units|sq units|cm|mm|km|m|meters?|inches|inch|in|feet|foot|ft|"
@@ -82,7 +97,7 @@ def extract_answer(text: str | None, structured: Mapping[str, Any] | None = None
         >>> extract_answer(None, {"answer": "3/4", "steps": []})
         '3/4'
     """
-    body = (text or "").rsplit("</think>", 1)[-1]
+    body = answer_part(text)
     boxed = last_boxed(body)
     if boxed is not None:
         return boxed.strip()
@@ -230,58 +245,26 @@ def answers_equal(predicted: str | None, reference: str, *, timeout_s: float = 5
         return False
     if compact(pred) == compact(ref):
         return True
-    same = _with_timeout(
-        lambda: values_equal(parse_structure(pred), parse_structure(ref)), timeout_s
+    limits = SandboxLimits(
+        cpu_seconds=max(1, math.ceil(timeout_s)), memory_mb=1024, wall_timeout_s=timeout_s
     )
-    return same is True
-
-
-# --------------------------------------------------------------------------- time limit
-
-
-class _Timeout(BaseException):
-    """Raised by the alarm handler; a BaseException so ``except Exception`` lets it through."""
-
-
-def _with_timeout(fn: Callable[[], bool], timeout_s: float) -> bool | None:
-    """``fn()``, or None after ``timeout_s`` seconds.
-
-    On the main thread (with no other interval timer running) a SIGALRM interrupts the
-    computation; elsewhere it runs on a daemon thread that is abandoned when it overruns.
-    """
-    can_signal = (
-        hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
-    )
-    if can_signal:
-        return _with_alarm(fn, timeout_s)
-    box: list[bool] = []
-
-    def target() -> None:
-        try:
-            box.append(fn())
-        except Exception:
-            box.append(False)
-
-    worker = threading.Thread(target=target, daemon=True, name="math-judge")
-    worker.start()
-    worker.join(timeout_s)
-    return box[0] if box else None
-
-
-def _with_alarm(fn: Callable[[], bool], timeout_s: float) -> bool | None:
-    def on_alarm(signum: int, frame: object) -> None:
-        raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        return fn()
-    except _Timeout:
-        return None
+        reply = run_math_worker(
+            "same_answer", {"predicted": pred, "reference": ref}, limits=limits, worker=_WORKER
+        )
+    except ToolError:  # stopped by a limit, or the comparison failed: not shown equal
+        return False
+    return reply.get("equal") is True
+
+
+def answers_match(predicted: str | None, reference: str) -> bool:
+    """:func:`answers_equal` in-process and without a time limit (for trusted inputs)."""
+    if predicted is None or not predicted.strip():
+        return False
+    pred, ref = _clean(predicted), _clean(reference)
+    if compact(pred) == compact(ref):
+        return True
+    try:
+        return values_equal(parse_structure(pred), parse_structure(ref))
     except Exception:
         return False
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

@@ -22,8 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from orchestrator.evaluation.harness import ProgressUpdate
-from orchestrator.evaluation.summary import Comparison, EvalSummary
+from orchestrator.evaluation.summary import Comparison, EvalSummary, ProgressUpdate
 
 __all__ = [
     "comparison_table",

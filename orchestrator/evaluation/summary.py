@@ -5,14 +5,22 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.evaluation.datasets import DatasetName
 from orchestrator.evaluation.judging import ItemResult
 
-__all__ = ["Comparison", "EvalSummary", "compare_results", "percentile", "summarize"]
+__all__ = [
+    "Comparison",
+    "EvalSummary",
+    "ProgressCallback",
+    "ProgressUpdate",
+    "compare_results",
+    "percentile",
+    "summarize",
+]
 
 
 @dataclass(frozen=True)
@@ -153,3 +161,17 @@ def compare_results(
         only_first_ids=only_first,
         only_second_ids=only_second,
     )
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Where a run stands: sent once at start (``last`` is None) and after every item."""
+
+    label: str
+    done: int
+    total: int
+    correct: int
+    last: ItemResult | None = None
+
+
+ProgressCallback = Callable[[ProgressUpdate], None]

@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 from langgraph.graph import StateGraph
 
+from orchestrator import telemetry
 from orchestrator.events import NodeEnd, NodeStart, emit
 from orchestrator.graph.state import RunState
 
@@ -39,7 +40,8 @@ def instrumented(name: str, fn: Callable[[T], Awaitable[dict[str, Any]]]) -> Nod
         emit(NodeStart(node=name, step=step))
         start = time.perf_counter()
         try:
-            return await fn(state)
+            with telemetry.node(name, step):
+                return await fn(state)
         finally:
             emit(NodeEnd(node=name, duration_s=time.perf_counter() - start))
 

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph import END
 from langgraph.types import Send
 
-from orchestrator.graph.state import ActInput, DelegateTask, ReasonInput, RunState
+from orchestrator.graph.state import ActInput, DelegateTask, ReasonInput, StandardState
 from orchestrator.types import RunStatus
 
 __all__ = [
     "ACT",
+    "CHECKED_CALLS_KEY",
     "DELEGATE_TOOL",
     "FINISH",
     "INVALID_TURN_KEY",
     "PLAN",
     "REASON",
+    "call_signature",
     "delegate_task",
+    "failed_call_signatures",
     "last_ai_message",
     "route_after_plan",
 ]
@@ -34,6 +38,10 @@ DELEGATE_TOOL = "delegate"
 # Set in an AIMessage's additional_kwargs when the planner's reply could not be turned into a
 # valid action; the planner is asked again (the plan node counts the streak).
 INVALID_TURN_KEY = "bicameral_invalid_turn"
+# Set in an AIMessage's additional_kwargs when its tool calls came out of a schema-enforced
+# action (their arguments already passed the tool's schema): the act node does not check
+# them again.
+CHECKED_CALLS_KEY = "bicameral_checked_calls"
 
 
 def last_ai_message(messages: Sequence[AnyMessage]) -> AIMessage | None:
@@ -42,6 +50,18 @@ def last_ai_message(messages: Sequence[AnyMessage]) -> AIMessage | None:
         if isinstance(msg, AIMessage):
             return msg
     return None
+
+
+def call_signature(name: str, arguments: Any) -> str:
+    """A canonical text for one tool call (name and arguments), to spot repeated calls."""
+    return json.dumps([name, arguments], sort_keys=True, default=str, separators=(",", ":"))
+
+
+def failed_call_signatures(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Signatures of the failed calls among ``tool_results`` records, oldest first."""
+    return [
+        call_signature(str(r.get("tool")), r.get("arguments")) for r in records if not r.get("ok")
+    ]
 
 
 def delegate_task(call: dict[str, Any]) -> DelegateTask:
@@ -56,7 +76,9 @@ def delegate_task(call: dict[str, Any]) -> DelegateTask:
     )
 
 
-def route_after_plan(state: RunState, *, has_reasoner: bool) -> str | list[Send]:
+def route_after_plan(
+    state: StandardState, *, has_reasoner: bool, max_steps: int = 1_000_000
+) -> str | list[Send]:
     """After the planner: finish, ask again, or fan out to tools and the reasoner.
 
     Each ``delegate`` call becomes its own ``Send`` to the reason node, so independent subtasks
@@ -72,14 +94,25 @@ def route_after_plan(state: RunState, *, has_reasoner: bool) -> str | list[Send]
         return PLAN
     if not ai.tool_calls:
         return FINISH
+    steps = int(state.get("steps", 0))
+    delegates = [c for c in ai.tool_calls if has_reasoner and c["name"] == DELEGATE_TOOL]
+    ordinary = [dict(c) for c in ai.tool_calls if not (has_reasoner and c["name"] == DELEGATE_TOOL)]
     sends: list[Send] = []
-    ordinary: list[dict[str, Any]] = []
-    for call in ai.tool_calls:
-        if has_reasoner and call["name"] == DELEGATE_TOOL:
-            sends.append(Send(REASON, ReasonInput(delegate=delegate_task(dict(call)))))
-        else:
-            ordinary.append(dict(call))
     if ordinary:
-        act_input = ActInput(calls=ordinary, invalid_streak=int(state.get("invalid_streak", 0)))
-        sends.insert(0, Send(ACT, act_input))
+        act_input = ActInput(
+            calls=ordinary,
+            invalid_streak=int(state.get("invalid_streak", 0)),
+            steps=steps,
+            checked=bool(ai.additional_kwargs.get(CHECKED_CALLS_KEY)),
+            failed_calls=failed_call_signatures(state.get("tool_results") or []),
+        )
+        sends.append(Send(ACT, act_input))
+    # Parallel delegates share what is left of max_steps, so together they cannot overshoot
+    # it (a delegate with no share answers with a budget error and calls no model).
+    left = max(0, max_steps - steps)
+    share, extra = divmod(left, max(len(delegates), 1))
+    for i, call in enumerate(delegates):
+        budget = share + (1 if i < extra else 0)
+        task = ReasonInput(delegate=delegate_task(dict(call)), steps=steps, step_budget=budget)
+        sends.append(Send(REASON, task))
     return sends

@@ -16,7 +16,8 @@ from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 
-from orchestrator.models._retry import RetryPolicy, arun_plan, attempt_plan, run_plan
+from orchestrator.models._replicas import InFlightLimiter, ReplicaSet
+from orchestrator.models._retry import RetryPolicy, arun_plan, attempt_plan, retry_after, run_plan
 
 __all__ = ["Endpoint", "RetryPolicy"]
 
@@ -40,14 +41,20 @@ class Endpoint:
     A loop's client is closed by :meth:`aclose`, or at the latest when the loop shuts down
     (``asyncio.run`` and other well-behaved runners).
 
+    Several base URLs are replicas of one model: each request tries them least-loaded first
+    (:class:`~orchestrator.models._replicas.ReplicaSet`), a failed one cooling down, and at
+    most ``max_in_flight`` requests are outstanding at once from this process.
+
     Args:
-        base_urls: base URLs ending in ``/v1``, tried in order on failure.
+        base_urls: base URLs ending in ``/v1``: replicas, tried least-loaded first.
         headers: sent with every request (authorization lives here, never in logs).
         policy: the retry policy.
         timeout: default per-request timeout in seconds.
         transport: an injected httpx transport (a ``MockTransport`` in unit tests); a
             transport that is only sync or only async serves only that side.
         max_connections: pool size per client.
+        max_in_flight: most requests outstanding at once (``None``: no bound).
+        replica_cooldown_s: how long a failed replica goes to the back of the line.
     """
 
     def __init__(
@@ -59,10 +66,14 @@ class Endpoint:
         timeout: float,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
+        max_in_flight: int | None = None,
+        replica_cooldown_s: float = 5.0,
     ) -> None:
         if not base_urls:
             raise ValueError("an endpoint needs at least one base URL")
         self.base_urls = [u.rstrip("/") for u in base_urls]
+        self.replicas = ReplicaSet(self.base_urls, cooldown_s=replica_cooldown_s)
+        self.limiter = InFlightLimiter(max_in_flight) if max_in_flight else None
         self.policy = policy
         self._headers = dict(headers)
         self._timeout = timeout
@@ -128,9 +139,18 @@ class Endpoint:
         t = self._timeout if timeout is None else timeout
 
         def send(url: str) -> httpx.Response:
-            return client.send(self._request(client, url, path, body, t))
+            self.replicas.started(url)
+            try:
+                response = client.send(self._request(client, url, path, body, t))
+            except BaseException:
+                self.replicas.finished(url, ok=False)
+                raise
+            self._settle(url, response)
+            return response
 
-        response, url = run_plan(attempt_plan(self.policy, self.base_urls), send, self.policy.sleep)
+        with self._slot():
+            plan = attempt_plan(self.policy, self.replicas.order())
+            response, url = run_plan(plan, send, self.policy.sleep)
         return response.content, url
 
     async def apost(
@@ -141,10 +161,18 @@ class Endpoint:
         t = self._timeout if timeout is None else timeout
 
         async def send(url: str) -> httpx.Response:
-            return await client.send(self._request(client, url, path, body, t))
+            self.replicas.started(url)
+            try:
+                response = await client.send(self._request(client, url, path, body, t))
+            except BaseException:
+                self.replicas.finished(url, ok=False)
+                raise
+            self._settle(url, response)
+            return response
 
-        plan = attempt_plan(self.policy, self.base_urls)
-        response, url = await arun_plan(plan, send, self.policy.asleep)
+        async with self._aslot():
+            plan = attempt_plan(self.policy, self.replicas.order())
+            response, url = await arun_plan(plan, send, self.policy.asleep)
         return response.content, url
 
     @contextmanager
@@ -156,19 +184,28 @@ class Endpoint:
         t = self._timeout if timeout is None else timeout
 
         def send(url: str) -> httpx.Response:
-            response = client.send(self._request(client, url, path, body, t), stream=True)
+            self.replicas.started(url)
+            try:
+                response = client.send(self._request(client, url, path, body, t), stream=True)
+            except BaseException:
+                self.replicas.finished(url, ok=False)
+                raise
             if not response.is_success:
                 try:
                     response.read()
                 finally:
                     response.close()
+                    self._settle(url, response)
             return response
 
-        response, url = run_plan(attempt_plan(self.policy, self.base_urls), send, self.policy.sleep)
-        try:
-            yield response, url
-        finally:
-            response.close()
+        with self._slot():
+            plan = attempt_plan(self.policy, self.replicas.order())
+            response, url = run_plan(plan, send, self.policy.sleep)
+            try:
+                yield response, url
+            finally:
+                response.close()
+                self._settle(url, response)
 
     @asynccontextmanager
     async def astream(
@@ -179,21 +216,57 @@ class Endpoint:
         t = self._timeout if timeout is None else timeout
 
         async def send(url: str) -> httpx.Response:
-            request = self._request(client, url, path, body, t)
-            response = await client.send(request, stream=True)
+            self.replicas.started(url)
+            try:
+                request = self._request(client, url, path, body, t)
+                response = await client.send(request, stream=True)
+            except BaseException:
+                self.replicas.finished(url, ok=False)
+                raise
             if not response.is_success:
                 try:
                     await response.aread()
                 finally:
                     await response.aclose()
+                    self._settle(url, response)
             return response
 
-        plan = attempt_plan(self.policy, self.base_urls)
-        response, url = await arun_plan(plan, send, self.policy.asleep)
+        async with self._aslot():
+            plan = attempt_plan(self.policy, self.replicas.order())
+            response, url = await arun_plan(plan, send, self.policy.asleep)
+            try:
+                yield response, url
+            finally:
+                await response.aclose()
+                self._settle(url, response)
+
+    def _settle(self, url: str, response: httpx.Response) -> None:
+        """Book the end of a request to ``url``: a retryable status cools the replica down."""
+        failed = self.policy.retryable(response.status_code)
+        after = retry_after(response.headers) if failed else None
+        self.replicas.finished(url, ok=not failed, retry_after=after)
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        if self.limiter is None:
+            yield
+            return
+        self.limiter.acquire()
         try:
-            yield response, url
+            yield
         finally:
-            await response.aclose()
+            self.limiter.release()
+
+    @asynccontextmanager
+    async def _aslot(self) -> AsyncIterator[None]:
+        if self.limiter is None:
+            yield
+            return
+        await self.limiter.aacquire()
+        try:
+            yield
+        finally:
+            self.limiter.release()
 
     def close(self) -> None:
         """Close the sync pool (async pools close with :meth:`aclose`)."""

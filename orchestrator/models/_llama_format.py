@@ -16,7 +16,6 @@ Grammars themselves are :mod:`orchestrator.models._llama_grammar`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 
 from orchestrator.exceptions import ConfigError
+from orchestrator.text.ids import call_id
 
 __all__ = [
     "ToolMode",
@@ -244,7 +244,7 @@ def parse_reply(text: str, plan: ToolPlan) -> tuple[str, list[ToolCall], list[In
             type="invalid_tool_call",
             name=name,
             args=text,
-            id=_call_id(0, name or "", text),
+            id=call_id(0, name or "", text),
             error=f"reply is not complete JSON: {err}",
         )
         return "", [], [bad]
@@ -257,11 +257,11 @@ def parse_reply(text: str, plan: ToolPlan) -> tuple[str, list[ToolCall], list[In
             type="invalid_tool_call",
             name=name,
             args=text,
-            id=_call_id(0, name, text),
+            id=call_id(0, name, text),
             error="tool arguments are not a JSON object",
         )
         return "", [], [bad]
-    call = ToolCall(type="tool_call", name=name, args=args, id=_call_id(0, name, args))
+    call = ToolCall(type="tool_call", name=name, args=args, id=call_id(0, name, args))
     return "", [call], []
 
 
@@ -278,13 +278,6 @@ def _recover_calls(text: str, plan: ToolPlan) -> tuple[str, list[ToolCall], list
     if not calls:
         return text, [], []
     return rest, calls, []
-
-
-def _call_id(index: int, name: str, args: Any) -> str:
-    digest = hashlib.sha1(
-        f"{name}:{json.dumps(args, sort_keys=True, default=str)}".encode(), usedforsecurity=False
-    ).hexdigest()
-    return f"call_{index}_{digest[:10]}"
 
 
 def reply_message(

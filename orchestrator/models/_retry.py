@@ -25,7 +25,7 @@ import httpx
 
 from orchestrator.exceptions import ModelConnectionError, ModelHTTPError
 
-__all__ = ["RetryPolicy", "arun_plan", "attempt_plan", "run_plan"]
+__all__ = ["RetryPolicy", "arun_plan", "attempt_plan", "retry_after", "run_plan"]
 
 _EXCERPT = 200
 
@@ -104,7 +104,7 @@ def attempt_plan(
                 if not policy.retryable(outcome.status_code):
                     raise _http_error(outcome, url, attempts)
                 last_status, last_cause = outcome, f"HTTP {outcome.status_code}"
-                after = _retry_after(outcome.headers)
+                after = retry_after(outcome.headers)
                 if after is not None:
                     hint = after if hint is None else max(hint, after)
             else:
@@ -147,7 +147,7 @@ def _error_excerpt(response: httpx.Response) -> str:
     return response.text[:_EXCERPT] or "(empty body)"
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: httpx.Headers) -> float | None:
     """``Retry-After`` in seconds (a number or an HTTP date), or None."""
     value = headers.get("retry-after")
     if not value:

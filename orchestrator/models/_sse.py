@@ -30,10 +30,11 @@ from langchain_core.outputs import ChatGenerationChunk
 
 from orchestrator.exceptions import ModelResponseError
 from orchestrator.models._wire import ReplyContext, excerpt, recover_calls, usage_metadata
+from orchestrator.text.think import CLOSE, OPEN
 
 __all__ = ["StreamDecoder"]
 
-_OPEN, _CLOSE = "<think>", "</think>"
+_OPEN, _CLOSE = OPEN, CLOSE
 
 
 class _ThinkSplitter:

@@ -11,7 +11,6 @@ prefix cache needs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from orchestrator.exceptions import ModelResponseError
 from orchestrator.models.toolcall_parsers import find_tool_calls
-from orchestrator.schema import split_reasoning
+from orchestrator.text.ids import call_id
+from orchestrator.text.think import split_reasoning
 
 __all__ = [
     "ReplyContext",
@@ -291,11 +291,6 @@ def usage_metadata(usage: Any) -> UsageMetadata | None:
     return meta
 
 
-def _call_id(index: int, name: str, arguments: str) -> str:
-    digest = hashlib.sha1(f"{name}\0{arguments}".encode(), usedforsecurity=False).hexdigest()
-    return f"call_{index}_{digest[:8]}"
-
-
 def decode_tool_calls(raw: Any) -> tuple[list[ToolCall], list[InvalidToolCall]]:
     """OpenAI ``tool_calls`` -> valid langchain tool calls and the ones that did not parse."""
     calls: list[ToolCall] = []
@@ -309,20 +304,20 @@ def decode_tool_calls(raw: Any) -> tuple[list[ToolCall], list[InvalidToolCall]]:
         name = function.get("name") or ""
         arguments = function.get("arguments")
         text = arguments if isinstance(arguments, str) else json.dumps(arguments)
-        call_id = item.get("id") or _call_id(index, name, text)
+        cid = item.get("id") or call_id(index, name, text)
         if isinstance(arguments, dict):
-            calls.append(tool_call(name=name, args=arguments, id=call_id))
+            calls.append(tool_call(name=name, args=arguments, id=cid))
             continue
         try:
             args = json.loads(text) if text and text.strip() else {}
         except ValueError as exc:
-            invalid.append(invalid_tool_call(name=name, args=text, id=call_id, error=str(exc)))
+            invalid.append(invalid_tool_call(name=name, args=text, id=cid, error=str(exc)))
             continue
         if isinstance(args, dict) and name:
-            calls.append(tool_call(name=name, args=args, id=call_id))
+            calls.append(tool_call(name=name, args=args, id=cid))
         else:
             error = "arguments are not a JSON object" if name else "tool call without a name"
-            invalid.append(invalid_tool_call(name=name, args=text, id=call_id, error=error))
+            invalid.append(invalid_tool_call(name=name, args=text, id=cid, error=error))
     return calls, invalid
 
 

@@ -85,7 +85,7 @@ class OpenAICompatChatModel(BaseChatModel):
     :class:`~orchestrator.exceptions.ModelError`.
 
     Attributes:
-        base_urls: base URLs ending in ``/v1``, tried in order on failure.
+        base_urls: base URLs ending in ``/v1``: replicas of one model, least-loaded first.
         model: the served model name.
         api_key_env: name of the environment variable holding the API key (the key itself is
             never stored on the model, logged, or checkpointed).
@@ -103,6 +103,11 @@ class OpenAICompatChatModel(BaseChatModel):
         think_prefilled: the chat template opens ``<think>`` in the prompt and the server
             runs no reasoning parser, so replies start inside reasoning.
         max_connections: connection pool size per client.
+        max_in_flight: at most this many requests to this model at once from this process,
+            however many runs and parallel calls share it; excess calls wait in order
+            (``None``: no bound).
+        replica_cooldown_s: how long a replica that failed (connection error, 5xx, 429) is
+            tried last; a ``Retry-After`` header sets it for that reply.
         transport: an httpx transport to use instead of the network (tests).
 
     Example:
@@ -126,6 +131,8 @@ class OpenAICompatChatModel(BaseChatModel):
     strict_tools: bool = True
     think_prefilled: bool = False
     max_connections: int = 100
+    max_in_flight: int | None = Field(default=None, ge=1)
+    replica_cooldown_s: float = Field(default=5.0, ge=0)
     transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = Field(
         default=None, exclude=True
     )
@@ -267,6 +274,8 @@ class OpenAICompatChatModel(BaseChatModel):
                     timeout=self.timeout,
                     transport=self.transport,
                     max_connections=self.max_connections,
+                    max_in_flight=self.max_in_flight,
+                    replica_cooldown_s=self.replica_cooldown_s,
                 )
             return self._endpoint
 

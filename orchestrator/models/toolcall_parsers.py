@@ -25,13 +25,15 @@ Example:
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import json_repair
+
+from orchestrator.text.ids import call_id
+from orchestrator.text.scan import balanced_end
 
 __all__ = ["TextToolCall", "find_tool_calls", "parse_python_literal"]
 
@@ -83,8 +85,6 @@ _LITERAL_NAMES: dict[str, Any] = {
     "false": False,
     "null": None,
 }
-_CLOSERS = {"{": "}", "[": "]", "(": ")"}
-_STRUCTURAL = re.compile(r"""[{}\[\]()"'\\\n]""")
 # Escapes Python knows; any other backslash is doubled before parsing, which is what Python
 # does with it anyway, minus the warning (an error under ``-W error``).
 _UNKNOWN_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -129,7 +129,7 @@ def find_tool_calls(text: str) -> tuple[list[TextToolCall], str]:
             rest = text[end:]
             pos = end + len(rest) - len(rest.lstrip(" \t"))
         for name, arguments in found:
-            calls.append(TextToolCall(name, arguments, _call_id(len(calls), name, arguments)))
+            calls.append(TextToolCall(name, arguments, call_id(len(calls), name, arguments)))
     pieces.append(text[pos:])
     return calls, _tidy("".join(pieces))
 
@@ -176,7 +176,7 @@ def _find_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
     stripped = text.strip()
     # The whole text as one (possibly broken) call or array of calls; if a balanced value
     # ends before the text does, what follows is prose and the scan below handles it.
-    end = _balanced_end(stripped, 0) if stripped[:1] in ("{", "[") else -1
+    end = balanced_end(stripped, 0) if stripped[:1] in ("{", "[") else -1
     if end is None or end == len(stripped):
         found = _parse_payload(stripped, lenient=True, bare=False, need_args=True)
         if found:
@@ -214,7 +214,7 @@ def _scan_prose(
         if inside is not None:
             pos = inside
             continue
-        end = _balanced_end(text, start)
+        end = balanced_end(text, start)
         found = None
         if end is not None:
             found = _parse_payload(
@@ -225,38 +225,6 @@ def _scan_prose(
             pos = end
         else:
             pos = start + 1
-
-
-def _balanced_end(text: str, start: int) -> int | None:
-    """Index just past the bracket that closes ``text[start]``, aware of quoted strings.
-
-    Only structural characters are visited (a regex skips the rest), so long texts are cheap.
-    """
-    stack: list[str] = []
-    quote = ""
-    skip_to = -1
-    for m in _STRUCTURAL.finditer(text, start):
-        i = m.start()
-        if i < skip_to:
-            continue
-        ch = m.group()
-        if quote:
-            if ch == "\\":
-                skip_to = i + 2
-            elif ch == quote:
-                quote = ""
-            elif ch == "\n" and quote == "'":
-                return None
-        elif ch in ('"', "'"):
-            quote = ch
-        elif ch in _CLOSERS:
-            stack.append(_CLOSERS[ch])
-        elif ch in ("}", "]", ")"):
-            if not stack or stack.pop() != ch:
-                return None
-            if not stack:
-                return i + 1
-    return None
 
 
 def _parse_payload(payload: str, *, lenient: bool, bare: bool, need_args: bool) -> list[_Call]:
@@ -411,12 +379,6 @@ def _disjoint(
         if not out or span[0] >= out[-1][1]:
             out.append(span)
     return out
-
-
-def _call_id(index: int, name: str, arguments: dict[str, Any]) -> str:
-    canonical = json.dumps([name, arguments], sort_keys=True, ensure_ascii=False, default=str)
-    digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"call_{index}_{digest}"
 
 
 def _tidy(text: str) -> str:

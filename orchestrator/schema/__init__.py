@@ -16,10 +16,11 @@ from orchestrator.schema.loop import EnforceResult, aenforce, enforce
 from orchestrator.schema.parse import ParsedOutput, coerce, parse_output
 from orchestrator.schema.reasoning import message_parts, split_reasoning
 from orchestrator.schema.stats import EnforcementStats, EnforceOutcome
-from orchestrator.schema.toolcalls import parse_tool_calls
+from orchestrator.schema.toolcalls import ArgumentCheck, check_arguments, parse_tool_calls
 from orchestrator.schema.validate import SchemaLike, Validator, check_schema, validator_for
 
 __all__ = [
+    "ArgumentCheck",
     "EnforceOutcome",
     "EnforceResult",
     "EnforcementStats",
@@ -27,6 +28,7 @@ __all__ = [
     "SchemaLike",
     "Validator",
     "aenforce",
+    "check_arguments",
     "check_schema",
     "coerce",
     "enforce",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.models.toolcall_parsers import find_tool_calls
-from orchestrator.schema.scan import scan
+from orchestrator.text.scan import scan
 
 __all__ = ["Candidate", "candidates"]
 

@@ -25,17 +25,19 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
+from orchestrator import telemetry
 from orchestrator.exceptions import SchemaValidationError
 from orchestrator.schema.formats import response_format_for, schema_label
 from orchestrator.schema.parse import ParsedOutput, parse_output
 from orchestrator.schema.reasoning import message_parts
 from orchestrator.schema.stats import EnforcementStats, EnforceOutcome
 from orchestrator.schema.validate import SchemaLike, canonical_json, schema_dict
+from orchestrator.types import model_label
+from orchestrator.usage import Usage, note_replies
 
 __all__ = ["EnforceResult", "aenforce", "enforce"]
 
 _MAX_SCHEMA_IN_REASK = 4000
-_USAGE_KEYS = ("input_tokens", "output_tokens", "reasoning_tokens")
 
 _Steps = Generator[list[BaseMessage], BaseMessage, "EnforceResult"]
 
@@ -49,7 +51,7 @@ class EnforceResult:
         attempts: how many times the model was called.
         outcome: first pass, repaired, coerced or re-asked.
         messages: every reply the model returned, in order.
-        usage: ``input_tokens``, ``output_tokens`` and ``reasoning_tokens`` summed.
+        usage: the :class:`~orchestrator.usage.Usage` of every reply, summed.
         reasoning: the reasoning of the accepted reply, if any.
     """
 
@@ -57,7 +59,7 @@ class EnforceResult:
     attempts: int
     outcome: EnforceOutcome
     messages: list[BaseMessage] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
     reasoning: str | None = None
 
 
@@ -71,6 +73,7 @@ def enforce(
     schema_name: str | None = None,
     model_name: str | None = None,
     config: RunnableConfig | None = None,
+    first_reply: BaseMessage | None = None,
 ) -> EnforceResult:
     """Call ``model`` until its reply matches ``schema``, re-asking at most ``max_retries`` times.
 
@@ -88,21 +91,31 @@ def enforce(
             model class name or the schema's ``title``).
         model_name: the model's name in stats (default: its ``model_name``/``model``).
         config: passed to ``invoke``.
+        first_reply: a reply already received for ``messages`` (e.g. the final answer of a
+            native tool-calling turn): it is checked first, and the model is called only to
+            re-ask.
 
     Returns:
         An :class:`EnforceResult`.
 
     Raises:
         SchemaValidationError: no valid reply within budget; it carries ``attempts``, the last
-            ``raw`` output, its ``errors`` and the summed ``usage``.
+            ``raw`` output, its ``errors``, every reply (``replies``) and the summed ``usage``.
         SchemaDefinitionError: the schema is invalid (raised before any model call).
-        ModelError: the model call itself failed.
+        ModelError: the model call itself failed (the replies received before it are
+            attached: :func:`orchestrator.usage.noted_replies`).
     """
     loop = _Loop(model, messages, schema, max_retries, stats, schema_name, model_name)
     steps = loop.steps()
-    request = next(steps)
+    request = _begin(steps, first_reply, loop.schema_name)
+    if isinstance(request, EnforceResult):
+        return request
     while True:
-        reply = model.invoke(request, config=config, **loop.invoke_kwargs)
+        try:
+            reply = model.invoke(request, config=config, **loop.invoke_kwargs)
+        except Exception as exc:
+            note_replies(exc, loop.replies)
+            raise
         try:
             request = steps.send(reply)
         except StopIteration as done:
@@ -120,15 +133,41 @@ async def aenforce(
     schema_name: str | None = None,
     model_name: str | None = None,
     config: RunnableConfig | None = None,
+    first_reply: BaseMessage | None = None,
 ) -> EnforceResult:
     """Async :func:`enforce` (the same loop, driven with ``ainvoke``)."""
     loop = _Loop(model, messages, schema, max_retries, stats, schema_name, model_name)
     steps = loop.steps()
-    request = next(steps)
+    request = _begin(steps, first_reply, loop.schema_name)
+    if isinstance(request, EnforceResult):
+        return request
     while True:
-        reply = await model.ainvoke(request, config=config, **loop.invoke_kwargs)
+        with telemetry.enforcement_attempt(loop.schema_name, request) as attempt:
+            try:
+                reply = await model.ainvoke(request, config=config, **loop.invoke_kwargs)
+            except Exception as exc:
+                note_replies(exc, loop.replies)
+                raise
+            attempt.replied(reply)
+            try:
+                request = steps.send(reply)
+            except StopIteration as done:
+                result: EnforceResult = done.value
+                return result
+
+
+def _begin(
+    steps: _Steps, first_reply: BaseMessage | None, schema_name: str
+) -> list[BaseMessage] | EnforceResult:
+    """The first request; with a reply already received, the request after it (or the result,
+    when that reply is accepted)."""
+    request = next(steps)
+    if first_reply is None:
+        return request
+    # the reply was traced where it was received; its check is an attempt all the same
+    with telemetry.enforcement_attempt(schema_name, request):
         try:
-            request = steps.send(reply)
+            return steps.send(first_reply)
         except StopIteration as done:
             result: EnforceResult = done.value
             return result
@@ -151,10 +190,11 @@ class _Loop:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.schema = schema
         self.messages = list(messages)
+        self.replies: list[BaseMessage] = []
         self.max_retries = max_retries
         self.stats = stats
         self.schema_name = schema_name or schema_label(schema)
-        self.model_name = model_name or _model_label(model)
+        self.model_name = model_name or model_label(model)
         # Built now so an invalid schema fails before the model is called.
         response_format = response_format_for(schema, self.schema_name)
         self.invoke_kwargs: dict[str, Any] = (
@@ -166,12 +206,12 @@ class _Loop:
     def steps(self) -> _Steps:
         """Yield each request; receive each reply; return the result or raise."""
         conversation = list(self.messages)
-        replies: list[BaseMessage] = []
-        usage = dict.fromkeys(_USAGE_KEYS, 0)
+        replies = self.replies
+        usage = Usage()
         for attempt in range(1, self.max_retries + 2):
             reply = yield conversation
             replies.append(reply)
-            _add_usage(usage, reply)
+            usage = usage + Usage.of(reply)
             reasoning, content = message_parts(reply)
             answer = _answer_text(reply, content)
             try:
@@ -193,8 +233,10 @@ class _Loop:
                         tried=err.tried,
                         attempts=attempt,
                         usage=usage,
+                        replies=replies,
                     ) from err
                 reask = HumanMessage(self._reask(err))
+                self._rejected(attempt, err, reask.text)
                 conversation = [*conversation, _for_history(reply, answer), reask]
                 continue
             outcome = _outcome(parsed) if attempt == 1 else EnforceOutcome.REASKED
@@ -211,6 +253,11 @@ class _Loop:
         else:
             lines.append("Reply with only the corrected JSON value.")
         return "\n".join(lines)
+
+    def _rejected(self, attempt: int, err: SchemaValidationError, reask: str) -> None:
+        telemetry.attempt_rejected(err.errors, reask)
+        if self.stats is not None:
+            self.stats.reject(attempt, tuple(str(e) for e in err.errors), reask)
 
     def _record(self, outcome: EnforceOutcome) -> None:
         if self.stats is not None:
@@ -245,21 +292,3 @@ def _for_history(reply: BaseMessage, answer: str) -> BaseMessage:
 def _finish_reason(reply: BaseMessage) -> str | None:
     reason = reply.response_metadata.get("finish_reason")
     return reason if isinstance(reason, str) else None
-
-
-def _add_usage(usage: dict[str, int], reply: BaseMessage) -> None:
-    meta = reply.usage_metadata if isinstance(reply, AIMessage) else None
-    if not meta:
-        return
-    usage["input_tokens"] += int(meta.get("input_tokens", 0) or 0)
-    usage["output_tokens"] += int(meta.get("output_tokens", 0) or 0)
-    details = meta.get("output_token_details") or {}
-    usage["reasoning_tokens"] += int(details.get("reasoning", 0) or 0)
-
-
-def _model_label(model: BaseChatModel) -> str:
-    for attr in ("model_name", "model"):
-        value = getattr(model, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return type(model).__name__

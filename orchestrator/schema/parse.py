@@ -20,12 +20,10 @@ import json_repair
 import pydantic
 from pydantic import BaseModel
 
-from orchestrator.exceptions import SchemaError, SchemaValidationError
+from orchestrator.exceptions import SchemaValidationError
 from orchestrator.models.toolcall_parsers import parse_python_literal
 from orchestrator.schema.extract import Candidate, candidates
 from orchestrator.schema.lenient import coerce_scalars
-from orchestrator.schema.reasoning import split_reasoning
-from orchestrator.schema.scan import complete
 from orchestrator.schema.validate import (
     SchemaLike,
     Validator,
@@ -34,10 +32,13 @@ from orchestrator.schema.validate import (
     schema_dict,
     validator_for,
 )
+from orchestrator.text.scan import complete
+from orchestrator.text.think import split_reasoning
+from orchestrator.types import SchemaIssue
 
 __all__ = ["ParsedOutput", "coerce", "parse_output"]
 
-_NOTHING = SchemaError("$", "no JSON value found in the output")
+_NOTHING = SchemaIssue("$", "no JSON value found in the output")
 _NO_VALUE = object()
 
 
@@ -136,7 +137,7 @@ class _Run:
         self.strict = strict
         self.repair = repair
         self.tried: list[str] = []
-        self.errors: list[SchemaError] | None = None
+        self.errors: list[SchemaIssue] | None = None
         self._strict_ok: dict[str, bool] = {}
         self._seen_repair: set[str] = set()
 
@@ -263,6 +264,6 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def _pydantic_error(error: Mapping[str, Any]) -> SchemaError:
+def _pydantic_error(error: Mapping[str, Any]) -> SchemaIssue:
     loc = [part for part in error.get("loc", ()) if isinstance(part, str | int)]
-    return SchemaError(json_path(loc), str(error.get("msg", "invalid")))
+    return SchemaIssue(json_path(loc), str(error.get("msg", "invalid")))

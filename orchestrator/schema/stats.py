@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["EnforceOutcome", "EnforcementStats"]
+__all__ = ["EnforceOutcome", "EnforcementStats", "Rejection"]
 
 
 class EnforceOutcome(StrEnum):
@@ -32,6 +33,15 @@ class EnforceOutcome(StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """One reply that failed validation: its errors and the re-ask sent back."""
+
+    attempt: int
+    errors: tuple[str, ...]
+    reask: str
+
+
 class EnforcementStats:
     """Thread-safe outcome counters keyed by (model name, schema name).
 
@@ -42,11 +52,18 @@ class EnforcementStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], Counter[EnforceOutcome]] = {}
+        self.rejections: list[Rejection] = []
+        """Every re-asked reply, in order (for run logs and traces)."""
 
     def record(self, model: str, schema: str, outcome: EnforceOutcome) -> None:
         """Count one outcome for ``model`` and ``schema``."""
         with self._lock:
             self._counts.setdefault((model, schema), Counter())[outcome] += 1
+
+    def reject(self, attempt: int, errors: tuple[str, ...], reask: str) -> None:
+        """Note that reply ``attempt`` failed with ``errors`` and was re-asked with ``reask``."""
+        with self._lock:
+            self.rejections.append(Rejection(attempt, errors, reask))
 
     def count(self, model: str, schema: str, outcome: EnforceOutcome) -> int:
         """How many times ``outcome`` was recorded for ``model`` and ``schema``."""

@@ -9,19 +9,58 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages.tool import ToolCall, tool_call
 
-from orchestrator.exceptions import SchemaError, SchemaValidationError
+from orchestrator.exceptions import SchemaValidationError
 from orchestrator.models.toolcall_parsers import find_tool_calls
 from orchestrator.schema.lenient import coerce_scalars
-from orchestrator.schema.validate import errors_of, validator_for
+from orchestrator.schema.validate import Validator, errors_of, validator_for
+from orchestrator.types import SchemaIssue
 
-__all__ = ["parse_tool_calls"]
+__all__ = ["ArgumentCheck", "check_arguments", "parse_tool_calls"]
 
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+@dataclass(frozen=True)
+class ArgumentCheck:
+    """The verdict of the argument policy on one call's arguments.
+
+    Attributes:
+        arguments: the arguments to run the tool with (coerced where that was lossless).
+        coerced: whether quoted scalars were converted.
+        errors: what is still wrong (empty: valid).
+    """
+
+    arguments: Any
+    coerced: bool
+    errors: list[SchemaIssue]
+
+
+def check_arguments(arguments: Any, validator: Validator, *, strict: bool = False) -> ArgumentCheck:
+    """The one argument policy for tool calls, native or action mode: validate against the
+    tool's schema and, unless ``strict``, convert quoted scalars where that is lossless
+    (``"2"`` for an integer becomes ``2``; ``"1.5"`` stays invalid). ``arguments`` is not
+    modified.
+
+    Example:
+        >>> v = validator_for({"type": "object", "properties": {"a": {"type": "integer"}}})
+        >>> check_arguments({"a": "2"}, v).arguments
+        {'a': 2}
+    """
+    errors = errors_of(validator, arguments)
+    if not errors or strict:
+        return ArgumentCheck(arguments, False, errors)
+    fixed, coerced = coerce_scalars(copy.deepcopy(arguments), validator)
+    if not coerced:
+        return ArgumentCheck(arguments, False, errors)
+    remaining = errors_of(validator, fixed)
+    return ArgumentCheck(fixed if not remaining else arguments, not remaining, remaining)
 
 
 def parse_tool_calls(
@@ -52,16 +91,12 @@ def parse_tool_calls(
             known = ", ".join(sorted(by_name)) or "none"
             raise SchemaValidationError(
                 f"unknown tool {call.name!r} (available: {known})",
-                errors=[SchemaError("$.name", f"unknown tool {call.name!r}; use one of: {known}")],
+                errors=[SchemaIssue("$.name", f"unknown tool {call.name!r}; use one of: {known}")],
                 raw=text,
                 tool=call.name,
             )
-        validator = validator_for(by_name[call.name])
-        arguments: Any = call.arguments
-        errors = errors_of(validator, arguments)
-        if errors and not strict:
-            arguments, coerced = coerce_scalars(arguments, validator)
-            errors = errors_of(validator, arguments) if coerced else errors
+        checked = check_arguments(call.arguments, validator_for(by_name[call.name]), strict=strict)
+        arguments, errors = checked.arguments, checked.errors
         if errors:
             raise SchemaValidationError(
                 f"invalid arguments for tool {call.name!r}: {errors[0]}",

@@ -28,7 +28,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 from pydantic import BaseModel, PydanticUserError
 
-from orchestrator.exceptions import SchemaDefinitionError, SchemaError
+from orchestrator.exceptions import SchemaDefinitionError
+from orchestrator.types import SchemaIssue
 
 __all__ = [
     "SchemaLike",
@@ -50,7 +51,7 @@ _MAX_ERRORS = 20
 _MAX_MESSAGE = 300
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-_TOO_DEEP = SchemaError("$", "value is nested too deeply to validate")
+_TOO_DEEP = SchemaIssue("$", "value is nested too deeply to validate")
 
 _cache: dict[str, Validator] = {}
 _by_id: dict[int, tuple[Mapping[str, Any], Any, Validator]] = {}
@@ -142,7 +143,7 @@ def check_schema(schema: Mapping[str, Any]) -> None:
     validator_for(schema)
 
 
-def errors_of(validator: Validator, instance: Any) -> list[SchemaError]:
+def errors_of(validator: Validator, instance: Any) -> list[SchemaIssue]:
     """Every validation error of ``instance`` (at most 20), each a JSON path and a message.
 
     For ``anyOf``/``oneOf`` failures the closest branch's error is reported, since that is
@@ -153,12 +154,12 @@ def errors_of(validator: Validator, instance: Any) -> list[SchemaError]:
     Raises:
         SchemaDefinitionError: the schema holds a reference that cannot be resolved.
     """
-    out: list[SchemaError] = []
+    out: list[SchemaIssue] = []
     try:
         for error in _iter_errors(validator, instance):
             if error.context:
                 error = best_match([error])
-            out.append(SchemaError(json_path(error.absolute_path), _short(error.message)))
+            out.append(SchemaIssue(json_path(error.absolute_path), _short(error.message)))
             if len(out) >= _MAX_ERRORS:
                 break
     except RecursionError:

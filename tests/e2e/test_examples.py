@@ -13,7 +13,7 @@ from orchestrator import RunStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "coding_assistant" / "sample_repo"
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "tests" / "fixtures" / "datasets"
 ENDED = {"completed", "failed", "budget_exhausted"}
 
 
@@ -81,8 +81,11 @@ def test_python_api_example(tmp_path: Path) -> None:
     proc = _run(
         sys.executable, str(ROOT / "examples" / "python_api.py"), "What is 3 * 4?", cwd=tmp_path
     )
-    assert proc.returncode == 0, proc.stderr
     assert "status:" in proc.stdout and "planner" in proc.stdout
+    completed = "status: completed" in proc.stdout
+    assert proc.returncode == (0 if completed else 1), proc.stderr  # before: 0 on any status
+    if not completed:
+        assert "error:" in proc.stdout  # the reason is printed, not just the status
 
 
 def test_eval_harness_on_two_items_with_the_embedded_model(tmp_path: Path) -> None:
@@ -112,3 +115,23 @@ def test_eval_harness_on_two_items_with_the_embedded_model(tmp_path: Path) -> No
     summary = json.loads((out / "math_solver.summary.json").read_text())
     assert summary["n_items"] == 2
     assert sum(summary["by_verdict"].values()) == 2
+
+
+def test_calculator_yaml_ends_in_the_right_answer_on_the_embedded_model(tmp_path: Path) -> None:
+    proc = _run(
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+        "run",
+        str(ROOT / "examples" / "calculator.yaml"),
+        "--task",
+        "What is 12 * 13?",
+        "--json",
+        "--checkpoint",
+        "memory",
+        cwd=tmp_path,
+        timeout=200,
+    )
+    result = json.loads(proc.stdout)
+    assert (result["status"], result["answer"]) == ("completed", "156"), proc.stderr
+    assert proc.returncode == 0

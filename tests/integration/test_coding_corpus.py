@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from agents.agent import make_agent
 from agents.prompts import load_prompt
 from agents.workflows.coding_assistant import coding_assistant_graph
 from benchmarks.coding_corpus.mutate import apply_task
@@ -79,10 +80,13 @@ def test_agent_mode_with_a_scripted_planner_fixes(
     ws = tmp_path / "ws"
     apply_task(pristine, task, ws)
     pipeline = Pipeline(
-        planner=FunctionChatModel(scripted_planner),
+        planner=make_agent(
+            "planner",
+            FunctionChatModel(scripted_planner),
+            prompt=load_prompt("coding_agent"),
+            tools=build_tools(["localise", "apply_edit", "run_tests"], ToolContext(ws, LIMITS)),
+        ),
         reasoner=oracle_reasoner(task),
-        tools=build_tools(["localise", "apply_edit", "run_tests"], ToolContext(ws, LIMITS)),
-        planner_prompt=load_prompt("coding_agent"),
     )
     result = pipeline.run("Fix the failing tests")
     assert result.status is RunStatus.COMPLETED and result.answer == "Tests pass."

@@ -179,7 +179,8 @@ def test_validate_reports_a_bad_mcp_section_in_one_located_line(
     result = _cli("validate", str(path), cwd=tmp_path)
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
-    assert line.split(":")[0] == str(path) and expect in line, line
+    assert line.startswith("error: "), line  # validate prints errors as `run` does
+    assert line.removeprefix("error: ").split(":")[0] == str(path) and expect in line, line
 
 
 def test_an_agent_naming_an_unknown_server_is_refused(tmp_path: Path) -> None:

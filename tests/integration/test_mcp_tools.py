@@ -76,7 +76,7 @@ def test_a_stdio_mcp_tool_runs_in_a_pipeline(planner: FakeOpenAIServer, tmp_path
 
 
 def planner_tools(pipeline: Any) -> list[dict[str, Any]]:
-    schemas: list[dict[str, Any]] = pipeline.context.planner_tools.schemas()
+    schemas: list[dict[str, Any]] = pipeline.context.planner.toolset.schemas()
     return schemas
 
 

@@ -77,3 +77,49 @@ async def test_parallel_delegates_over_http_come_back_in_call_order(
     assert result.usage["reasoner"].calls == 3
     await planner.aclose()
     await reasoner.aclose()
+
+
+async def test_reasoner_in_native_tool_mode_gets_tools_and_no_action_prompt() -> None:
+    """A reasoner with ``tool_mode: native`` sends ``tools`` and runs the server's parsed
+    calls (before: the mode was carried and never read; it got the action-mode prompt)."""
+    from agents.agent import make_agent
+    from tools.base import tool_from_function
+
+    def square(n: int) -> int:
+        """Square a number.
+
+        Args:
+            n: the number.
+        """
+        return n * n
+
+    with FakeOpenAIServer() as planner_server, FakeOpenAIServer() as reasoner_server:
+        planner_server.enqueue(
+            ChatReply(
+                content=None,
+                tool_calls=[ToolCallSpec("delegate", {"kind": "math", "task": "7^2"}, id="d1")],
+            ),
+            ChatReply("49"),
+        )
+        reasoner_server.enqueue(
+            # a quoted integer: the argument policy converts it losslessly
+            ChatReply(content=None, tool_calls=[ToolCallSpec("square", {"n": "7"}, id="s1")]),
+            ChatReply(content='{"answer": "49", "steps": ["7*7"]}', reasoning="square it"),
+        )
+        planner, reasoner_model = models(planner_server, reasoner_server)
+        reasoner = make_agent(
+            "reasoner", reasoner_model, tools=[tool_from_function(square)], tool_mode="native"
+        )
+        result = await Pipeline(planner=planner, reasoner=reasoner).arun("7 squared?")
+        await planner.aclose()
+        await reasoner_model.aclose()
+
+    assert result.status is RunStatus.COMPLETED, result.error
+    first, second = reasoner_server.chat_requests
+    assert [t["function"]["name"] for t in first["tools"]] == ["square"]
+    assert '"action"' not in first["messages"][0]["content"]  # no action-mode protocol
+    tool_turn = [m for m in second["messages"] if m["role"] == "tool"]
+    assert tool_turn[0]["content"] == "49" and tool_turn[0]["tool_call_id"] == "s1"
+    assert result.outputs[0]["result"] == {"answer": "49", "steps": ["7*7"]}
+    assert result.usage["reasoner"].calls == 2
+    assert result.enforcement["tools::square"]["coerced"] == 1

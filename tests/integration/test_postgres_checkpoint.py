@@ -118,3 +118,28 @@ def test_postgres_checkpoint_survives_a_new_pipeline(postgres_url: str) -> None:
     resumed = make().resume("pg-thread")  # a new Pipeline: the state comes from PostgreSQL
     assert resumed.status is RunStatus.COMPLETED and resumed.answer == "done"
     assert ran == [1]
+
+
+def test_run_log_lives_in_the_same_postgres_database(postgres_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.app import app
+    from orchestrator.runlog.store import RunLogStore
+
+    result = Pipeline(planner=FakeChatModel(["42"]), checkpointer=postgres_url, name="pg").run(
+        "six times seven", thread_id="pg-log"
+    )
+    assert result.status is RunStatus.COMPLETED
+    with RunLogStore.open(postgres_url, create=False) as store:
+        [run] = [r for r in store.list_runs() if r.thread_id == "pg-log"]
+        kinds = [e.kind for e in store.events("pg-log")]
+    assert (run.status, run.pipeline, run.task, run.answer) == (
+        "completed",
+        "pg",
+        "six times seven",
+        "42",
+    )
+    assert kinds[0] == "node_start" and "model_call" in kinds and kinds[-1] == "final"
+    listed = CliRunner().invoke(app, ["runs", "--checkpoint", postgres_url, "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert "pg-log" in listed.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import tools._isolation
-from orchestrator.result import result_from_state
+from orchestrator import FakeChatModel, Pipeline
 from tools.sandbox import Isolation, run_python, sandbox_isolation
 
 
@@ -45,7 +45,7 @@ def test_the_probe_runs_once(fresh_probe: None, caplog: pytest.LogCaptureFixture
 
 
 def test_run_results_name_the_isolation() -> None:
-    result = result_from_state({}, thread_id="t", prices={}, elapsed_s=0.0)
+    result = Pipeline(planner=FakeChatModel(["hi"])).run("x")
     assert result.sandbox == sandbox_isolation().describe()
     assert result.sandbox.startswith("sandbox: ")
 
@@ -61,3 +61,17 @@ def test_pytest_runs_in_the_sandbox(tmp_path: Path) -> None:
 
     report = run_tests(tmp_path)
     assert report.passed == 1 and report.failed == 0, report
+
+
+def test_the_cli_says_so_in_one_line_when_isolation_is_reduced(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tools.sandbox
+    from orchestrator.cli.run_commands import _warn_reduced_isolation
+
+    monkeypatch.setattr(tools.sandbox, "sandbox_isolation", lambda: Isolation.LIMITS_ONLY)
+    _warn_reduced_isolation()
+    assert capsys.readouterr().err.splitlines() == [f"warning: {Isolation.LIMITS_ONLY.describe()}"]
+    monkeypatch.setattr(tools.sandbox, "sandbox_isolation", lambda: Isolation.NAMESPACES)
+    _warn_reduced_isolation()
+    assert capsys.readouterr().err == ""

@@ -17,8 +17,7 @@ from orchestrator.evaluation.code_judge import (
 from orchestrator.evaluation.datasets import HumanEvalItem, MbppItem, load_dataset
 from tools.sandbox import SandboxLimits
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data")
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "datasets"
 LIMITS = SandboxLimits(cpu_seconds=5, wall_timeout_s=10.0)
 
 ADD = HumanEvalItem(
@@ -36,16 +35,12 @@ def fenced(code: str) -> str:
 
 @pytest.fixture(scope="module")
 def humaneval() -> list[HumanEvalItem]:
-    if not DATA.is_dir():
-        pytest.skip("needs ../shared/data")
     items = load_dataset("humaneval", path=DATA, limit=3)
     return [i for i in items if isinstance(i, HumanEvalItem)]
 
 
 @pytest.fixture(scope="module")
 def mbpp() -> dict[str, MbppItem]:
-    if not DATA.is_dir():
-        pytest.skip("needs ../shared/data")
     items = load_dataset("mbpp", path=DATA, limit=400)
     return {i.id: i for i in items if isinstance(i, MbppItem)}
 
@@ -84,7 +79,6 @@ def test_toy_item_passes_and_fails() -> None:
     assert judge_code(ADD, "I cannot do that.", limits=LIMITS).status is CodeStatus.NO_CODE
 
 
-@needs_data
 def test_humaneval_canonical_solutions_pass(humaneval: list[HumanEvalItem]) -> None:
     for item in humaneval:
         judged = judge_code(item, fenced(item.prompt + item.canonical_solution), limits=LIMITS)
@@ -93,14 +87,12 @@ def test_humaneval_canonical_solutions_pass(humaneval: list[HumanEvalItem]) -> N
     assert judge_code(first, first.canonical_solution, limits=LIMITS).passed  # body only
 
 
-@needs_data
 def test_humaneval_wrong_solution_fails(humaneval: list[HumanEvalItem]) -> None:
     item = humaneval[0]
     judged = judge_code(item, None, {"code": item.prompt + "    return False\n"}, limits=LIMITS)
     assert judged.status is CodeStatus.FAILED
 
 
-@needs_data
 def test_mbpp_canonical_solutions_pass(mbpp: dict[str, MbppItem]) -> None:
     for key in ("mbpp/1", "mbpp/2", "mbpp/367"):  # 367's setup code uses the solution's class
         item = mbpp[key]
@@ -108,7 +100,6 @@ def test_mbpp_canonical_solutions_pass(mbpp: dict[str, MbppItem]) -> None:
         assert judged.passed, (key, judged.detail)
 
 
-@needs_data
 def test_mbpp_wrong_solution_fails(mbpp: dict[str, MbppItem]) -> None:
     item = mbpp["mbpp/2"]
     assert entry_point_of(item) == "similar_elements"

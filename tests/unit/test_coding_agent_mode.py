@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from agents.agent import make_agent
 from agents.prompts import load_prompt
 from agents.workflows.coding_assistant import edits_schema
 from orchestrator import FakeChatModel, FunctionChatModel, Pipeline, RunStatus, load_pipeline
@@ -58,10 +59,13 @@ def test_agent_mode_fixes_the_sample_with_a_scripted_planner(tmp_path: Path) -> 
     }
     reasoner = FakeChatModel([json.dumps(fix)])
     pipeline = Pipeline(
-        planner=FunctionChatModel(scripted_planner),
+        planner=make_agent(
+            "planner",
+            FunctionChatModel(scripted_planner),
+            prompt=load_prompt("coding_agent"),
+            tools=build_tools(TOOLS, ToolContext(repo)),
+        ),
         reasoner=reasoner,
-        tools=build_tools(TOOLS, ToolContext(repo)),
-        planner_prompt=load_prompt("coding_agent"),
     )
     result = pipeline.run("Fix the failing test")
     assert result.status is RunStatus.COMPLETED and result.answer == "Tests pass."
@@ -81,5 +85,5 @@ def test_agent_mode_is_chosen_in_yaml(tmp_path: Path) -> None:
     )
     pipeline = load_pipeline(tmp_path / "p.yaml", workspace=SAMPLE, checkpoint="memory")
     assert "plan" in pipeline.build().nodes  # the standard graph: the planner drives
-    assert pipeline.context.planner_prompt.startswith("You are the planner of a coding assistant")
-    assert "localise" in pipeline.context.planner_tools
+    assert pipeline.context.planner.prompt.startswith("You are the planner of a coding assistant")
+    assert "localise" in pipeline.context.planner.toolset

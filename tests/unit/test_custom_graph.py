@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.workflows.custom import AgentRuntime, custom_graph_builder
+from langchain_core.messages import AIMessage
+
+from agents.agent import make_agent
+from agents.workflows.custom import custom_graph_builder
 from orchestrator import FakeChatModel, Pipeline, RunStatus
 from orchestrator.config.loading import parse_spec
 from tools._context import ToolContext
@@ -38,14 +41,17 @@ graph:
 def _pipeline(solver: FakeChatModel, reporter: FakeChatModel, tmp: Path, **kw: object) -> Pipeline:
     spec = parse_spec(SPEC, base_dir=tmp)
     assert spec.graph is not None
-    agents = {
-        "solver": AgentRuntime("solver", solver, "fake", "Solve.", Toolset()),
-        "reporter": AgentRuntime("reporter", reporter, "fake", "Report.", Toolset()),
-    }
+    agents = [
+        make_agent("solver", solver, prompt="Solve.", tool_mode="action"),
+        make_agent("reporter", reporter, prompt="Report.", tool_mode="action"),
+    ]
     tools = Toolset(build_tools(["evaluate"], ToolContext(tmp)))
     return Pipeline(
-        planner=reporter, graph_builder=custom_graph_builder(spec.graph, agents, tools), **kw
-    )  # type: ignore[arg-type]
+        planner=reporter,
+        agents=agents,
+        graph_builder=custom_graph_builder(spec.graph, tools),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_steps_templates_and_edges(tmp_path: Path) -> None:
@@ -74,3 +80,44 @@ def test_invalid_agent_output_fails_the_step(tmp_path: Path) -> None:
     result = _pipeline(solver, FakeChatModel([]), tmp_path, max_enforce_retries=2).run("x")
     assert result.status is RunStatus.FAILED
     assert result.error is not None and "step 'solve'" in result.error.message
+    assert result.error.type == "SchemaValidationError"  # the class, not a hand-written name
+
+
+def test_a_custom_agent_in_native_tool_mode_calls_tools_natively(tmp_path: Path) -> None:
+    """Custom agents had no tool mode (always action mode); now the Agent's mode is used."""
+    spec = parse_spec(
+        "models: {planner: {}}\nagents: {calc: {model: planner}}\n"
+        "graph: {steps: {work: {agent: calc}}}\n",
+        base_dir=tmp_path,
+    )
+    assert spec.graph is not None
+    call = {"name": "evaluate", "args": {"expression": "6*7"}, "id": "e1"}
+    model = FakeChatModel([AIMessage("", tool_calls=[call]), '"42"'])
+    tools = build_tools(["evaluate"], ToolContext(tmp_path))
+    calc = make_agent("calc", model, prompt="Compute.", tools=tools, tool_mode="native")
+    result = Pipeline(
+        planner=model, agents=[calc], graph_builder=custom_graph_builder(spec.graph, Toolset())
+    ).run("6*7?")
+    assert result.status is RunStatus.COMPLETED, result.error
+    assert result.answer == "42"
+    assert [(r["tool"], r["result"]) for r in result.tool_results] == [("evaluate", "42")]
+    first, _ = model.requests[0]
+    assert '"action"' not in str(first[0].content)  # no action-mode protocol in the prompt
+
+
+def test_a_run_time_expression_failure_is_an_expression_error(tmp_path: Path) -> None:
+    spec = parse_spec(
+        "models: {planner: {}}\nagents: {w: {model: planner}}\n"
+        "graph:\n  steps: {a: {agent: w}, b: {agent: w}}\n"
+        '  edges: [{from: a, to: b, when: "a > 3"}]\n',
+        base_dir=tmp_path,
+    )
+    assert spec.graph is not None
+    writer = make_agent("w", FakeChatModel(['"text"']), prompt="Write.", tool_mode="action")
+    result = Pipeline(
+        planner=FakeChatModel([]),
+        agents=[writer],
+        graph_builder=custom_graph_builder(spec.graph, Toolset()),
+    ).run("x")
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None and result.error.type == "ExpressionError"  # was ConfigError

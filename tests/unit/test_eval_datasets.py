@@ -19,8 +19,7 @@ from orchestrator.evaluation import (
 )
 from orchestrator.exceptions import EvalError
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data")
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "datasets"
 
 
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
@@ -32,8 +31,7 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-@needs_data
-def test_the_three_shared_datasets_load_as_typed_items() -> None:
+def test_the_three_dataset_fixtures_load_as_typed_items() -> None:
     math = load_dataset("math500", path=DATA / "math500.jsonl", limit=5)
     code = load_dataset("HumanEval", path=DATA / "humaneval.jsonl.gz", limit=2)
     mbpp = load_dataset("mbpp", path=DATA, limit=3)
@@ -42,7 +40,7 @@ def test_the_three_shared_datasets_load_as_typed_items() -> None:
     assert math[0].id == "test/precalculus/807.json" and math[0].level == 2
     assert code[1].id == "HumanEval/1" and code[1].entry_point == "separate_paren_groups"
     assert mbpp[0].id == "mbpp/1" and len(mbpp[0].test_list) == 3
-    assert len(load_dataset("math500", path=DATA)) == 500
+    assert len(load_dataset("math500", path=DATA)) == 50  # the fixture: 50 of the 500
 
 
 def test_own_files_gzip_and_field_aliases(tmp_path: Path) -> None:

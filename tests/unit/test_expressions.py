@@ -15,7 +15,7 @@ from orchestrator.config.expressions import (
     compile_template,
     render_value,
 )
-from orchestrator.exceptions import ConfigError
+from orchestrator.exceptions import ConfigError, ExpressionError
 
 STATE: dict[str, Any] = {
     "task": "add numbers",
@@ -81,7 +81,7 @@ STATE: dict[str, Any] = {
 )
 def test_evaluates(source: str, expected: Any) -> None:
     if source.startswith("str(steps)"):
-        with pytest.raises(ConfigError, match="expected a number, got str"):
+        with pytest.raises(ExpressionError, match="expected a number, got str"):
             compile_expression(source).evaluate(STATE)
         return
     assert compile_expression(source).evaluate(STATE) == expected
@@ -168,12 +168,13 @@ def test_refuses_non_strings() -> None:
         ("'a' in steps", "is not iterable"),
     ],
 )
-def test_evaluation_errors_are_config_errors(source: str, message: str) -> None:
+def test_evaluation_errors_are_run_time_errors_not_config_errors(source: str, message: str) -> None:
     expr = compile_expression(source)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ExpressionError) as caught:
         expr.evaluate(STATE)
     assert str(caught.value).startswith(f"cannot evaluate {source!r}: ")
     assert message in str(caught.value)
+    assert not isinstance(caught.value, ConfigError)  # a run failure (exit 1), not a user's
 
 
 def test_only_whitelisted_functions_exist() -> None:
@@ -208,7 +209,7 @@ def test_bad_templates(source: str, message: str) -> None:
 
 
 def test_template_render_errors() -> None:
-    with pytest.raises(ConfigError, match="'tsak' is not in the state; did you mean 'task'"):
+    with pytest.raises(ExpressionError, match="'tsak' is not in the state; did you mean 'task'"):
         compile_template("{{ tsak }}").render(STATE)
 
 
@@ -247,5 +248,5 @@ def test_arbitrary_text_only_raises_config_error(source: str, state: dict[str, A
         expr = compile_expression(source)
     except ConfigError:
         return
-    with contextlib.suppress(ConfigError):
+    with contextlib.suppress(ExpressionError):
         expr.evaluate(state)

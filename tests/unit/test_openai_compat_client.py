@@ -19,7 +19,7 @@ from orchestrator.exceptions import (
     ModelHTTPError,
     ModelResponseError,
 )
-from orchestrator.models._retry import _retry_after
+from orchestrator.models._retry import retry_after as _retry_after
 from orchestrator.models.openai_compat import OpenAICompatChatModel, RetryPolicy
 
 Handler = Callable[[httpx.Request], httpx.Response]

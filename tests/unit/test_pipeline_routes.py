@@ -10,6 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.tools import tool
 
+from agents.agent import make_agent
 from orchestrator import (
     FakeChatModel,
     FunctionChatModel,
@@ -178,9 +179,9 @@ def test_token_and_cost_limits() -> None:
     assert result.status is RunStatus.BUDGET_EXHAUSTED
     assert "max_total_tokens" in (result.error.message if result.error else "")
     priced = Pipeline(
-        planner=FakeChatModel(loop),
-        tools=[add],
-        prices={"planner": Price(input_per_million=1000.0)},
+        planner=make_agent(
+            "planner", FakeChatModel(loop), tools=[add], price=Price(input_per_million=1000.0)
+        ),
         limits=Limits(max_cost_usd=0.1),
     ).run("loop")
     assert priced.status is RunStatus.BUDGET_EXHAUSTED and priced.cost_usd >= 0.1
@@ -226,7 +227,8 @@ def test_action_mode_planner_uses_tools_through_json() -> None:
             '{"action": "final", "result": "42"}',
         ]
     )
-    result = Pipeline(planner=planner, tools=[add], planner_mode=ToolMode.ACTION).run("20+22")
+    agent = make_agent("planner", planner, tools=[add], tool_mode=ToolMode.ACTION)
+    result = Pipeline(planner=agent).run("20+22")
     assert result.status is RunStatus.COMPLETED and result.answer == "42"
     assert result.tool_results[0]["result"] == "42"
     second, _ = planner.requests[1]
@@ -236,9 +238,7 @@ def test_action_mode_planner_uses_tools_through_json() -> None:
 def test_action_mode_invalid_reply_is_retried_then_fails() -> None:
     planner = FakeChatModel(["nonsense"] * 12)
     result = Pipeline(
-        planner=planner,
-        tools=[add],
-        planner_mode=ToolMode.ACTION,
+        planner=make_agent("planner", planner, tools=[add], tool_mode=ToolMode.ACTION),
         max_enforce_retries=1,
         limits=Limits(max_invalid_tool_calls=2),
     ).run("x")

@@ -5,6 +5,11 @@ from __future__ import annotations
 import orchestrator
 
 EXPECTED = {
+    "Agent",
+    "ExpressionError",
+    "SchemaIssue",
+    "Usage",
+    "make_agent",
     "BicameralError",
     "BudgetExhaustedError",
     "ConfigError",

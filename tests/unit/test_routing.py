@@ -6,11 +6,11 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Send
 
 from orchestrator.graph.routing import ACT, FINISH, INVALID_TURN_KEY, PLAN, REASON, route_after_plan
-from orchestrator.graph.state import RunState
+from orchestrator.graph.state import StandardState
 
 
-def state(*messages: object, status: str = "running") -> RunState:
-    return RunState(messages=list(messages), status=status, invalid_streak=1)  # type: ignore[typeddict-item]
+def state(*messages: object, status: str = "running") -> StandardState:
+    return StandardState(messages=list(messages), status=status, invalid_streak=1)
 
 
 def test_final_answer_goes_to_finish() -> None:
@@ -43,8 +43,29 @@ def test_fan_out_one_send_per_delegate_and_one_for_tools() -> None:
     sends = route_after_plan(state(ai), has_reasoner=True)
     assert isinstance(sends, list) and all(isinstance(s, Send) for s in sends)
     assert [s.node for s in sends] == [ACT, REASON, REASON]
-    assert sends[0].arg == {"calls": [dict(ai.tool_calls[1])], "invalid_streak": 1}
+    assert sends[0].arg == {
+        "calls": [dict(ai.tool_calls[1])],
+        "invalid_streak": 1,
+        "steps": 0,
+        "checked": False,
+        "failed_calls": [],
+    }
     assert [s.arg["delegate"]["call_id"] for s in sends[1:]] == ["d1", "d2"]
+
+
+def test_parallel_delegates_share_the_steps_left() -> None:
+    ai = AIMessage(
+        "",
+        tool_calls=[
+            {"name": "delegate", "args": {"kind": "math", "task": t}, "id": t} for t in "abc"
+        ],
+    )
+    sends = route_after_plan({**state(ai), "steps": 4}, has_reasoner=True, max_steps=10)
+    assert isinstance(sends, list)
+    assert [(s.arg["steps"], s.arg["step_budget"]) for s in sends] == [(4, 2), (4, 2), (4, 2)]
+    sends = route_after_plan({**state(ai), "steps": 9}, has_reasoner=True, max_steps=10)
+    assert isinstance(sends, list)
+    assert [s.arg["step_budget"] for s in sends] == [1, 0, 0]
     assert sends[2].arg["delegate"]["output_schema"] is None  # an empty schema means default
 
 

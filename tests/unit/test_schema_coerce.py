@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, field_validator
 
-from orchestrator.exceptions import SchemaDefinitionError, SchemaError, SchemaValidationError
+from orchestrator.exceptions import SchemaDefinitionError, SchemaValidationError
 from orchestrator.schema import coerce, parse_output
+from orchestrator.types import SchemaIssue
 
 MATH: dict[str, Any] = {
     "type": "object",
@@ -135,7 +136,7 @@ def test_lossy_coercion_is_refused(value: str, schema: dict[str, Any]) -> None:
 def test_strict_refuses_scalar_coercion_but_still_repairs() -> None:
     with pytest.raises(SchemaValidationError) as info:
         coerce('{"answer": "42", "steps": []}', MATH, strict=True)
-    assert info.value.errors == [SchemaError("$.answer", "'42' is not of type 'integer'")]
+    assert info.value.errors == [SchemaIssue("$.answer", "'42' is not of type 'integer'")]
     assert coerce("{'answer': 42, 'steps': [],}", MATH, strict=True) == {"answer": 42, "steps": []}
 
 
@@ -145,9 +146,9 @@ def test_error_carries_paths_raw_and_what_was_tried() -> None:
         coerce(raw, MATH)
     err = info.value
     assert err.errors == [
-        SchemaError("$", "Additional properties are not allowed ('extra' was unexpected)"),
-        SchemaError("$.answer", "'x' is not of type 'integer'"),
-        SchemaError("$.steps[0]", "1 is not of type 'string'"),
+        SchemaIssue("$", "Additional properties are not allowed ('extra' was unexpected)"),
+        SchemaIssue("$.answer", "'x' is not of type 'integer'"),
+        SchemaIssue("$.steps[0]", "1 is not of type 'string'"),
     ]
     assert err.raw == raw
     assert err.tried == ["strict:whole", "strict:balanced", "coerce:balanced", "strict:after-prose"]
@@ -157,7 +158,7 @@ def test_error_carries_paths_raw_and_what_was_tried() -> None:
 def test_nothing_found() -> None:
     with pytest.raises(SchemaValidationError) as info:
         coerce("I do not know.", MATH)
-    assert info.value.errors == [SchemaError("$", "no JSON value found in the output")]
+    assert info.value.errors == [SchemaIssue("$", "no JSON value found in the output")]
 
 
 @pytest.mark.parametrize("raw", ['{"answer": NaN}', '{"answer": Infinity', '{"answer": 1e999}'])
@@ -198,7 +199,7 @@ def test_pydantic_model_returns_an_instance() -> None:
 def test_pydantic_validators_run_and_report_paths() -> None:
     with pytest.raises(SchemaValidationError) as info:
         coerce('{"answer": 42, "steps": []}', Solution)
-    assert info.value.errors == [SchemaError("$.steps", "Value error, give at least one step")]
+    assert info.value.errors == [SchemaIssue("$.steps", "Value error, give at least one step")]
 
 
 def test_tool_call_written_as_text_matches_an_action_schema() -> None:

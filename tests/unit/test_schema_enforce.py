@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from orchestrator.exceptions import SchemaDefinitionError, SchemaError, SchemaValidationError
+from orchestrator.exceptions import SchemaDefinitionError, SchemaValidationError
 from orchestrator.models.testing import FakeChatModel
 from orchestrator.schema import (
     EnforcementStats,
@@ -18,6 +18,7 @@ from orchestrator.schema import (
     aenforce,
     enforce,
 )
+from orchestrator.types import SchemaIssue
 
 SCHEMA: dict[str, Any] = {
     "title": "math",
@@ -65,7 +66,12 @@ async def test_first_pass(mode: str) -> None:
         1,
         EnforceOutcome.FIRST_PASS,
     )
-    assert result.usage == {"input_tokens": 10, "output_tokens": 5, "reasoning_tokens": 3}
+    assert result.usage is not None
+    assert (
+        result.usage.prompt_tokens,
+        result.usage.completion_tokens,
+        result.usage.reasoning_tokens,
+    ) == (10, 5, 3)
     assert [m.content for m in result.messages] == ['{"answer": 42}']
     [(messages, options)] = model.requests
     assert messages == PROMPT and "response_format" not in options
@@ -83,7 +89,12 @@ async def test_invalid_then_valid_reasks_with_the_failing_paths(mode: str) -> No
         2,
         EnforceOutcome.REASKED,
     )
-    assert result.usage == {"input_tokens": 20, "output_tokens": 10, "reasoning_tokens": 6}
+    assert result.usage is not None
+    assert (
+        result.usage.prompt_tokens,
+        result.usage.completion_tokens,
+        result.usage.reasoning_tokens,
+    ) == (20, 10, 6)
     second_request = model.requests[1][0]
     assert second_request[:2] == PROMPT
     assert second_request[2].content == bad.content
@@ -111,8 +122,14 @@ async def test_budget_exhausted_raises_with_attempts_last_output_errors_and_usag
     err = info.value
     assert err.attempts == 2
     assert err.raw == '{"answer": 1.5}'
-    assert err.errors == [SchemaError("$.answer", "1.5 is not of type 'integer'")]
-    assert err.usage == {"input_tokens": 20, "output_tokens": 10, "reasoning_tokens": 6}
+    assert err.errors == [SchemaIssue("$.answer", "1.5 is not of type 'integer'")]
+    assert err.usage is not None
+    assert (err.usage.prompt_tokens, err.usage.completion_tokens, err.usage.reasoning_tokens) == (
+        20,
+        10,
+        6,
+    )
+    assert err.usage.calls == 2 and len(err.replies) == 2  # the failed attempts are accounted
     assert "after 2 attempts" in str(err)
     assert model.remaining == 1
     assert stats.count("fake", "math", EnforceOutcome.FAILED) == 1
@@ -124,7 +141,7 @@ async def test_zero_retries_means_one_call(mode: str) -> None:
     with pytest.raises(SchemaValidationError, match="after 1 attempt: ") as info:
         await _run(mode, model, PROMPT, SCHEMA, max_retries=0)
     assert info.value.attempts == 1
-    assert info.value.errors == [SchemaError("$", "no JSON value found in the output")]
+    assert info.value.errors == [SchemaIssue("$", "no JSON value found in the output")]
 
 
 @MODES

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.exceptions import SchemaDefinitionError, SchemaError, SchemaValidationError
+from orchestrator.exceptions import SchemaDefinitionError, SchemaValidationError
 from orchestrator.schema import parse_tool_calls
+from orchestrator.types import SchemaIssue
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -52,7 +53,7 @@ def test_unknown_tool_names_the_tool() -> None:
         parse_tool_calls('[rm_rf(path="/")]', TOOLS)
     assert info.value.tool == "rm_rf"
     assert info.value.errors == [
-        SchemaError("$.name", "unknown tool 'rm_rf'; use one of: now, read_file")
+        SchemaIssue("$.name", "unknown tool 'rm_rf'; use one of: now, read_file")
     ]
 
 
@@ -66,9 +67,9 @@ def test_invalid_arguments_name_the_tool_and_the_path() -> None:
     assert err.tool == "read_file"
     assert err.raw == text
     assert err.errors == [
-        SchemaError("$", "'path' is a required property"),
-        SchemaError("$", "Additional properties are not allowed ('mode' was unexpected)"),
-        SchemaError("$.limit", "'ten' is not of type 'integer'"),
+        SchemaIssue("$", "'path' is a required property"),
+        SchemaIssue("$", "Additional properties are not allowed ('mode' was unexpected)"),
+        SchemaIssue("$.limit", "'ten' is not of type 'integer'"),
     ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from orchestrator.exceptions import SchemaDefinitionError, SchemaError
+from orchestrator.exceptions import SchemaDefinitionError
 from orchestrator.schema import (
     EnforcementStats,
     EnforceOutcome,
@@ -17,6 +17,7 @@ from orchestrator.schema import (
     validator_for,
 )
 from orchestrator.schema.validate import errors_of, json_path
+from orchestrator.types import SchemaIssue
 
 
 def test_validator_is_cached_by_canonical_json() -> None:
@@ -45,8 +46,8 @@ def test_draft_2020_12_with_format_checking() -> None:
     )
     assert errors_of(v, {"when": "2024-05-01T10:00:00Z", "items": [1]}) == []
     assert errors_of(v, {"when": "yesterday", "items": [1, 2]}) == [
-        SchemaError("$.items", "Expected at most 1 item but found 1 extra: 2"),
-        SchemaError("$.when", "'yesterday' is not a 'date-time'"),
+        SchemaIssue("$.items", "Expected at most 1 item but found 1 extra: 2"),
+        SchemaIssue("$.when", "'yesterday' is not a 'date-time'"),
     ]
 
 
@@ -72,7 +73,7 @@ def test_non_mapping_schema_is_a_definition_error() -> None:
 def test_local_refs_resolve() -> None:
     schema = {"$defs": {"N": {"type": "integer"}}, "properties": {"n": {"$ref": "#/$defs/N"}}}
     assert errors_of(validator_for(schema), {"n": "x"}) == [
-        SchemaError("$.n", "'x' is not of type 'integer'")
+        SchemaIssue("$.n", "'x' is not of type 'integer'")
     ]
 
 
@@ -80,7 +81,7 @@ def test_any_of_reports_the_closest_branch() -> None:
     v = validator_for(
         {"anyOf": [{"type": "object", "properties": {"a": {"type": "integer"}}}, {"type": "null"}]}
     )
-    assert errors_of(v, {"a": "x"}) == [SchemaError("$.a", "'x' is not of type 'integer'")]
+    assert errors_of(v, {"a": "x"}) == [SchemaIssue("$.a", "'x' is not of type 'integer'")]
 
 
 def test_json_path() -> None:

@@ -91,7 +91,7 @@ def test_port_host_and_parser_choices() -> None:
 def test_local_models_are_skipped_or_refused() -> None:
     spec = parse_spec(TWO + "  critic: {n_ctx: 1024}\n", env={})
     assert [c.role for c in serve_commands(spec)] == ["planner", "reasoner"]
-    with pytest.raises(ConfigError, match=r"models.critic uses provider 'local'"):
+    with pytest.raises(ConfigError, match=r"models.critic runs on the embedded model"):
         serve_commands(spec, ["critic"])
     with pytest.raises(ConfigError, match=r"no model named 'planer'.*did you mean 'planner'"):
         serve_commands(spec, ["planer"])
@@ -305,7 +305,7 @@ def test_launch_a_real_process() -> None:
 
 def test_build_serve_command_refuses_local() -> None:
     spec = parse_spec("models:\n  planner: {}\n", env={})
-    with pytest.raises(ConfigError, match="provider 'local'"):
+    with pytest.raises(ConfigError, match=r"runs on the embedded model.*--planner-model NAME"):
         build_serve_command("planner", spec.models["planner"])
 
 
@@ -333,3 +333,18 @@ def test_planned_settings_become_flags() -> None:
 def test_kv_cache_dtype_is_checked() -> None:
     with pytest.raises(ConfigError, match="kv_cache_dtype"):
         parse_spec(_REASONER_SERVE.format("kv_cache_dtype: int3"))
+
+
+def test_multi_node_flags_for_a_model_larger_than_one_machine(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(
+        "models:\n  planner: {base_url: http://10.0.0.2:8000/v1, model: p}\n"
+        "  reasoner:\n    base_url: http://10.0.0.1:8001/v1\n    model: big\n"
+        "    serve: {tensor_parallel_size: 8, pipeline_parallel_size: 2,"
+        " distributed_executor_backend: ray, host: 0.0.0.0}\n"
+    )
+    (cmd,) = serve_commands(load_spec(path, env={}), ["reasoner"], executable="vllm")
+    assert cmd.argv[cmd.argv.index("--tensor-parallel-size") :][:6] == (
+        "--tensor-parallel-size", "8", "--pipeline-parallel-size", "2",
+        "--distributed-executor-backend", "ray",
+    )  # fmt: skip

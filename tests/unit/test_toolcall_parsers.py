@@ -175,3 +175,9 @@ def test_several_calls_with_prose_between_keep_the_prose() -> None:
 
 def test_whole_text_call_missing_its_final_brace() -> None:
     assert _calls('{"name": "a", "arguments": {"x": [1, 2]}') == [("a", {"x": [1, 2]})]
+
+
+def test_brackets_inside_quoted_keyword_arguments_do_not_close_the_call() -> None:
+    """The shared scanner (``orchestrator.text.scan``) reads ``a='x]'`` as a string."""
+    calls, _ = find_tool_calls("Calling [echo(text='x]', n=2)] now")
+    assert [(c.name, c.arguments) for c in calls] == [("echo", {"text": "x]", "n": 2})]

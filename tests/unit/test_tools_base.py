@@ -12,11 +12,11 @@ from langchain_core.tools import BaseTool, tool
 from pydantic import Field
 
 from orchestrator.exceptions import (
-    SchemaError,
     ToolArgumentError,
     ToolError,
     WorkspaceEscapeError,
 )
+from orchestrator.types import SchemaIssue
 from tools import BUILTIN_TOOLS, ToolContext, Toolset, build_tools
 from tools.base import require_approval, tool_from_function
 
@@ -118,7 +118,7 @@ def test_validate_reports_json_paths(toolset: Toolset, args: dict[str, Any], exp
         toolset.validate("add", args)
     assert expected in str(info.value)
     assert info.value.tool == "add"
-    assert all(isinstance(e, SchemaError) for e in info.value.details)
+    assert all(isinstance(e, SchemaIssue) for e in info.value.details)
 
 
 def test_validate_reports_nested_paths_and_every_error(toolset: Toolset) -> None:

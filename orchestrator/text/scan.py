@@ -5,9 +5,9 @@ One pass over a reply's structural characters tells where the last balanced ``{.
 missing. :func:`structure` and :func:`complete` answer from that pass.
 
 Quotes count only inside brackets, and a single quote only where a value can start (after
-``{ [ , : (``, comments aside), so apostrophes in prose are not strings; a single-quoted
-string ends at a newline. ``//``, ``/* */`` and ``#`` comments count only inside brackets.
-A closer that matches an outer opener closes the inner ones.
+``{ [ , : ( =``, comments aside; ``=`` for Python keyword arguments), so apostrophes in prose
+are not strings; a single-quoted string ends at a newline. ``//``, ``/* */`` and ``#``
+comments count only inside brackets. A closer that matches an outer opener closes the inner ones.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Scan", "complete", "scan", "structure"]
+__all__ = ["Scan", "balanced_end", "complete", "scan", "structure"]
 
 _SPECIAL = re.compile(r"""[{}\[\]"'\\\n/#]""")
 _CLOSER = {"{": "}", "[": "]"}
@@ -42,13 +42,16 @@ class Scan:
     comments: list[tuple[int, int]] = field(default_factory=list)
 
 
-def scan(text: str) -> Scan:
-    """Scan ``text`` once; see the module docstring for the rules."""
+def scan(text: str, start: int = 0, *, first: bool = False) -> Scan:
+    """Scan ``text`` once from ``start``; see the module docstring for the rules.
+
+    With ``first``, stop as soon as the first balanced segment closes.
+    """
     out = Scan()
     stack: list[tuple[str, int]] = []
     quote = ""
     skip_to = -1
-    for m in _SPECIAL.finditer(text):
+    for m in _SPECIAL.finditer(text, start):
         i = m.start()
         if i < skip_to:
             continue
@@ -71,17 +74,28 @@ def scan(text: str) -> Scan:
         elif ch in "}]":
             for k in range(len(stack) - 1, -1, -1):
                 if stack[k][0] == ch:
-                    start = stack[k][1]
-                    while out.segments and out.segments[-1][0] > start:
+                    opened = stack[k][1]
+                    while out.segments and out.segments[-1][0] > opened:
                         out.segments.pop()  # inside the one closing now
-                    out.segments.append((start, i + 1))
+                    out.segments.append((opened, i + 1))
                     del stack[k:]
                     break
+            if first and out.segments and not stack:
+                break
     out.last = out.segments[-1] if out.segments else None
     out.tail = stack[0][1] if stack else None
     out.closers = "".join(closer for closer, _ in reversed(stack))
     out.in_string = bool(quote)
     return out
+
+
+def balanced_end(text: str, start: int) -> int | None:
+    """Index just past the bracket that closes the ``{`` or ``[`` at ``text[start]``, by the
+    rules above; ``None`` when it never closes."""
+    found = scan(text, start, first=True)
+    if found.segments and found.segments[0][0] == start:
+        return found.segments[0][1]
+    return None
 
 
 def structure(text: str) -> tuple[tuple[int, int] | None, int | None]:
@@ -143,4 +157,4 @@ def _opens_string(text: str, i: int, comments: list[tuple[int, int]]) -> bool:
             j -= 1
         else:
             break
-    return j < 0 or text[j] in "{[,:("
+    return j < 0 or text[j] in "{[,:(="

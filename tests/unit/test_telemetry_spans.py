@@ -1,0 +1,278 @@
+"""OpenTelemetry spans of runs, checked with the SDK's in-memory exporter: the span tree and
+GenAI attributes of a standard run, parallel delegates, a failed run, a coding-assistant run;
+and tracing off imports nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.tools import tool
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from agents.agent import make_agent
+from agents.workflows.coding_assistant import coding_assistant_graph
+from orchestrator import FakeChatModel, FunctionChatModel, Pipeline, Price, RunStatus
+from orchestrator.exceptions import ModelConnectionError
+from orchestrator.telemetry import TelemetrySettings
+from tools import ToolContext, build_tools
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "coding_assistant" / "sample_repo"
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+class Trace:
+    """Finished spans of one test, with tree helpers."""
+
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+
+    @property
+    def spans(self) -> list[ReadableSpan]:
+        return sorted(self.exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
+
+    def named(self, prefix: str) -> list[ReadableSpan]:
+        return [s for s in self.spans if s.name.startswith(prefix)]
+
+    def parent(self, span: ReadableSpan) -> ReadableSpan | None:
+        if span.parent is None:
+            return None
+        return next(s for s in self.spans if s.context.span_id == span.parent.span_id)
+
+    def tree(self) -> list[str]:
+        """``"  " * depth + name`` for every span, in start order."""
+
+        def depth(s: ReadableSpan) -> int:
+            p = self.parent(s)
+            return 0 if p is None else 1 + depth(p)
+
+        return ["  " * depth(s) + s.name for s in self.spans]
+
+
+def _usage_reply(content: str = "", **kw: Any) -> AIMessage:
+    return AIMessage(
+        content=content,
+        usage_metadata={
+            "input_tokens": 11,
+            "output_tokens": 7,
+            "total_tokens": 18,
+            "output_token_details": {"reasoning": 3},
+        },
+        response_metadata={"model_name": "scout-served"},
+        **kw,
+    )
+
+
+def call(name: str, args: dict[str, Any], cid: str) -> dict[str, Any]:
+    return {"name": name, "args": args, "id": cid}
+
+
+def test_standard_run_span_tree_and_genai_attributes() -> None:
+    trace = Trace()
+    planner = FakeChatModel(
+        [_usage_reply(tool_calls=[call("add", {"a": 2, "b": 3}, "c1")]), _usage_reply("5")]
+    )
+    agent = make_agent(
+        "planner",
+        planner,
+        tools=[add],
+        model_name="scout",
+        price=Price(input_per_million=1.0, output_per_million=2.0),
+    )
+    pipeline = Pipeline(planner=agent, tracer_provider=trace.provider, name="adder")
+    result = pipeline.run("2+3?", thread_id="thread-1")
+    assert result.status is RunStatus.COMPLETED
+    assert trace.tree() == [
+        "invoke_workflow adder",
+        "  node plan",
+        "    chat scout",
+        "  node act",
+        "    execute_tool add",
+        "  node plan",
+        "    chat scout",
+    ]
+    [run] = trace.named("invoke_workflow")
+    assert run.attributes is not None
+    assert run.attributes["gen_ai.operation.name"] == "invoke_workflow"
+    assert run.attributes["gen_ai.conversation.id"] == "thread-1"
+    assert run.attributes["bicameral.status"] == "completed"
+    assert run.attributes["gen_ai.usage.input_tokens"] == 22
+    chat = trace.named("chat")[0].attributes
+    assert chat is not None
+    assert chat["gen_ai.operation.name"] == "chat"
+    assert chat["gen_ai.request.model"] == "scout"
+    assert chat["gen_ai.response.model"] == "scout-served"
+    assert chat["gen_ai.usage.input_tokens"] == 11
+    assert chat["gen_ai.usage.output_tokens"] == 7
+    assert chat["gen_ai.usage.reasoning.output_tokens"] == 3
+    assert chat["gen_ai.conversation.id"] == "thread-1"
+    assert chat["bicameral.role"] == "planner"
+    assert chat["bicameral.cost_usd"] == pytest.approx((11 * 1.0 + 7 * 2.0) / 1e6)
+    assert "gen_ai.input.messages" not in chat  # content is opt-in
+    tool_span = trace.named("execute_tool")[0].attributes
+    assert tool_span is not None
+    assert tool_span["gen_ai.operation.name"] == "execute_tool"
+    assert tool_span["gen_ai.tool.name"] == "add"
+    assert str(tool_span["gen_ai.tool.call.id"]).startswith("add")
+    assert "gen_ai.tool.call.arguments" not in tool_span
+
+
+def test_content_is_recorded_only_when_asked() -> None:
+    trace = Trace()
+    pipeline = Pipeline(
+        planner=FakeChatModel(["Paris"]),
+        tracer_provider=trace.provider,
+        telemetry=TelemetrySettings(capture_content=True),
+    )
+    pipeline.run("Capital of France?")
+    chat = trace.named("chat")[0].attributes
+    assert chat is not None
+    assert "Capital of France?" in str(chat["gen_ai.input.messages"])
+    assert json.loads(str(chat["gen_ai.output.messages"]))[0]["content"] == "Paris"
+
+
+def test_parallel_delegates_are_sibling_spans_that_overlap() -> None:
+    trace = Trace()
+    both_started = asyncio.Event()
+    started: list[str] = []
+
+    async def reasoner_fn(messages: list[BaseMessage], options: dict[str, Any]) -> str:
+        started.append(str(messages[-1].content))
+        if len(started) == 2:
+            both_started.set()
+        await asyncio.wait_for(both_started.wait(), timeout=10)
+        return '{"answer": "4", "steps": ["add"]}'
+
+    planner = FakeChatModel(
+        [
+            AIMessage(
+                content="",
+                tool_calls=[
+                    call("delegate", {"kind": "math", "task": "2+2"}, "d1"),
+                    call("delegate", {"kind": "math", "task": "2*2"}, "d2"),
+                ],
+            ),
+            "4 and 4",
+        ]
+    )
+    pipeline = Pipeline(
+        planner=planner, reasoner=FunctionChatModel(reasoner_fn), tracer_provider=trace.provider
+    )
+    assert pipeline.run("sums").status is RunStatus.COMPLETED
+    [run] = trace.named("invoke_workflow")
+    reason_nodes = trace.named("node reason")
+    assert len(reason_nodes) == 2
+    assert all(trace.parent(n) is run for n in reason_nodes)
+    first, second = reason_nodes
+    assert second.start_time is not None and first.end_time is not None
+    assert second.start_time < first.end_time  # side by side, not one after the other
+    for node in reason_nodes:
+        [attempt] = [s for s in trace.spans if trace.parent(s) is node]
+        assert attempt.name == "enforce delegate_math"
+        assert attempt.attributes is not None
+        assert attempt.attributes["bicameral.enforcement.outcome"] == "accepted"
+        [chat] = [s for s in trace.spans if trace.parent(s) is attempt]
+        assert chat.attributes is not None and chat.attributes["bicameral.role"] == "reasoner"
+
+
+def test_reask_attempts_carry_error_paths() -> None:
+    trace = Trace()
+    planner = FakeChatModel(
+        [
+            AIMessage(
+                content="", tool_calls=[call("delegate", {"kind": "math", "task": "1"}, "d")]
+            ),
+            "1",
+        ]
+    )
+    reasoner = FakeChatModel(['{"answer": 1}', '{"answer": "1", "steps": []}'])
+    Pipeline(planner=planner, reasoner=reasoner, tracer_provider=trace.provider).run("one")
+    first, second = trace.named("enforce")
+    assert first.attributes is not None and second.attributes is not None
+    assert first.attributes["bicameral.enforcement.outcome"] == "reasked"
+    assert "$.answer" in tuple(first.attributes["bicameral.enforcement.error_paths"])  # type: ignore[arg-type]
+    assert second.attributes["bicameral.enforcement.outcome"] == "accepted"
+
+
+def test_failed_run_marks_the_run_span_as_error() -> None:
+    trace = Trace()
+
+    def broken(messages: list[BaseMessage], options: dict[str, Any]) -> str:
+        raise ModelConnectionError("planner server down")
+
+    result = Pipeline(planner=FunctionChatModel(broken), tracer_provider=trace.provider).run("x")
+    assert result.status is RunStatus.FAILED
+    [run] = trace.named("invoke_workflow")
+    assert run.status.status_code is StatusCode.ERROR
+    assert run.attributes is not None
+    assert run.attributes["error.type"] == "ModelConnectionError"
+    assert run.attributes["bicameral.status"] == "failed"
+    [node] = trace.named("node plan")
+    assert node.status.status_code is StatusCode.ERROR
+
+
+def test_coding_assistant_run_traces_tools_and_enforced_edits(tmp_path: Path) -> None:
+    trace = Trace()
+    repo = tmp_path / "repo"
+    shutil.copytree(SAMPLE, repo)
+    edit = json.dumps(
+        {
+            "explanation": "fix add",
+            "edits": [{"path": "calc.py", "search": "return a - b", "replace": "return a + b"}],
+        }
+    )
+    pipeline = Pipeline(
+        planner=FakeChatModel(['{"files": ["calc.py"]}']),
+        reasoner=FakeChatModel([edit]),
+        tools=build_tools(
+            ["list_files", "read_file", "write_file", "apply_edit", "run_tests"], ToolContext(repo)
+        ),
+        graph_builder=lambda ctx: coding_assistant_graph(ctx, max_attempts=3),
+        tracer_provider=trace.provider,
+    )
+    result = pipeline.run("Fix the failing test")
+    assert result.status is RunStatus.COMPLETED, result.error
+    tools = [s.attributes["gen_ai.tool.name"] for s in trace.named("execute_tool") if s.attributes]
+    assert {"list_files", "read_file", "run_tests", "apply_edit"} <= set(tools)
+    [run] = trace.named("invoke_workflow")
+    for span in trace.spans:
+        if span is not run:
+            assert span.context.trace_id == run.context.trace_id
+    for attempt in trace.named("enforce"):
+        parent = trace.parent(attempt)
+        assert parent is not None and parent.name.startswith("node ")
+
+
+def test_tracing_off_imports_nothing_of_ours() -> None:
+    # langsmith (a langchain-core dependency) imports the OpenTelemetry SDK by itself when it
+    # is installed; Bicameral's span code and the OTLP exporter stay unloaded.
+    code = (
+        "import sys\n"
+        "from orchestrator import Pipeline, FakeChatModel\n"
+        "assert Pipeline(planner=FakeChatModel(['hi'])).run('x').answer == 'hi'\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('orchestrator.telemetry._',"
+        " 'opentelemetry.exporter'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['orchestrator.telemetry._hooks']"
