@@ -21,6 +21,7 @@ from agents.agent import AgentContext
 from agents.budget import budget_stop
 from agents.calls import invoke_role
 from agents.enforced import enforce_role
+from agents.invalid_calls import LENGTH, calls_that_can_run, finish_reason
 from agents.schemas import DELEGATE_TOOL_SCHEMA
 from orchestrator.exceptions import ToolArgumentError
 from orchestrator.graph.routing import CHECKED_CALLS_KEY, INVALID_TURN_KEY
@@ -75,12 +76,17 @@ def _moved_reasoning(reply: AIMessage) -> AIMessage:
     return reply.model_copy(update={"content": content, "additional_kwargs": extra})
 
 
-def _settled(reply: AIMessage) -> dict[str, Any]:
-    """A reply without tool calls is the final answer: the run is complete."""
+def _settled(reply: AIMessage, *, validated: bool = False) -> dict[str, Any]:
+    """A reply without tool calls is the final answer: the run is complete, or truncated
+    when the token limit cut the answer off. An answer the schema layer ``validated`` was
+    read without repair from a closed JSON value, so it is whole whatever the finish."""
     if reply.tool_calls:
         return {}
     content = reply.content if isinstance(reply.content, str) else reply.text
-    return {"status": RunStatus.COMPLETED.value, "answer": content.strip()}
+    finish = finish_reason(reply)
+    cut = finish == LENGTH and not validated
+    status = RunStatus.TRUNCATED if cut else RunStatus.COMPLETED
+    return {"status": status.value, "answer": content.strip(), "finish_reason": finish}
 
 
 def _budget_update(ctx: AgentContext, state: StandardState, now: float) -> dict[str, Any] | None:
@@ -109,7 +115,7 @@ async def plan(
     if planner.tool_mode is ToolMode.NATIVE:
         messages = [SystemMessage(planner.prompt), *history]
         reply, usage = await invoke_role(setup.native_model, messages, planner.name)
-        reply = _moved_reasoning(reply)
+        reply = calls_that_can_run(_moved_reasoning(reply))
         update = {"messages": [reply], "steps": 1, "usage": usage_table(planner.name, usage)}
         return {**update, **_settled(reply)}
 
@@ -137,7 +143,7 @@ async def plan(
     result["messages"] = [message]
     # a well-formed action is not yet a valid call: the act node counts the streak on
     # (invalid arguments, a call repeating one that failed) or resets it
-    result.update(_settled(message))
+    result.update(_settled(message, validated=True))
     return result
 
 

@@ -20,9 +20,12 @@ from orchestrator.graph.routing import call_signature
 from orchestrator.schema import EnforceOutcome
 from tools.base import Toolset
 
-__all__ = ["ToolOutcome", "run_tool_call", "tool_stats"]
+__all__ = ["INVALID_CALL_KEY", "ToolOutcome", "run_tool_call", "tool_stats"]
 
 _SUMMARY_CHARS = 200
+INVALID_CALL_KEY = "__bicameral_invalid_call__"
+"""Set (to the reason) as the only argument of a call the model made but that could not be
+read, or was cut off: the call goes back to the model as an invalid call, never to the tool."""
 TOOL_STATS_MODEL = "tools"
 
 
@@ -96,7 +99,12 @@ async def run_tool_call(
     """
     start = time.perf_counter()
     verdict: EnforceOutcome | None = None
+    unreadable = arguments.get(INVALID_CALL_KEY)
+    if unreadable is not None:
+        arguments = {}  # the reason goes in the text; the record shows no arguments
     try:
+        if unreadable is not None:
+            raise ToolArgumentError(str(unreadable), tool=name)
         if checked and name in toolset:
             args = dict(arguments)
         else:

@@ -6,7 +6,11 @@ reasoning models write JSON: think block first, prose before/after, code fences,
 quotes, Python literals, trailing commas, comments, a missing final bracket, numbers as
 strings, and random combinations. Then it measures
 
-* recovery: ``coerce`` returns exactly the original instance (target >= 99 %);
+* recovery: ``coerce`` returns exactly the original instance (target >= 99.5 %), including
+  what real servers added (:mod:`benchmarks.schema_failure_classes`): double-encoded values
+  and reasoning-only replies;
+* truncated outputs (cut by ``max_tokens``, no repair allowed): accepted (target 0), and
+  truncated tool calls, as text and native, JSON and streamed: executed (target 0);
 * false accepts: the same renderings of truly invalid instances (missing field, wrong
   type, value out of range, unknown property, unknown enum value) are all refused (target 0);
 * ``coerce`` median time on a 2 KB answer after a 20 KB think block (target < 1 ms);
@@ -33,6 +37,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.schema_failure_classes import (
+    NEW_CLASSES,
+    render_double_encoded,
+    render_reasoning_only,
+    truncated_refusals,
+    truncated_tool_calls,
+)
 from orchestrator.exceptions import SchemaValidationError
 from orchestrator.schema import parse_output, validator_for
 
@@ -145,6 +156,8 @@ _CODE_LINES = [
 ]
 
 
+# What real servers added (issue 13): part of the targets.
+ALL_CLASSES = CLASSES + NEW_CLASSES
 # Beyond the repairable classes the targets are about: left to json-repair, reported apart.
 EXTRA_CLASSES = ["unquoted-keys", "missing-commas"]
 
@@ -287,6 +300,10 @@ def _corrupt_lines(text: str, rng: random.Random, *, commas: bool, comments: boo
 
 def render(value: Any, cls: str, rng: random.Random) -> str:
     """``value`` written the way class ``cls`` of model outputs writes it."""
+    if cls == "double-encoded":
+        return render_double_encoded(value, rng, _text(rng, 20))
+    if cls == "reasoning-only":
+        return render_reasoning_only(value, rng, _text(rng, 30))
     picks = set(rng.sample(CLASSES[:-1], rng.randint(2, 4))) if cls == "combo" else {cls}
     text = _dump(
         value,
@@ -466,14 +483,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="timing runs for coerce")
     args = parser.parse_args()
 
-    valid = _corpus(args.per_class, args.seed, invalid=False)
-    invalid = _corpus(args.per_class, args.seed, invalid=True)
+    valid = _corpus(args.per_class, args.seed, invalid=False, classes=ALL_CLASSES)
+    invalid = _corpus(args.per_class, args.seed, invalid=True, classes=ALL_CLASSES)
     extra = _corpus(args.per_class // 2, args.seed + 7, invalid=False, classes=EXTRA_CLASSES)
     t0 = time.perf_counter()
     recovery = measure_recovery(valid)
     extra_recovery = measure_recovery(extra)
     false_accepts = measure_false_accepts(invalid)
     reasks = measure_reasks(valid)
+    plain = [(kind, SCHEMAS[kind], value) for cls, kind, _, value in valid if cls == "fence"]
+    truncated = truncated_refusals(plain, random.Random(args.seed + 11))
+    cut_calls = truncated_tool_calls(plain, random.Random(args.seed + 13))
     latency = measure_latency(args.runs)
     validation = measure_validation(2.0)
     results = {
@@ -481,10 +501,12 @@ def main() -> None:
         "recovery_beyond_targets": extra_recovery,
         "false_accepts": false_accepts,
         "reasks": reasks,
+        "truncated_outputs": truncated,
+        "truncated_tool_calls": cut_calls,
         "coerce_latency": latency,
         "validation": validation,
         "targets": {
-            "recovery_rate": 0.99,
+            "recovery_rate": 0.995,
             "false_accepts": 0,
             "coerce_median_us": 1000,
             "validation_docs_per_s": 5000,
@@ -500,8 +522,22 @@ def main() -> None:
             "recovery (corrupted valid outputs)",
             f"{recovery['recovered']}/{recovery['total']}",
             f"{recovery['rate']:.2%}",
-            ">= 99%",
-            recovery["rate"] >= 0.99,
+            ">= 99.5%",
+            recovery["rate"] >= 0.995,
+        ),
+        (
+            "truncated outputs accepted",
+            f"{truncated['total']} outputs",
+            str(truncated["accepted"]),
+            "0",
+            truncated["accepted"] == 0,
+        ),
+        (
+            "truncated tool calls executed",
+            f"{cut_calls['total']} calls",
+            str(cut_calls["executed"]),
+            "0",
+            cut_calls["executed"] == 0,
         ),
         (
             "false accepts (invalid outputs)",

@@ -68,6 +68,7 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
             replica_cooldown_s=spec.replica_cooldown_s,
             extra_body=dict(spec.extra_body)
             | ({"seed": spec.seed} if spec.seed is not None else {}),
+            grammar_backend=spec.grammar,
         )
     from orchestrator.models.local import LocalChatModel, fallback_notice
 

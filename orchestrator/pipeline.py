@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from datetime import datetime
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -255,6 +256,8 @@ class Pipeline:
         values: dict[str, Any] | None = None
         async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
             app = self._app(saver)
+            if isinstance(graph_input, _Resume):
+                graph_input = await graph_input.command(app, config, time.time())
             try:
                 # A persistent checkpoint is written before the next step starts, so a run
                 # killed at any point (SIGKILL included) resumes without repeating finished
@@ -425,8 +428,42 @@ def _with_tool_resources(
     return tuple(found)
 
 
-def _resume_input(approve: bool | None) -> Any:
-    return None if approve is None else Command(resume={"approve": approve})
+class _Resume:
+    """A resume: the approval (if any), and the wall-time clock moved past the pause."""
+
+    def __init__(self, approve: bool | None) -> None:
+        self.approve = approve
+
+    async def command(self, app: Any, config: RunnableConfig, wall_now: float) -> Any:
+        """The graph input that resumes the thread.
+
+        ``max_wall_time_s`` counts time spent running, not time spent stopped: the run's
+        ``started_at`` moves forward by the pause, measured in wall-clock seconds from the
+        thread's last checkpoint (written when the run stopped) to ``wall_now``.
+        """
+        snapshot = await app.aget_state(config)
+        update: dict[str, Any] = {}
+        started = snapshot.values.get("started_at") if snapshot.values else None
+        stopped = _epoch(snapshot.created_at)
+        if isinstance(started, int | float) and stopped is not None and wall_now > stopped:
+            update["started_at"] = float(started) + (wall_now - stopped)
+        resume = None if self.approve is None else {"approve": self.approve}
+        if not update and resume is None:
+            return None
+        return Command(resume=resume, update=update or None)
+
+
+def _epoch(timestamp: str | None) -> float | None:
+    if not timestamp:
+        return None
+    try:
+        return datetime.fromisoformat(timestamp).timestamp()
+    except ValueError:
+        return None
+
+
+def _resume_input(approve: bool | None) -> _Resume:
+    return _Resume(approve)
 
 
 async def _final(events: AsyncIterator[Event]) -> RunResult:

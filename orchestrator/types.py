@@ -72,6 +72,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     BUDGET_EXHAUSTED = "budget_exhausted"
     INTERRUPTED = "interrupted"
+    TRUNCATED = "truncated"
+    """The final answer was cut off by the token limit (``finish_reason: "length"``)."""
 
 
 class DelegateKind(StrEnum):

@@ -56,6 +56,9 @@ class Usage(BaseModel):
         reasoning_tokens: the part of the output that was reasoning, when reported.
         calls: model calls.
         latency_s: wall time of the calls.
+        estimated_calls: calls whose token counts were (partly) estimated client-side: the
+            server reported none (a llama.cpp stream) or 0 reasoning tokens for reasoning it
+            returned (``response_metadata["usage_estimated"]``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -65,6 +68,7 @@ class Usage(BaseModel):
     reasoning_tokens: int = 0
     calls: int = 0
     latency_s: float = 0.0
+    estimated_calls: int = 0
 
     @classmethod
     def of(cls, message: BaseMessage, *, latency_s: float | None = None) -> Usage:
@@ -83,6 +87,7 @@ class Usage(BaseModel):
             reasoning_tokens=int(details.get("reasoning", 0) or 0),
             calls=1,
             latency_s=latency_s,
+            estimated_calls=1 if message.response_metadata.get("usage_estimated") else 0,
         )
 
     @classmethod
@@ -102,17 +107,22 @@ class Usage(BaseModel):
             reasoning_tokens=int(entry.get("reasoning_tokens", 0)),
             calls=int(entry.get("calls", 0)),
             latency_s=float(entry.get("latency_s", 0.0)),
+            estimated_calls=int(entry.get("estimated_calls", 0)),
         )
 
     def as_entry(self) -> dict[str, float]:
-        """The state-table form: plain numbers by field name."""
-        return {
+        """The state-table form: plain numbers by field name (``estimated_calls`` only
+        when there are some)."""
+        entry = {
             "prompt_tokens": float(self.prompt_tokens),
             "completion_tokens": float(self.completion_tokens),
             "reasoning_tokens": float(self.reasoning_tokens),
             "calls": float(self.calls),
             "latency_s": self.latency_s,
         }
+        if self.estimated_calls:
+            entry["estimated_calls"] = float(self.estimated_calls)
+        return entry
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
@@ -123,6 +133,7 @@ class Usage(BaseModel):
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
             calls=self.calls + other.calls,
             latency_s=self.latency_s + other.latency_s,
+            estimated_calls=self.estimated_calls + other.estimated_calls,
         )
 
     def __bool__(self) -> bool:

@@ -41,6 +41,7 @@ __all__ = [
     "coding_assistant_graph",
     "editable_paths",
     "edits_schema",
+    "files_schema",
     "parse_test_report",
     "unified_diff",
 ]
@@ -48,6 +49,7 @@ __all__ = [
 _CONTEXT_TOKENS = 8000
 _MAX_ORIGINAL_BYTES = 512 * 1024
 _REQUIRED_TOOLS = ("localise", "apply_edit")
+_MAX_READ = 6
 
 
 def edits_schema(paths: list[str]) -> dict[str, Any]:
@@ -194,6 +196,29 @@ class CodingState(RunState, total=False):
 
 def _coder(ctx: AgentContext) -> Agent:
     return ctx.reasoner or ctx.planner
+
+
+def files_schema(paths: list[str]) -> dict[str, Any]:
+    """A planner's choice of files to read: distinct paths among those that exist (agent
+    mode and tools may use it; the workflow localises instead of asking).
+
+    ``uniqueItems`` is validated client-side; the schema sent for constrained decoding
+    leaves it out where the server's grammar cannot take it (vLLM: HTTP 400).
+    """
+    return {
+        "type": "object",
+        "properties": {
+            "files": {
+                "type": "array",
+                "items": {"enum": paths},
+                "minItems": 1,
+                "maxItems": min(_MAX_READ, len(paths)),
+                "uniqueItems": True,
+            }
+        },
+        "required": ["files"],
+        "additionalProperties": False,
+    }
 
 
 def _tool_update(outcomes: list[ToolOutcome]) -> dict[str, Any]:

@@ -129,6 +129,8 @@ class ProgressRenderer:
 def format_result(result: RunResult) -> str:
     """A short human summary of a result (what the CLI prints at the end)."""
     lines = [f"status: {result.status.value}"]
+    if result.finish_reason == "length":
+        lines[0] += " (the answer was cut off by the token limit: finish_reason length)"
     if result.answer:
         lines.append(f"answer: {result.answer}")
     if result.error:
@@ -137,6 +139,7 @@ def format_result(result: RunResult) -> str:
         lines.append("changed files: " + ", ".join(result.changed_files))
     usage = ", ".join(
         f"{role} {u.prompt_tokens}+{u.completion_tokens} tokens in {u.calls} calls"
+        + (f" ({u.estimated_calls} estimated)" if u.estimated_calls else "")
         for role, u in result.usage.items()
     )
     lines.append(

@@ -70,6 +70,12 @@ def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
         typer.echo(result.answer if result.ok and result.answer is not None else _brief(result))
     else:
         typer.echo(format_result(result))
+    if result.status is RunStatus.TRUNCATED:
+        typer.echo(
+            "the answer was cut off by the token limit (finish_reason: length); raise the "
+            "planner's max_tokens, e.g. --set models.planner.max_tokens=1024",
+            err=True,
+        )
     if result.status is RunStatus.INTERRUPTED:
         typer.echo(
             f"approval needed; continue with: bicameral resume {result.thread_id} "
@@ -255,6 +261,10 @@ def resume(
     deny: Annotated[bool, typer.Option("--deny", help="deny the pending call", metavar="")] = False,
     pipeline: Annotated[Path | None, typer.Option(help="pipeline file, if not recorded")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="checkpoint URL")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="limits.KEY=VALUE, e.g. limits.max_wall_time_s=600"),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="print the RunResult JSON", metavar="")
     ] = False,
@@ -264,7 +274,11 @@ def resume(
     ] = False,
     otlp_endpoint: OtlpOpt = None,
 ) -> None:
-    """Continue a stopped, failed or interrupted run from its checkpoint."""
+    """Continue a stopped, failed or interrupted run from its checkpoint.
+
+    The wall-time limit counts time spent running, not the pause. ``--set`` changes limits
+    for the rest of the run (and later resumes of it).
+    """
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
 
     if approve and deny:
@@ -281,6 +295,13 @@ def resume(
         )
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    sets = list(set_ or [])
+    other = [s for s in sets if not s.startswith("limits.")]
+    if other:
+        raise fail(f"resume --set takes limits only (limits.KEY=VALUE), not {other[0]!r}")
+    if sets:
+        record = dataclasses.replace(record, overrides=[*record.overrides, *sets])
+        save_thread(record)
     decision = True if approve else (False if deny else None)
     _execute(
         record,

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
 from orchestrator.config._common import SpecIssue, SpecModel, StrTuple, resolve_path
+from orchestrator.models.constrained import GrammarBackend
 from orchestrator.usage import Price
 
 __all__ = ["ModelSpec", "Price", "Provider", "ServeSpec", "infer_provider"]
@@ -112,6 +113,10 @@ class ModelSpec(SpecModel):
     """Sampling seed."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
     """Extra request fields (vLLM: top_k, repetition_penalty, chat_template_kwargs, ...)."""
+    grammar: GrammarBackend = GrammarBackend.VLLM
+    """How the server constrains output to a schema: vllm (json_schema, cut to what xgrammar
+    takes), llama_cpp (json_object with a schema: llama-cpp-python's server), json_object or
+    none. A server that rejects the form is detected and the client steps down once."""
     price: Price = Price()
     """Token prices for cost accounting."""
     model_path: str | None = None

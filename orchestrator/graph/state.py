@@ -67,6 +67,7 @@ class RunState(TypedDict, total=False):
         answer: the final answer text, once there is one.
         error: ``{"type": ..., "message": ...}`` when the run failed.
         started_at: wall-clock start (epoch seconds), for the wall-time limit.
+        finish_reason: the server's finish reason for the reply that settled the run.
         changed_files: workspace paths changed by tools.
         tool_results: structured results of tool calls (name, ok, result), in order.
 
@@ -83,6 +84,7 @@ class RunState(TypedDict, total=False):
     answer: str | None
     error: dict[str, str] | None
     started_at: float
+    finish_reason: str | None
     changed_files: Annotated[list[str], _keep_unique]
     tool_results: Annotated[list[dict[str, Any]], operator.add]
 

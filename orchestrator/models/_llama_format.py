@@ -273,11 +273,18 @@ def _recover_calls(text: str, plan: ToolPlan) -> tuple[str, list[ToolCall], list
     calls = [
         ToolCall(type="tool_call", name=c.name, args=c.arguments, id=c.id)
         for c in found
-        if c.name in known
+        if c.name in known and c.error is None
     ]
-    if not calls:
+    invalid = [
+        InvalidToolCall(
+            type="invalid_tool_call", name=c.name, args=c.raw_arguments, id=c.id, error=c.error
+        )
+        for c in found
+        if c.name in known and c.error is not None
+    ]
+    if not (calls or invalid):
         return text, [], []
-    return rest, calls, []
+    return rest, calls, invalid
 
 
 def reply_message(

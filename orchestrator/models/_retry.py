@@ -8,7 +8,8 @@ httpx's ``_auth.py``).
 Policy: every round tries the base URLs in order; a connect/read error, 408, 429 or 5xx moves
 on to the next URL; when a whole round failed, wait (exponential backoff with jitter, or the
 server's ``Retry-After``) and start the next round, up to ``max_retries`` more rounds. Any other
-4xx stops at once: the request itself is wrong and no server will like it better.
+4xx stops at once: the request itself is wrong and no server will like it better. So does a
+5xx whose message is about the response format or grammar (a deterministic rejection).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 
 from orchestrator.exceptions import ModelConnectionError, ModelHTTPError
+from orchestrator.models._grammar_fallback import names_response_format
 
 __all__ = ["RetryPolicy", "arun_plan", "attempt_plan", "retry_after", "run_plan"]
 
@@ -101,7 +103,7 @@ def attempt_plan(
             if isinstance(outcome, httpx.Response):
                 if outcome.is_success:
                     return outcome, url
-                if not policy.retryable(outcome.status_code):
+                if not policy.retryable(outcome.status_code) or _rejects_format(outcome):
                     raise _http_error(outcome, url, attempts)
                 last_status, last_cause = outcome, f"HTTP {outcome.status_code}"
                 after = retry_after(outcome.headers)
@@ -117,6 +119,12 @@ def attempt_plan(
         f"cannot reach {', '.join(urls)} after {attempts} attempt(s): {last_cause}",
         url=last_url,
     )
+
+
+def _rejects_format(response: httpx.Response) -> bool:
+    """A 5xx whose message is about the response format or grammar is deterministic
+    (llama.cpp's servers answer a format they cannot take with a 500): not retried."""
+    return names_response_format(_error_excerpt(response))
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -9,6 +9,9 @@ What real servers do that this handles:
 * vLLM ends with a usage chunk whose ``choices`` is ``[]`` (with ``include_usage``);
 * llama.cpp's server repeats the function name (and id) in every tool-call delta; langchain
   would concatenate them, so a name or id already sent for an index is not sent again;
+* a reply cut off by the token limit (``finish_reason: "length"``) in the middle of a tool
+  call: the last call's merged arguments are made unparseable, so it is an invalid call;
+* no usage in the stream (llama.cpp's server): usage is estimated and labelled so;
 * reasoning arrives as ``delta.reasoning`` (vLLM now) or ``delta.reasoning_content``; without
   a server reasoning parser it arrives inline as ``<think>...</think>`` and is split here as
   it streams. Think tags never reach content: a stray ``</think>`` after the server's split
@@ -29,7 +32,8 @@ from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from orchestrator.exceptions import ModelResponseError
-from orchestrator.models._wire import ReplyContext, excerpt, recover_calls, usage_metadata
+from orchestrator.models._usage import estimated_usage
+from orchestrator.models._wire import ReplyContext, excerpt, recover_calls, reply_metadata
 from orchestrator.text.think import CLOSE, OPEN
 
 __all__ = ["StreamDecoder"]
@@ -112,13 +116,54 @@ def _partial_suffix(text: str, tag: str) -> int:
     return 0
 
 
+def _unparseable(args: str) -> str:
+    """A suffix that makes streamed arguments unparseable to langchain's partial-JSON parser
+    (which would otherwise complete ``{"path":`` to ``{"path": ""}``): close an open string,
+    then a bracket that does not match the innermost open one."""
+    stack: list[str] = []
+    quoted = escaped = False
+    for ch in args:
+        if quoted:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]" and stack:
+            stack.pop()
+    return ('"' if quoted else "") + ("}" if stack and stack[-1] == "[" else "]")
+
+
 class _ToolSlot:
-    __slots__ = ("args", "id", "name")
+    __slots__ = ("args", "held", "id", "name")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name = ""
         self.args = ""
+        self.held: bool | None = None  # arguments held back: they start as a JSON string
+
+    def hold(self) -> bool:
+        """Whether to hold the arguments back: double-encoded ones (a JSON string holding the
+        object) are decoded at the end, where langchain would see a string, not an object."""
+        if self.held is None and self.args.strip():
+            self.held = self.args.lstrip()[0] == '"'
+        return bool(self.held)
+
+    def decoded(self) -> str:
+        """Held arguments, decoded when they are a JSON string of an object."""
+        try:
+            inner = json.loads(self.args)
+            if isinstance(inner, str) and isinstance(json.loads(inner), dict):
+                return inner
+        except ValueError:
+            pass
+        return self.args
 
 
 class StreamDecoder:
@@ -151,6 +196,7 @@ class StreamDecoder:
         self._usage: Any = None
         self._think = _ThinkSplitter(prefilled=ctx.think_prefilled)
         self._content: list[str] = []
+        self._reasoning: list[str] = []
         self._slots: dict[int, _ToolSlot] = {}
         self._last_payload = ""
 
@@ -184,24 +230,50 @@ class StreamDecoder:
             )
         reasoning, content = self._think.flush()
         self._content.append(content)
+        self._reasoning.append(reasoning)
+        cut_off = self._finish_reason == "length"
         recovered: list[ToolCallChunk] = []
+        text = "".join(self._content)
         if not self._slots:
-            calls, _ = recover_calls("".join(self._content), self._ctx)
+            calls, invalid, _ = recover_calls(text, self._ctx, cut_off=cut_off)
             recovered = [
                 tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
                 for i, c in enumerate(calls)
             ]
+            # langchain parses merged chunks itself: arguments that cannot parse keep an
+            # invalid call invalid (a leading "]" is a mismatched bracket to its parser)
+            recovered += [
+                tool_call_chunk(name=c["name"], args="]" + (c["args"] or ""), id=c["id"], index=i)
+                for i, c in enumerate(invalid, start=len(calls))
+            ]
+        else:
+            final_index = max(self._slots)
+            for index, slot in sorted(self._slots.items()):
+                cut = cut_off and index == final_index
+                if slot.held:
+                    held = slot.args if cut else slot.decoded()
+                    args = held + (_unparseable(held) if cut else "")
+                elif cut:
+                    args = _unparseable(slot.args)
+                else:
+                    continue
+                recovered.append(tool_call_chunk(args=args, index=index))
+        thought = "".join(self._reasoning)
+        calls_text = "".join(slot.args for slot in self._slots.values())
+        usage, estimated = estimated_usage(self._usage, self._ctx, text, thought, calls_text)
         last = AIMessageChunk(
             content=content,
             additional_kwargs={"reasoning": reasoning} if reasoning else {},
             tool_call_chunks=recovered,
-            usage_metadata=usage_metadata(self._usage),
-            response_metadata={
-                "model_name": self._model,
-                "finish_reason": self._finish_reason,
-                "latency_s": self._clock() - self._started,
-                "base_url": self._url,
-            },
+            usage_metadata=usage,
+            response_metadata=reply_metadata(
+                self._model,
+                self._finish_reason,
+                self._clock() - self._started,
+                self._url,
+                self._ctx,
+                estimated,
+            ),
             id=self._id,
             chunk_position="last",
         )
@@ -274,6 +346,7 @@ class StreamDecoder:
             thought, content = self._think.feed(content)
             reasoning += thought
         self._content.append(content)
+        self._reasoning.append(reasoning)
         calls = self._tool_deltas(delta.get("tool_calls"))
         return self._chunk(content, reasoning, calls)
 
@@ -312,6 +385,8 @@ class StreamDecoder:
             args = function.get("arguments")
             piece = args if isinstance(args, str) else (json.dumps(args) if args else "")
             slot.args += piece
+            if slot.hold():
+                piece = ""
             if call_id or name or piece:
                 out.append(tool_call_chunk(name=name or None, args=piece, id=call_id, index=index))
         return out

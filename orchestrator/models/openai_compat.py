@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import httpx
@@ -35,8 +35,9 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import Field, PrivateAttr, field_validator
 
-from orchestrator.exceptions import ConfigError
+from orchestrator.exceptions import ConfigError, ModelError
 from orchestrator.models._endpoint import Endpoint, RetryPolicy
+from orchestrator.models._grammar_fallback import GrammarState, rewrite_constraints
 from orchestrator.models._sse import StreamDecoder
 from orchestrator.models._wire import (
     ReplyContext,
@@ -49,6 +50,7 @@ from orchestrator.models._wire import (
     move_guided_fields,
     tool_names,
 )
+from orchestrator.models.constrained import GrammarBackend
 
 __all__ = ["OpenAICompatChatModel", "RetryPolicy"]
 
@@ -68,6 +70,7 @@ class _Request:
     body: bytes
     ctx: ReplyContext
     timeout: float | None
+    constrained: bool = False
 
     def result(self, raw: bytes, url: str, latency_s: float) -> ChatResult:
         message = decode_completion(loads(raw, url), self.ctx, url=url, latency_s=latency_s)
@@ -108,6 +111,11 @@ class OpenAICompatChatModel(BaseChatModel):
             (``None``: no bound).
         replica_cooldown_s: how long a replica that failed (connection error, 5xx, 429) is
             tried last; a ``Retry-After`` header sets it for that reply.
+        grammar_backend: how the server constrains decoding (``vllm``: JSON Schema cut to
+            what xgrammar implements; ``llama_cpp``: ``json_object`` with a schema cut to
+            what llama.cpp's grammar converter implements; ``json_object``; ``none``). A
+            deterministic rejection of the format falls back one step, once per client, and
+            is recorded in ``response_metadata["grammar_fallback"]``.
         transport: an httpx transport to use instead of the network (tests).
 
     Example:
@@ -133,6 +141,7 @@ class OpenAICompatChatModel(BaseChatModel):
     max_connections: int = 100
     max_in_flight: int | None = Field(default=None, ge=1)
     replica_cooldown_s: float = Field(default=5.0, ge=0)
+    grammar_backend: GrammarBackend = GrammarBackend.VLLM
     transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = Field(
         default=None, exclude=True
     )
@@ -141,6 +150,7 @@ class OpenAICompatChatModel(BaseChatModel):
 
     _endpoint: Endpoint | None = PrivateAttr(default=None)
     _endpoint_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _grammar: GrammarState | None = PrivateAttr(default=None)
 
     @field_validator("base_urls", mode="before")
     @classmethod
@@ -247,6 +257,7 @@ class OpenAICompatChatModel(BaseChatModel):
             if choice is not None:
                 body["tool_choice"] = choice
         move_guided_fields(body)
+        fallback = rewrite_constraints(body, self._grammar_state())
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -254,8 +265,25 @@ class OpenAICompatChatModel(BaseChatModel):
             ctx = ReplyContext(tool_names(tools), choice != "none", self.think_prefilled)
         else:
             ctx = _THINK_PREFILLED if self.think_prefilled else _PLAIN
+        prompt_chars = sum(len(str(m.get("content") or "")) for m in body["messages"])
+        ctx = replace(ctx, grammar_fallback=fallback, prompt_chars=prompt_chars)
         timeout = kwargs.get("timeout")
-        return _Request(dumps(body), ctx, float(timeout) if timeout is not None else None)
+        return _Request(
+            dumps(body),
+            ctx,
+            float(timeout) if timeout is not None else None,
+            constrained="response_format" in body or "structured_outputs" in body,
+        )
+
+    def _grammar_state(self) -> GrammarState:
+        if self._grammar is None:
+            self._grammar = GrammarState(self.grammar_backend)
+        return self._grammar
+
+    def _fall_back(self, request: _Request, error: ModelError) -> bool:
+        """Whether ``error`` rejected the request's response format and a simpler form is
+        left to try (the client then uses it from now on)."""
+        return request.constrained and self._grammar_state().fall_back(error)
 
     def _connection(self) -> Endpoint:
         if self._endpoint is not None:
@@ -306,10 +334,16 @@ class OpenAICompatChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._prepare(messages, stop, kwargs, stream=False)
-        started = time.perf_counter()
-        raw, url = self._connection().post(_PATH, request.body, timeout=request.timeout)
-        return request.result(raw, url, time.perf_counter() - started)
+        while True:
+            request = self._prepare(messages, stop, kwargs, stream=False)
+            started = time.perf_counter()
+            try:
+                raw, url = self._connection().post(_PATH, request.body, timeout=request.timeout)
+            except ModelError as err:
+                if self._fall_back(request, err):
+                    continue
+                raise
+            return request.result(raw, url, time.perf_counter() - started)
 
     async def _agenerate(
         self,
@@ -318,10 +352,17 @@ class OpenAICompatChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._prepare(messages, stop, kwargs, stream=False)
-        started = time.perf_counter()
-        raw, url = await self._connection().apost(_PATH, request.body, timeout=request.timeout)
-        return request.result(raw, url, time.perf_counter() - started)
+        while True:
+            request = self._prepare(messages, stop, kwargs, stream=False)
+            started = time.perf_counter()
+            connection = self._connection()
+            try:
+                raw, url = await connection.apost(_PATH, request.body, timeout=request.timeout)
+            except ModelError as err:
+                if self._fall_back(request, err):
+                    continue
+                raise
+            return request.result(raw, url, time.perf_counter() - started)
 
     def _stream(
         self,
@@ -330,19 +371,29 @@ class OpenAICompatChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._prepare(messages, stop, kwargs, stream=True)
-        started = time.perf_counter()
-        with self._connection().stream(_PATH, request.body, timeout=request.timeout) as (
-            response,
-            url,
-        ):
-            decoder = StreamDecoder(request.ctx, url=url, started=started)
+        while True:
+            request = self._prepare(messages, stop, kwargs, stream=True)
+            started = time.perf_counter()
+            sent = False
             try:
-                for line in response.iter_lines():
-                    yield from decoder.feed_line(line)
-            except httpx.TransportError as exc:
-                raise decoder.cut(exc) from exc
-            yield from decoder.finish()
+                with self._connection().stream(_PATH, request.body, timeout=request.timeout) as (
+                    response,
+                    url,
+                ):
+                    decoder = StreamDecoder(request.ctx, url=url, started=started)
+                    try:
+                        for line in response.iter_lines():
+                            for chunk in decoder.feed_line(line):
+                                sent = True
+                                yield chunk
+                    except httpx.TransportError as exc:
+                        raise decoder.cut(exc) from exc
+                    yield from decoder.finish()
+                    return
+            except ModelError as err:
+                # a rejection comes before any token (HTTP status or the first event)
+                if sent or not self._fall_back(request, err):
+                    raise
 
     async def _astream(
         self,
@@ -351,22 +402,30 @@ class OpenAICompatChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._prepare(messages, stop, kwargs, stream=True)
-        started = time.perf_counter()
-        connection = self._connection()
-        async with connection.astream(_PATH, request.body, timeout=request.timeout) as (
-            response,
-            url,
-        ):
-            decoder = StreamDecoder(request.ctx, url=url, started=started)
+        while True:
+            request = self._prepare(messages, stop, kwargs, stream=True)
+            started = time.perf_counter()
+            connection = self._connection()
+            sent = False
             try:
-                async for line in response.aiter_lines():
-                    for chunk in decoder.feed_line(line):
+                async with connection.astream(_PATH, request.body, timeout=request.timeout) as (
+                    response,
+                    url,
+                ):
+                    decoder = StreamDecoder(request.ctx, url=url, started=started)
+                    try:
+                        async for line in response.aiter_lines():
+                            for chunk in decoder.feed_line(line):
+                                sent = True
+                                yield chunk
+                    except httpx.TransportError as exc:
+                        raise decoder.cut(exc) from exc
+                    for chunk in decoder.finish():
                         yield chunk
-            except httpx.TransportError as exc:
-                raise decoder.cut(exc) from exc
-            for chunk in decoder.finish():
-                yield chunk
+                    return
+            except ModelError as err:
+                if sent or not self._fall_back(request, err):
+                    raise
 
 
 # langchain-core runs inspect.signature(self._generate) on every call to see whether it takes a

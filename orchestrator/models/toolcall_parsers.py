@@ -16,6 +16,12 @@ pythonic parser), and reasoning models asked to call tools often write the call 
 It returns the calls and the text left once they are removed. It validates nothing against
 tool schemas (that is :func:`orchestrator.schema.parse_tool_calls`) and never raises.
 
+A recognisable call whose arguments cannot be read (a bare string, a ``b'...'`` literal in a
+pythonic list) comes back with ``error`` set rather than vanishing, and its valid siblings
+are kept (vLLM's own parsers do the same): the caller reports it to the model as an invalid
+call. A call read with ``json-repair`` or from a region whose closing marker never came is
+marked ``complete=False``: under ``finish_reason: "length"`` it was cut off and must not run.
+
 Example:
     >>> calls, rest = find_tool_calls('Let me check. [get_weather(city="Paris")]')
     >>> calls[0].name, calls[0].arguments, rest
@@ -44,13 +50,34 @@ class TextToolCall:
 
     Attributes:
         name: the tool's name.
-        arguments: the call's arguments (a JSON object).
+        arguments: the call's arguments (a JSON object; ``{}`` when ``error`` is set).
         id: a deterministic id, ``call_<index>_<hash of name and arguments>``.
+        error: why the arguments could not be read (``None`` for a valid call).
+        raw_arguments: the arguments as written, when ``error`` is set.
+        complete: False when reading it needed ``json-repair`` or its closing marker is
+            missing (what a reply cut off by the token limit looks like).
     """
 
     name: str
     arguments: dict[str, Any]
     id: str
+    error: str | None = None
+    raw_arguments: str = ""
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A call read from text, before ids are assigned."""
+
+    name: str
+    arguments: dict[str, Any]
+    error: str | None = None
+    raw: str = ""
+    complete: bool = True
+
+    def cut(self) -> _Found:
+        return _Found(self.name, self.arguments, self.error, self.raw, complete=False)
 
 
 # (opening marker, closing marker or None: the region runs to the end of the text)
@@ -91,7 +118,7 @@ _UNKNOWN_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _PY_ESCAPES = frozenset("\\'\"abfnrtvxNuU01234567\n")
 _PARSE_ERRORS = (ValueError, SyntaxError, RecursionError, MemoryError, TypeError)
 
-_Call = tuple[str, dict[str, Any]]
+_Call = _Found
 
 
 class _NotLiteral(Exception):
@@ -128,8 +155,11 @@ def find_tool_calls(text: str) -> tuple[list[TextToolCall], str]:
         if start > 0 and text[start - 1] in " \t":  # do not leave a double space behind
             rest = text[end:]
             pos = end + len(rest) - len(rest.lstrip(" \t"))
-        for name, arguments in found:
-            calls.append(TextToolCall(name, arguments, call_id(len(calls), name, arguments)))
+        for f in found:
+            cid = call_id(len(calls), f.name, f.arguments if f.error is None else f.raw)
+            calls.append(
+                TextToolCall(f.name, f.arguments, cid, f.error, f.raw, complete=f.complete)
+            )
     pieces.append(text[pos:])
     return calls, _tidy("".join(pieces))
 
@@ -163,14 +193,22 @@ def _find_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
     """Non-overlapping (start, end, calls) spans, by position; explicit markers win."""
     spans: list[tuple[int, int, list[_Call]]] = []
     for m in _TAG_RE.finditer(text):
-        inner = next(g for g in m.groups() if g is not None)
+        index, inner = next((i, g) for i, g in enumerate(m.groups()) if g is not None)
         found = _parse_region(inner)
+        closer = _TAGS[index][1]
+        if found and closer is not None and not m.group(0).endswith(closer):
+            found = [*found[:-1], found[-1].cut()]  # the last call's region never closed
         if found:
             spans.append((m.start(), m.end(), found))
     for m in _FUNCTION_TAG_RE.finditer(text):
-        args = _parse_arguments(m.group(2).strip() or "{}", lenient=True)
+        raw = m.group(2).strip() or "{}"
+        args, complete = _parse_arguments(raw, lenient=True)
+        complete = complete and m.group(0).endswith("</function>")
         if args is not None:
-            spans.append((m.start(), m.end(), [(m.group(1), args)]))
+            spans.append((m.start(), m.end(), [_Found(m.group(1), args, complete=complete)]))
+        else:
+            bad = _Found(m.group(1), {}, "arguments are not a JSON object", raw, complete)
+            spans.append((m.start(), m.end(), [bad]))
     if spans:
         return _disjoint(spans)
     stripped = text.strip()
@@ -232,7 +270,7 @@ def _parse_payload(payload: str, *, lenient: bool, bare: bool, need_args: bool) 
     if not payload:
         return []
     try:
-        return _calls_from_value(json.loads(payload), need_args=need_args)
+        return _calls_from_value(json.loads(payload), need_args=need_args, complete=True)
     except _PARSE_ERRORS:
         pass
     try:
@@ -245,9 +283,10 @@ def _parse_payload(payload: str, *, lenient: bool, bare: bool, need_args: bool) 
             return found
     if lenient and payload[:1] in ("{", "["):
         try:
-            return _calls_from_value(json_repair.loads(payload), need_args=need_args)
+            repaired = json_repair.loads(payload)
         except Exception:  # json-repair's failure modes are not documented; garbage is no call
             return []
+        return _calls_from_value(repaired, need_args=need_args, complete=False)
     return []
 
 
@@ -260,35 +299,33 @@ def _calls_from_ast(node: ast.expr, *, bare: bool, need_args: bool) -> list[_Cal
         items = [node]
     else:
         try:
-            return _calls_from_value(_literal(node), need_args=need_args)
+            return _calls_from_value(_literal(node), need_args=need_args, complete=True)
         except _NotLiteral:
             return []
-    out: list[_Call] = []
-    for item in items:
-        call = _pythonic_call(item)
-        if call is None:
-            return []
-        out.append(call)
-    return out
+    return [_pythonic_call(item) for item in items]
 
 
-def _pythonic_call(node: ast.expr) -> _Call | None:
-    if not isinstance(node, ast.Call) or node.args:
-        return None
-    func = node.func
+def _pythonic_call(node: ast.expr) -> _Call:
+    """One element of a pythonic call list; one that cannot be read is an invalid call (its
+    siblings still run)."""
+    raw = ast.unparse(node)[:2000]
+    func = node.func if isinstance(node, ast.Call) else None
     if isinstance(func, ast.Attribute) and func.attr == "call":  # Llama 3 ``tool.call(...)``
         func = func.value
-    if not isinstance(func, ast.Name):
-        return None
+    name = func.id if isinstance(func, ast.Name) else ""
+    if not isinstance(node, ast.Call) or not name:
+        return _Found(name, {}, "not a call of a named tool", raw)
+    if node.args:
+        return _Found(name, {}, "positional arguments; use name=value", raw)
     arguments: dict[str, Any] = {}
     for kw in node.keywords:
         if kw.arg is None:
-            return None
+            return _Found(name, {}, "**kwargs is not allowed in a tool call", raw)
         try:
             arguments[kw.arg] = _literal(kw.value)
         except _NotLiteral:
-            return None
-    return func.id, arguments
+            return _Found(name, {}, f"argument {kw.arg!r} is not a JSON value", raw)
+    return _Found(name, arguments)
 
 
 def _literal(node: ast.expr) -> Any:
@@ -320,19 +357,22 @@ def _literal(node: ast.expr) -> Any:
     raise _NotLiteral
 
 
-def _calls_from_value(value: Any, *, need_args: bool) -> list[_Call]:
+def _calls_from_value(value: Any, *, need_args: bool, complete: bool) -> list[_Call]:
     """Calls in a parsed JSON value: one call object or a non-empty array of them."""
     if isinstance(value, dict):
         call = _call_from_object(value, need_args=need_args)
-        return [call] if call else []
+        return [call if complete else call.cut()] if call else []
     if isinstance(value, list) and value:
         calls = [_call_from_object(v, need_args=need_args) for v in value]
         if all(c is not None for c in calls):
-            return [c for c in calls if c is not None]
+            found = [c for c in calls if c is not None]
+            return found if complete else [*found[:-1], found[-1].cut()]
     return []
 
 
 def _call_from_object(obj: Any, *, need_args: bool) -> _Call | None:
+    """A call object -> a call (invalid when its arguments are no object); None when the
+    object is not shaped like a call."""
     if not isinstance(obj, dict):
         return None
     function = obj.get("function")
@@ -345,30 +385,42 @@ def _call_from_object(obj: Any, *, need_args: bool) -> _Call | None:
     if need_args and not has_args:
         return None
     raw = obj.get("arguments", obj.get("parameters"))
-    arguments = _parse_arguments(raw, lenient=True)
-    return None if arguments is None else (name, arguments)
+    arguments, complete = _parse_arguments(raw, lenient=True)
+    if arguments is None:
+        text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+        return _Found(name, {}, "arguments are not a JSON object", text[:2000])
+    return _Found(name, arguments, complete=complete)
 
 
-def _parse_arguments(raw: Any, *, lenient: bool) -> dict[str, Any] | None:
-    """Arguments as a dict: a dict, a JSON string of one, or absent (no arguments)."""
+def _parse_arguments(raw: Any, *, lenient: bool) -> tuple[dict[str, Any] | None, bool]:
+    """Arguments as a dict (a dict, a JSON string of one, once or twice encoded, or absent),
+    and whether they were read without ``json-repair``; ``(None, ...)`` when they are no
+    object."""
     if raw is None:
-        return {}
+        return {}, True
     if isinstance(raw, dict):
-        return raw
+        return raw, True
     if not isinstance(raw, str):
-        return None
+        return None, True
     if not raw.strip():
-        return {}
+        return {}, True
+    complete = True
     try:
         value = json.loads(raw)
     except _PARSE_ERRORS:
         if not lenient:
-            return None
+            return None, True
         try:
             value = json_repair.loads(raw)
         except Exception:  # json-repair's failure modes are not documented
-            return None
-    return value if isinstance(value, dict) else None
+            return None, False
+        complete = False
+    if isinstance(value, str) and value.strip()[:1] == "{":
+        try:  # double-encoded: a JSON string whose content is the object
+            value = json.loads(value)
+        except _PARSE_ERRORS:
+            return None, complete
+    return (value, complete) if isinstance(value, dict) else (None, complete)
 
 
 def _disjoint(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -53,6 +54,7 @@ class RunRecorder:
         self._text: list[str] = []
         self._text_key: tuple[str, bool] | None = None
         self._final: FinalEvent | None = None
+        self._writing = threading.Lock()
 
     def record(self, event: Event) -> None:
         """Take one event (``FinalEvent`` finishes the run); writes happen here, blocking."""
@@ -91,10 +93,13 @@ class RunRecorder:
         return isinstance(event, NodeEnd | InterruptEvent) or len(self._rows) >= _BATCH
 
     def _write_pending(self) -> None:
-        self.flush()
-        final, self._final = self._final, None
-        if final is not None:
-            self._finish(final)
+        # One writer at a time: a cancelled ``arecord`` leaves its thread running, and the
+        # close that follows must not use the connection at the same time.
+        with self._writing:
+            self.flush()
+            final, self._final = self._final, None
+            if final is not None:
+                self._finish(final)
 
     def _add(self, kind: str, data: dict[str, Any]) -> None:
         data.pop("kind", None)
@@ -130,11 +135,12 @@ class RunRecorder:
 
     def close(self) -> None:
         """Write the rest and close the store."""
-        try:
-            self._flush_text()
-            self.flush()
-        finally:
-            self._store.close()
+        with self._writing:
+            try:
+                self._flush_text()
+                self.flush()
+            finally:
+                self._store.close()
 
 
 def open_recorder(

@@ -40,7 +40,8 @@ class Candidate:
         source: where it came from (``whole``, ``fence``, ``tail``, ``balanced``,
             ``after-prose``, ``tool-call``, ``tool-call-arguments``), for error reports.
         text: the text to parse (empty for a pre-parsed ``value``).
-        repair: whether repairing the text is reasonable when strict parsing fails.
+        repair: whether repairing the text is reasonable when strict parsing fails (for a
+            pre-parsed ``value``: whether reading it needed repair).
         value: an already parsed value (for tool calls written as text).
         parsed: whether ``value`` is set.
     """
@@ -93,12 +94,15 @@ def candidates(content: str) -> Iterator[Candidate]:
     after = _after_prose(text)
     if after:
         yield Candidate("after-prose", after, repair=False)
-    calls, _ = find_tool_calls(text)
+    calls = [c for c in find_tool_calls(text)[0] if c.error is None]
     if calls:
         call = calls[-1]
         action = {"action": call.name, "arguments": call.arguments}
-        yield Candidate("tool-call", "", repair=False, value=action, parsed=True)
-        yield Candidate("tool-call-arguments", "", repair=False, value=call.arguments, parsed=True)
+        # a call that needed repair (or never closed) counts as a repair: refused when the
+        # reply was cut off by the token limit
+        cut = not call.complete
+        yield Candidate("tool-call", "", repair=cut, value=action, parsed=True)
+        yield Candidate("tool-call-arguments", "", repair=cut, value=call.arguments, parsed=True)
 
 
 def _after_prose(text: str) -> str:

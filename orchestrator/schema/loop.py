@@ -211,6 +211,8 @@ class _Loop:
         for attempt in range(1, self.max_retries + 2):
             reply = yield conversation
             replies.append(reply)
+            if reply.response_metadata.get("grammar_fallback") and self.stats is not None:
+                self.stats.record_fallback(self.model_name, self.schema_name)
             usage = usage + Usage.of(reply)
             reasoning, content = message_parts(reply)
             answer = _answer_text(reply, content)
@@ -265,6 +267,8 @@ class _Loop:
 
 
 def _outcome(parsed: ParsedOutput) -> EnforceOutcome:
+    if parsed.source.startswith("reasoning:"):
+        return EnforceOutcome.FROM_REASONING
     if parsed.repaired:
         return EnforceOutcome.REPAIRED
     if parsed.coerced:

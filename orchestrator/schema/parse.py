@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from orchestrator.exceptions import SchemaValidationError
 from orchestrator.models.toolcall_parsers import parse_python_literal
 from orchestrator.schema.extract import Candidate, candidates
-from orchestrator.schema.lenient import coerce_scalars
+from orchestrator.schema.lenient import coerce_scalars, decode_double_encoded
 from orchestrator.schema.validate import (
     SchemaLike,
     Validator,
@@ -144,6 +144,8 @@ class _Run:
     def attempt(self, candidate: Candidate, label: str) -> tuple[Any, bool, bool] | None:
         """(value, repaired, coerced) when the candidate yields a valid value, else None."""
         if candidate.parsed:
+            if candidate.repair and not self.repair:
+                return None  # read with repair; not allowed for a reply cut off mid-value
             self.tried.append(f"value:{label}")
             # a copy: lenient coercion works in place and candidates may share values
             return self._check(copy.deepcopy(candidate.value), label, repaired=False)
@@ -169,6 +171,13 @@ class _Run:
     def _check(self, value: Any, label: str, *, repaired: bool) -> tuple[Any, bool, bool] | None:
         coerced = False
         valid = _is_valid(self.validator, value)
+        if not valid:
+            # a JSON string holding the object or array the schema wants: a repair
+            value, decoded = decode_double_encoded(value, self.validator)
+            if decoded:
+                self.tried.append(f"decode:{label}")
+                repaired = True
+                valid = _is_valid(self.validator, value)
         if not valid and not self.strict:
             self.tried.append(f"coerce:{label}")
             value, coerced = coerce_scalars(value, self.validator)

@@ -21,14 +21,18 @@ class EnforceOutcome(StrEnum):
     """How one enforced call ended.
 
     ``FIRST_PASS``: the first reply parsed strictly and was valid. ``REPAIRED``: the first
-    reply needed ``json-repair``. ``COERCED``: the first reply needed quoted scalars
-    converted. ``REASKED``: a later reply, after re-asking with the errors, was valid.
-    ``FAILED``: no reply was valid within the budget.
+    reply needed ``json-repair`` (or a double-encoded value decoded). ``COERCED``: the first
+    reply needed quoted scalars converted. ``FROM_REASONING``: the first reply's content was
+    empty and the value was found at the end of its reasoning (a reasoning model whose think
+    block never closed: vLLM's R1 parser then returns everything as reasoning). ``REASKED``:
+    a later reply, after re-asking with the errors, was valid. ``FAILED``: no reply was valid
+    within the budget.
     """
 
     FIRST_PASS = "first_pass"
     REPAIRED = "repaired"
     COERCED = "coerced"
+    FROM_REASONING = "from_reasoning"
     REASKED = "reasked"
     FAILED = "failed"
 
@@ -52,6 +56,7 @@ class EnforcementStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], Counter[EnforceOutcome]] = {}
+        self._fallbacks: Counter[tuple[str, str]] = Counter()
         self.rejections: list[Rejection] = []
         """Every re-asked reply, in order (for run logs and traces)."""
 
@@ -59,6 +64,18 @@ class EnforcementStats:
         """Count one outcome for ``model`` and ``schema``."""
         with self._lock:
             self._counts.setdefault((model, schema), Counter())[outcome] += 1
+
+    def record_fallback(self, model: str, schema: str) -> None:
+        """Count one reply obtained under a fallback response format (the server rejected
+        the configured one; ``response_metadata["grammar_fallback"]`` says which)."""
+        with self._lock:
+            self._fallbacks[(model, schema)] += 1
+            self._counts.setdefault((model, schema), Counter())
+
+    def fallbacks(self, model: str, schema: str) -> int:
+        """How many replies for ``model`` and ``schema`` came under a fallback format."""
+        with self._lock:
+            return self._fallbacks[(model, schema)]
 
     def reject(self, attempt: int, errors: tuple[str, ...], reask: str) -> None:
         """Note that reply ``attempt`` failed with ``errors`` and was re-asked with ``reask``."""
@@ -76,17 +93,23 @@ class EnforcementStats:
             raise ValueError("cannot merge EnforcementStats into itself")
         with other._lock:
             snapshot = {key: Counter(counts) for key, counts in other._counts.items()}
+            fallbacks = Counter(other._fallbacks)
         with self._lock:
             for key, counts in snapshot.items():
                 self._counts.setdefault(key, Counter()).update(counts)
+            self._fallbacks.update(fallbacks)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
-        """``{"model::schema": {"first_pass": n, "repaired": n, ...}}`` with every outcome."""
+        """``{"model::schema": {"first_pass": n, "repaired": n, ...}}`` with every outcome, and
+        ``"grammar_fallback": n`` where some replies came under a fallback format."""
         with self._lock:
-            return {
-                f"{model}::{schema}": {o.value: counts[o] for o in EnforceOutcome}
-                for (model, schema), counts in sorted(self._counts.items())
-            }
+            out: dict[str, dict[str, int]] = {}
+            for (model, schema), counts in sorted(self._counts.items()):
+                entry = {o.value: counts[o] for o in EnforceOutcome}
+                if self._fallbacks[(model, schema)]:
+                    entry["grammar_fallback"] = self._fallbacks[(model, schema)]
+                out[f"{model}::{schema}"] = entry
+            return out
 
     def __repr__(self) -> str:
         return f"EnforcementStats({self.as_dict()!r})"

@@ -95,6 +95,13 @@ def parse_tool_calls(
                 raw=text,
                 tool=call.name,
             )
+        if call.error is not None:
+            raise SchemaValidationError(
+                f"invalid arguments for tool {call.name!r}: {call.error}",
+                errors=[SchemaIssue("$.arguments", call.error)],
+                raw=text,
+                tool=call.name,
+            )
         checked = check_arguments(call.arguments, validator_for(by_name[call.name]), strict=strict)
         arguments, errors = checked.arguments, checked.errors
         if errors:

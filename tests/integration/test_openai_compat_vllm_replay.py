@@ -94,6 +94,12 @@ def check(message: AIMessage, want: dict[str, Any], *, stream: bool = False) -> 
     }
     if usage.get("completion_tokens_details"):
         reasoning = usage["completion_tokens_details"]["reasoning_tokens"]
+        if reasoning == 0 and want["reasoning"]:
+            # issue 13.3: vLLM's R1 parser counts 0 reasoning tokens for a think block that
+            # never closed; the client estimates them (never more than the completion) and
+            # says so
+            reasoning = min(-(-len(want["reasoning"]) // 4), usage["completion_tokens"])
+            assert message.response_metadata["usage_estimated"] == ["reasoning_tokens"]
         expected_usage["output_token_details"] = {"reasoning": reasoning}
     assert message.usage_metadata == expected_usage
 

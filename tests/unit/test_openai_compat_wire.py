@@ -17,6 +17,7 @@ from langchain_core.messages import (
 from pydantic import BaseModel
 
 from orchestrator.exceptions import ModelResponseError
+from orchestrator.models._usage import usage_metadata
 from orchestrator.models._wire import (
     ReplyContext,
     decode_completion,
@@ -27,7 +28,6 @@ from orchestrator.models._wire import (
     encode_tools,
     loads,
     move_guided_fields,
-    usage_metadata,
 )
 
 WEATHER: dict[str, Any] = {

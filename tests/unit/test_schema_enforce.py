@@ -107,7 +107,14 @@ async def test_invalid_then_valid_reasks_with_the_failing_paths(mode: str) -> No
     ]
     assert '"required":["answer"]' in reask.text  # the schema is restated
     assert stats.as_dict() == {
-        "r1::math": {"first_pass": 0, "repaired": 0, "coerced": 0, "reasked": 1, "failed": 0}
+        "r1::math": {
+            "first_pass": 0,
+            "repaired": 0,
+            "coerced": 0,
+            "from_reasoning": 0,
+            "reasked": 1,
+            "failed": 0,
+        }
     }
 
 

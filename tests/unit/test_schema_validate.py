@@ -125,8 +125,22 @@ def test_stats_count_merge_and_report_every_outcome() -> None:
     other.record("m2", "s", EnforceOutcome.REASKED)
     stats.merge(other)
     assert stats.as_dict() == {
-        "m2::s": {"first_pass": 0, "repaired": 0, "coerced": 0, "reasked": 1, "failed": 0},
-        "m::s": {"first_pass": 2000, "repaired": 0, "coerced": 0, "reasked": 0, "failed": 1},
+        "m2::s": {
+            "first_pass": 0,
+            "repaired": 0,
+            "coerced": 0,
+            "from_reasoning": 0,
+            "reasked": 1,
+            "failed": 0,
+        },
+        "m::s": {
+            "first_pass": 2000,
+            "repaired": 0,
+            "coerced": 0,
+            "from_reasoning": 0,
+            "reasked": 0,
+            "failed": 1,
+        },
     }
     assert stats.count("m", "s", EnforceOutcome.FAILED) == 1
     with pytest.raises(ValueError):

@@ -71,7 +71,49 @@ def test_pythonic_accepts_json_literals_and_no_arguments() -> None:
     ],
 )
 def test_pythonic_rejects_anything_but_keyword_literals(text: str) -> None:
-    assert find_tool_calls(text) == ([], text)
+    """Such a call is recognisable: it comes back invalid (never evaluated), not dropped."""
+    [call], rest = find_tool_calls(text)
+    assert (call.name, call.arguments, rest) == ("f", {}, "")
+    assert call.error is not None
+    assert call.raw_arguments == text[1:-1]
+
+
+def test_a_broken_pythonic_call_keeps_its_valid_siblings() -> None:
+    """Issue 13.5: a ``b'...'`` literal made the whole list vanish; vLLM keeps the valid calls."""
+    calls, rest = find_tool_calls("[add(a=1, b=2), save(data=b'raw'), mul(x=3)]")
+    assert [(c.name, c.arguments, c.error is None) for c in calls] == [
+        ("add", {"a": 1, "b": 2}, True),
+        ("save", {}, False),
+        ("mul", {"x": 3}, True),
+    ]
+    assert calls[1].error == "argument 'data' is not a JSON value"
+    assert rest == ""
+
+
+def test_hermes_call_with_a_bare_string_is_an_invalid_call() -> None:
+    """Issue 13.5: ``"arguments": "hello"`` silently became "no call"."""
+    text = '<tool_call>{"name": "write_note", "arguments": "hello"}</tool_call>'
+    [call], rest = find_tool_calls(text)
+    assert (call.name, call.error, call.raw_arguments, rest) == (
+        "write_note",
+        "arguments are not a JSON object",
+        "hello",
+        "",
+    )
+
+
+def test_double_encoded_arguments_are_decoded() -> None:
+    text = '<tool_call>{"name": "add", "arguments": "{\\"x\\": 4, \\"y\\": 5}"}</tool_call>'
+    [call], _ = find_tool_calls(text)
+    assert (call.arguments, call.error, call.complete) == ({"x": 4, "y": 5}, None, True)
+
+
+def test_a_call_cut_off_is_marked_incomplete() -> None:
+    """A region whose closing marker never came, or JSON that needed repair, may be cut."""
+    [cut], _ = find_tool_calls('<tool_call>{"name": "write_note", "arguments": {"path": "a.md"')
+    assert (cut.name, cut.arguments, cut.complete) == ("write_note", {"path": "a.md"}, False)
+    [whole], _ = find_tool_calls('<tool_call>{"name": "f", "arguments": {}}</tool_call>')
+    assert whole.complete
 
 
 def test_llama4_python_tags() -> None:
@@ -145,7 +187,6 @@ def test_ids_are_deterministic_and_indexed() -> None:
         '{"name": "Bob", "age": 3}',  # data, not a call: no arguments key
         '{"name": "f", "arguments": {"x": 1}, "extra": 2}',  # unknown keys: data
         '{"name": "", "arguments": {}}',
-        '{"name": "f", "arguments": [1]}',
         '[1, 2, 3] and {"a": 1}',
         "garbage {{{ [[[ ( \" ' <tool_call> ``` <|python_start|>",
         "[" * 5000 + "]" * 10,
@@ -154,6 +195,15 @@ def test_ids_are_deterministic_and_indexed() -> None:
 )
 def test_no_calls(text: str) -> None:
     assert find_tool_calls(text) == ([], text)
+
+
+def test_a_call_whose_arguments_are_no_object_is_invalid() -> None:
+    [call], _ = find_tool_calls('{"name": "f", "arguments": [1]}')
+    assert (call.name, call.error, call.raw_arguments) == (
+        "f",
+        "arguments are not a JSON object",
+        "[1]",
+    )
 
 
 def test_never_raises_on_random_garbage() -> None:
