@@ -21,8 +21,9 @@ from agents.agent import AgentContext
 from agents.budget import budget_stop
 from agents.calls import invoke_role
 from agents.enforced import enforce_role
-from agents.invalid_calls import LENGTH, calls_that_can_run, finish_reason
+from agents.invalid_calls import LENGTH, finish_reason
 from agents.schemas import DELEGATE_TOOL_SCHEMA
+from agents.turn_guard import guard_turn
 from orchestrator.exceptions import ToolArgumentError
 from orchestrator.graph.routing import CHECKED_CALLS_KEY, INVALID_TURN_KEY
 from orchestrator.graph.state import StandardState
@@ -115,7 +116,7 @@ async def plan(
     if planner.tool_mode is ToolMode.NATIVE:
         messages = [SystemMessage(planner.prompt), *history]
         reply, usage = await invoke_role(setup.native_model, messages, planner.name)
-        reply = calls_that_can_run(_moved_reasoning(reply))
+        reply = guard_turn(_moved_reasoning(reply), ctx.limits)
         update = {"messages": [reply], "steps": 1, "usage": usage_table(planner.name, usage)}
         return {**update, **_settled(reply)}
 
@@ -137,7 +138,7 @@ async def plan(
         result["messages"] = [bad, note]
         result["invalid_streak"] = int(state.get("invalid_streak", 0)) + 1
         return result
-    message = action_to_message(call.value, call.reply, salt=len(history))
+    message = guard_turn(action_to_message(call.value, call.reply, salt=len(history)), ctx.limits)
     if message.tool_calls:
         message.additional_kwargs[CHECKED_CALLS_KEY] = True
     result["messages"] = [message]

@@ -31,6 +31,14 @@ class Limits(BaseModel):
     max_reasoner_tool_steps: int = Field(
         default=6, ge=1, description="tool turns the reasoner may take inside one delegate call"
     )
+    max_tool_calls_per_turn: int = Field(
+        default=32, ge=1, description="tool calls run from one planner turn; more are dropped"
+    )
+    max_tool_argument_chars: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="largest tool-call arguments (JSON characters); larger calls are invalid",
+    )
 
 
 def exceeded_limit(

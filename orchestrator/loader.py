@@ -6,7 +6,10 @@ written by hand (``examples/python_api.py`` does).
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +33,7 @@ from orchestrator.config.spec import (
 from orchestrator.exceptions import ConfigError
 from orchestrator.integrations.mcp_loading import load_mcp_tools
 from orchestrator.pipeline import GraphBuilder, Pipeline
+from orchestrator.redact import Redactor
 from orchestrator.telemetry.settings import TelemetrySettings
 from orchestrator.types import Role
 from orchestrator.usage import Price
@@ -66,6 +70,8 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
             max_retries=spec.max_retries,
             max_in_flight=spec.max_in_flight,
             replica_cooldown_s=spec.replica_cooldown_s,
+            deadline=spec.deadline_s,
+            max_response_bytes=spec.max_response_bytes,
             extra_body=dict(spec.extra_body)
             | ({"seed": spec.seed} if spec.seed is not None else {}),
             grammar_backend=spec.grammar,
@@ -84,6 +90,18 @@ def build_model(spec: ModelSpec, role: str, *, notice: Notice | None = None) -> 
 
 
 def _user_tool(ref: str) -> BaseTool:
+    """Import ``module:attr`` and make it a tool.
+
+    Trust model: a user tool is code the pipeline's author asks Bicameral to run in its own
+    process, exactly like an ``import``; only allow-listed, non-standard-library modules are
+    imported (:func:`~orchestrator.config.spec.module_problem`), and only a LangChain tool or a
+    Python function whose every parameter is annotated becomes a tool: a C builtin such as
+    ``os.system`` or an untyped helper is refused.
+    """
+    from orchestrator.config.spec import module_problem
+
+    if (problem := module_problem(ref)) is not None:
+        raise ConfigError(f"user tool {problem}")
     module_name, _, attr = ref.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -92,20 +110,44 @@ def _user_tool(ref: str) -> BaseTool:
         raise ConfigError(f"user tool {ref!r} cannot be loaded: {exc}") from None
     if isinstance(obj, BaseTool):
         return obj
-    if callable(obj):
+    if _typed_function(obj):
         return tool_from_function(obj, name=attr)
-    raise ConfigError(f"user tool {ref!r} is neither a LangChain tool nor a function")
+    raise ConfigError(
+        f"user tool {ref!r} is neither a LangChain tool nor a Python function with type "
+        "annotations on every parameter"
+    )
+
+
+def _typed_function(obj: object) -> bool:
+    if not inspect.isfunction(obj):
+        return False  # builtins (os.system), classes, partials, arbitrary callables
+    params = inspect.signature(obj).parameters.values()
+    return all(p.annotation is not inspect.Parameter.empty for p in params)
+
+
+def _placeholder_tool(ref: str) -> BaseTool:
+    """A stand-in for a user tool that is never imported (``bicameral graph``)."""
+    from langchain_core.tools import StructuredTool
+
+    def placeholder() -> str:
+        raise ConfigError(f"user tool {ref!r} was not loaded")
+
+    name = ref.rpartition(":")[2]
+    return StructuredTool.from_function(placeholder, name=name, description=f"user tool {ref}")
 
 
 def _tools(
     names: Sequence[str],
     ctx: ToolContext,
     approval: Sequence[str] = (),
+    *,
+    import_user_tools: bool = True,
     mcp: Mapping[str, Sequence[BaseTool]] | None = None,
 ) -> list[BaseTool]:
     builtin = [n for n in names if ":" not in n]
     out = build_tools(builtin, ctx)
-    out.extend(_user_tool(n) for n in names if ":" in n and not n.startswith(MCP_REF_PREFIX))
+    make = _user_tool if import_user_tools else _placeholder_tool
+    out.extend(make(n) for n in names if ":" in n and not n.startswith(MCP_REF_PREFIX))
     for ref in names:
         if ref.startswith(MCP_REF_PREFIX):
             out.extend((mcp or {}).get(ref.removeprefix(MCP_REF_PREFIX), ()))
@@ -145,13 +187,16 @@ def pipeline_from_spec(
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
     graph_builder: GraphBuilder | None = None,
+    import_user_tools: bool = True,
     otlp_endpoint: str | None = None,
 ) -> Pipeline:
     """Build the ``Pipeline`` a spec describes.
 
     ``workspace``, ``checkpoint`` and ``otlp_endpoint`` override the file's (the CLI's
     ``--workspace``, ``--checkpoint`` and ``--otlp-endpoint``); the workspace defaults to the
-    file's ``workspace`` or the current directory.
+    file's ``workspace`` or the current directory. With ``import_user_tools=False`` the
+    ``tools.modules`` tools are stand-ins and no user module is imported (enough to draw the
+    graph, not to run it).
     """
     root = Path(workspace or spec.workspace or Path.cwd()).resolve()
     if not root.is_dir():
@@ -165,6 +210,7 @@ def pipeline_from_spec(
         raise ConfigError("the pipeline has no planner (models.planner or agents.planner)")
     models: dict[str, BaseChatModel] = {}
     servers, mcp = load_mcp_tools(spec)
+    tools_for = functools.partial(_tools, import_user_tools=import_user_tools, mcp=mcp)
 
     def agent(name: str, agent_spec: AgentSpec, approval: Sequence[str] = ()) -> Agent:
         if agent_spec.model not in models:
@@ -176,7 +222,7 @@ def pipeline_from_spec(
             agent_spec,
             model=models[agent_spec.model],
             model_spec=spec.models[agent_spec.model],
-            tools=_tools(agent_spec.tools, tool_ctx, approval, mcp),
+            tools=tools_for(agent_spec.tools, tool_ctx, approval),
         )
 
     coding_prompt = _coding_agent_prompt(spec)
@@ -193,7 +239,7 @@ def pipeline_from_spec(
         for name in sorted(used)
         if name not in (Role.PLANNER, Role.REASONER)
     ]
-    builder = graph_builder or _workflow_builder(spec, tool_ctx)
+    builder = graph_builder or _workflow_builder(spec, tool_ctx, tools_for)
     pipeline = Pipeline(
         planner=planner,
         reasoner=reasoner,
@@ -238,7 +284,11 @@ def _telemetry(spec: PipelineSpec, endpoint: str | None) -> TelemetrySettings | 
     return settings_from_env(settings)
 
 
-def _workflow_builder(spec: PipelineSpec, tool_ctx: ToolContext) -> GraphBuilder | None:
+def _workflow_builder(
+    spec: PipelineSpec,
+    tool_ctx: ToolContext,
+    tools_for: Callable[[Sequence[str], ToolContext], list[BaseTool]] = _tools,
+) -> GraphBuilder | None:
     if spec.workflow == "coding_assistant" and spec.coding_assistant.mode == "agent":
         return None  # the planner drives: the standard graph, with the coding tools
     if spec.workflow == "coding_assistant":
@@ -257,7 +307,7 @@ def _workflow_builder(spec: PipelineSpec, tool_ctx: ToolContext) -> GraphBuilder
     from tools.base import Toolset
 
     step_tools = [s.tool for s in spec.graph.steps.values() if s.tool is not None]
-    return custom_graph_builder(spec.graph, Toolset(_tools(sorted(set(step_tools)), tool_ctx)))
+    return custom_graph_builder(spec.graph, Toolset(tools_for(sorted(set(step_tools)), tool_ctx)))
 
 
 def agent_tools(
@@ -273,7 +323,7 @@ def agent_tools(
     out: dict[str, list[BaseTool]] = {}
     for name, agent in spec.agents.items():
         approval = spec.tools.require_approval if name == Role.PLANNER.value else ()
-        out[name] = _tools(agent.tools, tool_ctx, approval, mcp)
+        out[name] = _tools(agent.tools, tool_ctx, approval, mcp=mcp)
     return out
 
 
@@ -304,11 +354,18 @@ def load_pipeline(
     workspace: str | Path | None = None,
     checkpoint: str | None = None,
     notice: Notice | None = _stderr,
+    import_user_tools: bool = True,
+    allow_outside_files: bool = False,
+    secrets: Redactor | None = None,
     origins: Mapping[str, str] | None = None,
     otlp_endpoint: str | None = None,
 ) -> Pipeline:
     """Read a pipeline file and build its ``Pipeline``.
 
+    Prompt, schema and template files must lie in the file's folder unless
+    ``allow_outside_files``; ``import_user_tools=False`` builds stand-ins for the
+    ``tools.modules`` tools instead of importing them. ``secrets`` is filled with the values
+    interpolated from the environment and the models' API keys, for the caller to redact.
     ``origins`` says how the user wrote an override when not as ``--set`` (see
     :func:`~orchestrator.config.loading.load_spec`).
 
@@ -321,9 +378,25 @@ def load_pipeline(
     """
     from orchestrator.config.loading import load_spec
 
-    spec = load_spec(path, list(overrides), origins=origins)
+    spec = load_spec(
+        path,
+        list(overrides),
+        origins=origins,
+        secrets=secrets,
+        allow_outside_files=allow_outside_files,
+    )
+    if secrets is not None:
+        for model in spec.models.values():
+            key = os.environ.get(model.api_key_env) if model.api_key_env else None
+            if key:
+                secrets.add(key, f"${{{model.api_key_env}}}")
     pipeline = pipeline_from_spec(
-        spec, workspace=workspace, checkpoint=checkpoint, notice=notice, otlp_endpoint=otlp_endpoint
+        spec,
+        workspace=workspace,
+        checkpoint=checkpoint,
+        notice=notice,
+        import_user_tools=import_user_tools,
+        otlp_endpoint=otlp_endpoint,
     )
     pipeline.launch.update(pipeline=str(Path(path).resolve()), overrides=list(overrides))
     return pipeline

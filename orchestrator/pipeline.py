@@ -37,6 +37,7 @@ import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked b
 from agents.agent import Agent, AgentContext, make_agent
 from agents.workflows.standard import build_graph
 from orchestrator import telemetry
+from orchestrator._deadline import until_deadline
 from orchestrator._sync import iterate_in_thread, run_sync
 from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
 from orchestrator.exceptions import BudgetExhaustedError, ConfigError
@@ -274,7 +275,9 @@ class Pipeline:
                         stream_mode=modes,
                         durability="sync" if durable else "exit",
                     )
-                    async for mode, chunk in stream:
+                    # the budget also interrupts a model or tool call in flight
+                    bounded = until_deadline(stream, self.limits.max_wall_time_s)
+                    async for mode, chunk in bounded:
                         if mode == "values":
                             values = chunk
                         elif mode == "custom" and isinstance(chunk, Event):

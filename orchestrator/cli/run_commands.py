@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, fail
-from orchestrator.cli.threads import ThreadRecord, load_thread, save_thread
+from orchestrator.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, OUTSIDE_FILES_OPTION, fail
+from orchestrator.cli.threads import ThreadRecord, check_thread_id, load_thread, save_thread
 from orchestrator.exceptions import BicameralError, ConfigError
 from orchestrator.types import RunStatus
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from orchestrator.pipeline import Pipeline
+    from orchestrator.redact import Redactor
     from orchestrator.result import RunResult
 
 __all__ = ["register_run"]
@@ -61,15 +62,16 @@ def _drive(
     return asyncio.run(consume())
 
 
-def _report(result: RunResult, *, as_json: bool, quiet: bool) -> None:
+def _report(result: RunResult, *, as_json: bool, quiet: bool, redact: Redactor) -> None:
     from orchestrator.cli.progress import format_result
 
     if as_json:
-        typer.echo(result.to_json())
+        typer.echo(redact(result.to_json()))
     elif quiet:  # no progress, but the outcome itself is what the user asked for
-        typer.echo(result.answer if result.ok and result.answer is not None else _brief(result))
+        answer = result.answer if result.ok and result.answer is not None else _brief(result)
+        typer.echo(redact(answer))
     else:
-        typer.echo(format_result(result))
+        typer.echo(redact(format_result(result)))
     if result.status is RunStatus.TRUNCATED:
         typer.echo(
             "the answer was cut off by the token limit (finish_reason: length); raise the "
@@ -114,13 +116,17 @@ def _execute(
     after: Callable[[RunResult], None] | None = None,
 ) -> None:
     from orchestrator.loader import load_pipeline
+    from orchestrator.redact import Redactor
 
+    secrets = Redactor()
     try:
         pipeline = load_pipeline(
             record.pipeline,
             overrides=record.overrides,
             workspace=record.workspace,
             checkpoint=record.checkpoint,
+            allow_outside_files=record.allow_outside_files,
+            secrets=secrets,
             notice=None if (quiet or as_json) else lambda line: typer.echo(line, err=True),
             origins=origins,
             otlp_endpoint=otlp_endpoint,
@@ -146,8 +152,8 @@ def _execute(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except BicameralError as exc:
-        raise fail(str(exc)) from None
-    _report(result, as_json=as_json, quiet=quiet)
+        raise fail(secrets(str(exc))) from None
+    _report(result, as_json=as_json, quiet=quiet, redact=secrets)
     if after is not None:
         after(result)
     raise typer.Exit(_exit_code(result))
@@ -171,6 +177,7 @@ def run(
         bool,
         typer.Option("--quiet", "-q", help="no progress; print only the answer", metavar=""),
     ] = False,
+    allow_outside_files: Annotated[bool, OUTSIDE_FILES_OPTION] = False,
     otlp_endpoint: OtlpOpt = None,
     apply_to_branch: Annotated[
         str | None,
@@ -184,6 +191,11 @@ def run(
     from orchestrator.cli.model_flags import ModelFlags
     from orchestrator.graph.checkpoint import DEFAULT_SQLITE_URL
 
+    if thread is not None:
+        try:
+            check_thread_id(thread)
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
     flags = ModelFlags(planner_url, planner_model, reasoner_url, reasoner_model).resolve()
     if not (quiet or as_json):
         for line in flags.notices:
@@ -195,6 +207,7 @@ def run(
         overrides=overrides,
         workspace=str(workspace.resolve()) if workspace else None,
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
+        allow_outside_files=allow_outside_files,
     )
     if apply_to_branch is None:
         _execute(
@@ -284,6 +297,7 @@ def resume(
     if approve and deny:
         raise fail("give --approve or --deny, not both")
     try:
+        check_thread_id(thread)
         record = (
             load_thread(thread)
             if pipeline is None

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, fail
+from orchestrator.cli.exit_codes import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    OUTSIDE_FILES_OPTION,
+    fail,
+)
 from orchestrator.exceptions import BicameralError
 
 __all__ = ["register_serve"]
@@ -49,19 +55,22 @@ def serve(
         bool, typer.Option("--dry-run", help="print the commands only", metavar="")
     ] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for health")] = 1800.0,
+    allow_outside_files: Annotated[bool, OUTSIDE_FILES_OPTION] = False,
 ) -> None:
     """Launch (or print) the `vllm serve` commands for the pipeline's models."""
     from orchestrator.cli.serve import launch, serve_commands
     from orchestrator.config.loading import load_spec
+    from orchestrator.redact import Redactor
 
+    secrets = Redactor()
     flags = {"planner": (planner_url, planner_model), "reasoner": (reasoner_url, reasoner_model)}
     try:
         overrides = _flag_overrides(file, flags) + list(set_ or [])
-        spec = load_spec(file, overrides)
+        spec = load_spec(file, overrides, secrets=secrets, allow_outside_files=allow_outside_files)
         roles = None if role == "all" else [role]
         commands = serve_commands(spec, roles)
     except BicameralError as exc:
-        raise fail(str(exc)) from None
+        raise fail(secrets(str(exc))) from None
     if not commands:
         raise fail(
             f"{file}: every model runs on the embedded model, so there is no server to start; "
@@ -69,12 +78,12 @@ def serve(
         )
     if dry_run:
         for cmd in commands:
-            typer.echo(cmd.shell())
+            typer.echo(secrets(cmd.shell()))
         raise typer.Exit(EXIT_OK)
     try:
         servers = launch(commands, timeout_s=timeout)
     except BicameralError as exc:
-        raise fail(str(exc), EXIT_RUN_FAILED) from None
+        raise fail(secrets(str(exc)), EXIT_RUN_FAILED) from None
     for server in servers:
         typer.echo(f"{server.command.role}: healthy at {server.command.base_url}")
     typer.echo("servers running; Ctrl-C stops them", err=True)

@@ -7,8 +7,12 @@ path resolution against the pipeline file, and the JSON Schema field type.
 
 from __future__ import annotations
 
+import datetime
+import errno
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,8 +34,15 @@ __all__ = [
     "StrTuple",
     "base_dir",
     "did_you_mean",
+    "plain_data",
+    "read_small_bytes",
+    "read_small_file",
     "resolve_path",
+    "resolve_referenced_file",
 ]
+
+MAX_FILE_BYTES = 1 << 20
+"""Largest prompt or schema file read (1 MiB); a pipeline file has its own cap."""
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -72,6 +83,115 @@ def resolve_path(value: str, info: ValidationInfo) -> Path:
     return path if path.is_absolute() else (base_dir(info) / path).resolve()
 
 
+class FileRefused(OSError):
+    """A file that is not read: not a regular file, or too large."""
+
+    def __str__(self) -> str:
+        return self.strerror or "refused"
+
+
+def read_small_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    Opens without blocking and checks the opened file, so a FIFO (which would block
+    forever), a device such as ``/dev/zero`` (endless) or a directory is refused rather
+    than read.
+
+    Raises:
+        FileNotFoundError: no such file.
+        IsADirectoryError: a directory.
+        FileRefused: not a regular file, or larger than ``limit``.
+        OSError: any other reason it cannot be read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise FileRefused(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise FileRefused(errno.EFBIG, f"larger than {limit} bytes ({info.st_size})")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise FileRefused(errno.EFBIG, f"larger than {limit} bytes")
+    return data
+
+
+def read_small_file(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes (see
+    :func:`read_small_bytes`).
+
+    Raises:
+        UnicodeDecodeError: not UTF-8; and what :func:`read_small_bytes` raises.
+    """
+    return read_small_bytes(path, limit=limit).decode("utf-8-sig")
+
+
+def resolve_referenced_file(value: str, info: ValidationInfo, what: str) -> Path:
+    """A file a pipeline refers to (prompt, schema, template), confined to the file's folder.
+
+    When the validation context has ``confine`` true (how :func:`load_spec` validates unless
+    told otherwise), the resolved path, symlinks followed, must lie inside
+    :func:`base_dir`: a pipeline file from elsewhere cannot make Bicameral read
+    ``/proc/self/environ`` or ``~/.ssh/id_rsa`` and send it to a model server.
+
+    Raises:
+        SpecIssue: the path leaves the folder.
+    """
+    path = resolve_path(value, info).resolve()
+    context = info.context if isinstance(info.context, Mapping) else {}
+    if context.get("confine"):
+        root = base_dir(info).resolve()
+        if not path.is_relative_to(root):
+            raise SpecIssue(
+                f"{what} {value!r} is outside the pipeline's folder {str(root)!r} "
+                "(pass --allow-outside-files to allow it)"
+            )
+    return path
+
+
+MAX_VALUES = 100_000
+"""Most keys, items and scalars one YAML document may expand to (aliases multiply them)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted."""
+
+
+def plain_data(value: Any, *, max_values: int = MAX_VALUES, max_depth: int = MAX_DEPTH) -> Any:
+    """A copy of parsed YAML/JSON as plain dicts, lists and scalars, within bounds.
+
+    YAML aliases let a few hundred bytes stand for billions of values (an "alias bomb"), and a
+    self-referencing alias makes a cycle; copying with a budget turns either into a
+    ``ValueError`` after at most ``max_values`` steps. Dates become ISO strings.
+
+    Raises:
+        ValueError: too many values, too deep, or a value of an unsupported type.
+    """
+    count = 0
+
+    def copy(node: Any, depth: int) -> Any:
+        nonlocal count
+        count += 1
+        if count > max_values:
+            raise ValueError(f"expands to over {max_values} values (YAML aliases?)")
+        if depth > max_depth:
+            raise ValueError(f"nested deeper than {max_depth} levels")
+        if isinstance(node, dict):
+            return {str(k): copy(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [copy(v, depth + 1) for v in node]
+        if isinstance(node, datetime.date):
+            return node.isoformat()
+        if node is None or isinstance(node, str | int | float | bool):
+            return node
+        raise ValueError(f"unsupported value of type {type(node).__name__}")
+
+    return copy(value, 0)
+
+
 def _as_tuple(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
@@ -79,15 +199,15 @@ def _as_tuple(value: Any) -> Any:
 def _load_json_schema(value: Any, info: ValidationInfo) -> Any:
     origin: str | None = None
     if isinstance(value, str):
-        origin, path = value, resolve_path(value, info)
+        origin, path = value, resolve_referenced_file(value, info, "schema file")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_small_file(path)
         except FileNotFoundError:
             raise SpecIssue(f"schema file {origin!r} not found (looked for {path})") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise SpecIssue(f"cannot read schema file {origin!r}: {exc}") from None
         try:
-            value = (
+            value = plain_data(
                 YAML(typ="safe", pure=True).load(text)
                 if path.suffix in (".yaml", ".yml")
                 else json.loads(text)
@@ -95,6 +215,8 @@ def _load_json_schema(value: Any, info: ValidationInfo) -> Any:
         except (ValueError, YAMLError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise SpecIssue(f"schema file {origin!r} does not parse: {first}") from None
+        except RecursionError:
+            raise SpecIssue(f"schema file {origin!r} is nested too deeply") from None
     if not isinstance(value, dict):
         raise SpecIssue(
             "output_schema must be a JSON Schema object or the path of a schema file",

@@ -12,7 +12,13 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
-from orchestrator.config._common import SpecIssue, SpecModel, StrTuple, resolve_path
+from orchestrator.config._common import (
+    SpecIssue,
+    SpecModel,
+    StrTuple,
+    resolve_path,
+    resolve_referenced_file,
+)
 from orchestrator.models.constrained import GrammarBackend
 from orchestrator.usage import Price
 
@@ -79,7 +85,7 @@ class ServeSpec(SpecModel):
     def _resolve_template(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or "{{" in value or "{%" in value:
             return value
-        return str(resolve_path(value, info))
+        return str(resolve_referenced_file(value, info, "chat template"))
 
 
 class ModelSpec(SpecModel):
@@ -109,6 +115,11 @@ class ModelSpec(SpecModel):
     """Most requests to this model at once from one process (excess calls wait in order)."""
     replica_cooldown_s: float = Field(default=5.0, ge=0)
     """Seconds a failed replica is tried last (a server's Retry-After overrides it)."""
+    deadline_s: float | None = Field(default=None, gt=0)
+    """Seconds one model call may take in all (attempts, retry waits, reading a stream);
+    default timeout_s x (max_retries + 1). A server that trickles bytes is cut off here."""
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    """Largest reply body (or whole stream) read from the server; default 64 MiB."""
     seed: int | None = None
     """Sampling seed."""
     extra_body: dict[str, Any] = Field(default_factory=dict)

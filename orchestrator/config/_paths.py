@@ -6,7 +6,6 @@ Walks the :class:`~orchestrator.spec.PipelineSpec` type tree by keys, to check a
 
 from __future__ import annotations
 
-import datetime
 import types
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -15,6 +14,7 @@ from pydantic import AliasChoices, BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from orchestrator.config._common import plain_data
 from orchestrator.config.spec import PipelineSpec, did_you_mean
 from orchestrator.exceptions import ConfigError
 
@@ -124,9 +124,11 @@ def apply_override(data: dict[str, Any], item: str, *, path: str) -> list[Loc]:
     if not sep or not all(segments):
         raise fail("expected dotted.key=value, e.g. limits.max_steps=10")
     try:
-        value = _plain(YAML(typ="safe", pure=True).load(raw))
+        value = plain_data(YAML(typ="safe", pure=True).load(raw))
     except (YAMLError, ValueError) as exc:
         raise fail(f"value does not parse as YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise fail("value is nested too deeply") from None
     node: Any = data
     loc: Loc = ()
     touched: list[Loc] = []
@@ -152,15 +154,3 @@ def apply_override(data: dict[str, Any], item: str, *, path: str) -> list[Loc]:
             raise fail(f"{dotted(here)} is a single value, not a mapping")
         node, loc = child, here
     return touched  # not reached: the loop returns at the last segment
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise ValueError(f"unsupported value of type {type(value).__name__}")

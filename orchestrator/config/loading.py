@@ -37,16 +37,17 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from orchestrator.config._common import MAX_DEPTH, MAX_VALUES, FileRefused, read_small_bytes
 from orchestrator.config._paths import Loc, apply_override, dotted, field_names, shape_at
 from orchestrator.config.spec import PipelineSpec, SpecIssue, did_you_mean
 from orchestrator.exceptions import ConfigError
+from orchestrator.redact import Redactor
 
-__all__ = ["check_file", "load_spec", "parse_spec"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_VALUES", "check_file", "load_spec", "parse_spec"]
 
-MAX_VALUES = 100_000
-"""Most keys, items and scalars a file may expand to (YAML aliases multiply them)."""
-MAX_DEPTH = 64
-"""Deepest nesting of mappings and lists accepted."""
+MAX_FILE_BYTES = 256 * 1024
+"""Largest pipeline file read (256 KiB); real ones are a few KiB, and parsing costs about
+15 ms per KiB, so the cap keeps ``validate`` on a hostile file within seconds."""
 
 _ALLOWED_TAGS = frozenset(
     {None, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
@@ -68,6 +69,8 @@ def load_spec(
     *,
     env: Mapping[str, str] | None = None,
     origins: Mapping[str, str] | None = None,
+    secrets: Redactor | None = None,
+    allow_outside_files: bool = False,
 ) -> PipelineSpec:
     """Read, interpolate, override and validate the pipeline file at ``path``.
 
@@ -78,15 +81,32 @@ def load_spec(
         env: variables for ``${VAR}`` interpolation; default ``os.environ``.
         origins: how the user wrote an override, when not as ``--set`` (``{"models.planner.
             base_url=URL": "--planner-url URL"}``): errors it causes name that instead.
+        secrets: filled with every value interpolated from ``env`` so the caller can keep
+            them out of what it shows (errors raised here are already redacted).
+        allow_outside_files: let prompt, schema and template files lie outside the pipeline
+            file's folder (by default they must be inside it).
 
     Raises:
         ConfigError: anything wrong, as ``path:line:col: message``;
             :class:`~orchestrator.exceptions.SchemaDefinitionError` for an invalid JSON Schema.
     """
-    return _load(path, overrides, env=env, origins=origins, every=None)
+    return _load(
+        path,
+        overrides,
+        env=env,
+        origins=origins,
+        every=None,
+        secrets=secrets,
+        confine=not allow_outside_files,
+    )
 
 
-def check_file(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> list[ConfigError]:
+def check_file(
+    path: str | os.PathLike[str],
+    overrides: Iterable[str] = (),
+    *,
+    allow_outside_files: bool = False,
+) -> list[ConfigError]:
     """Every mistake in the pipeline file at ``path``, in file order (empty: the file is
     valid); what ``bicameral validate`` prints.
 
@@ -96,7 +116,15 @@ def check_file(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> l
     """
     every: list[ConfigError] = []
     try:
-        _load(path, overrides, env=None, origins=None, every=every)
+        _load(
+            path,
+            overrides,
+            env=None,
+            origins=None,
+            every=every,
+            secrets=None,
+            confine=not allow_outside_files,
+        )
     except ConfigError as exc:
         return every or [exc]
     return []
@@ -109,14 +137,18 @@ def _load(
     env: Mapping[str, str] | None,
     origins: Mapping[str, str] | None,
     every: list[ConfigError] | None,
+    secrets: Redactor | None,
+    confine: bool,
 ) -> PipelineSpec:
     name = os.fspath(path)
     try:
-        raw = Path(name).read_bytes()
+        raw = read_small_bytes(Path(name), limit=MAX_FILE_BYTES)
     except FileNotFoundError:
         raise ConfigError("no such file", path=name) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, not a pipeline file", path=name) from None
+    except FileRefused as exc:
+        raise ConfigError(f"not read: {exc}", path=name) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=name) from None
     try:
@@ -129,7 +161,15 @@ def _load(
         raise ConfigError(message, path=name, line=line, col=col) from None
     base = Path(name).resolve().parent
     return _parse(
-        text, path=name, base_dir=base, overrides=overrides, env=env, origins=origins, every=every
+        text,
+        path=name,
+        base_dir=base,
+        overrides=overrides,
+        env=env,
+        origins=origins,
+        every=every,
+        secrets=secrets,
+        confine=confine,
     )
 
 
@@ -141,8 +181,13 @@ def parse_spec(
     overrides: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
     origins: Mapping[str, str] | None = None,
+    secrets: Redactor | None = None,
+    confine: bool = True,
 ) -> PipelineSpec:
     """Like :func:`load_spec`, for YAML text; ``path`` only names it in messages.
+
+    ``confine`` keeps referenced files inside ``base_dir`` (see :func:`load_spec`'s
+    ``allow_outside_files``).
 
     Raises:
         ConfigError: as for :func:`load_spec`.
@@ -155,6 +200,8 @@ def parse_spec(
         env=env,
         origins=origins,
         every=None,
+        secrets=secrets,
+        confine=confine,
     )
 
 
@@ -167,7 +214,40 @@ def _parse(
     env: Mapping[str, str] | None,
     origins: Mapping[str, str] | None,
     every: list[ConfigError] | None,
+    secrets: Redactor | None,
+    confine: bool,
 ) -> PipelineSpec:
+    redactor = Redactor() if secrets is None else secrets
+    found: list[ConfigError] = []
+    try:
+        return _parse_redacted(
+            text, path, base_dir, overrides, env, origins, found, redactor, confine
+        )
+    except ConfigError as exc:
+        if every is not None:
+            every.extend(_redacted(e, redactor) for e in found)
+        raise _redacted(exc, redactor) from None
+
+
+def _redacted(exc: ConfigError, redactor: Redactor) -> ConfigError:
+    if not redactor:
+        return exc
+    return type(exc)(redactor(exc.message), path=exc.path, line=exc.line, col=exc.col)
+
+
+def _parse_redacted(
+    text: str,
+    path: str,
+    base_dir: str | os.PathLike[str] | None,
+    overrides: Iterable[str],
+    env: Mapping[str, str] | None,
+    origins: Mapping[str, str] | None,
+    every: list[ConfigError],
+    redactor: Redactor,
+    confine: bool,
+) -> PipelineSpec:
+    if len(text) > MAX_FILE_BYTES:
+        raise ConfigError(f"longer than {MAX_FILE_BYTES} characters", path=path)
     doc = _Document(path)
     root = _parse_yaml(text, path)
     if isinstance(root, CommentedMap | CommentedSeq):
@@ -179,16 +259,18 @@ def _parse(
         raise ConfigError(
             f"a pipeline file must be a mapping (models:, ...), not {kind}", **doc.at()
         )
-    doc.data = _Converter(doc, os.environ if env is None else env).convert(root, (), 0)
+    doc.data = _Converter(doc, os.environ if env is None else env, redactor).convert(root, (), 0)
     for item in overrides:
         for loc in apply_override(doc.data, item, path=path):
             doc.overridden[loc] = (origins or {}).get(item, f"--set {item}")
-    context = {"base_dir": Path(base_dir) if base_dir is not None else Path.cwd()}
+    context = {
+        "base_dir": Path(base_dir) if base_dir is not None else Path.cwd(),
+        "confine": confine,
+    }
     try:
         return PipelineSpec.model_validate(doc.data, context=context)
     except ValidationError as exc:
-        if every is not None:
-            every.extend(_all_errors(exc, doc))
+        every.extend(_all_errors(exc, doc))
         raise _first_error(exc, doc) from None
 
 
@@ -201,6 +283,7 @@ class _Document:
     keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     overridden: dict[Loc, str] = field(default_factory=dict)
+    interpolated: set[Loc] = field(default_factory=set)
 
     def at(self, loc: Loc = (), *, at_key: bool | None = None) -> dict[str, Any]:
         """``path``, ``line`` and ``col`` keyword arguments for a ConfigError about ``loc``.
@@ -244,9 +327,10 @@ def _mark(exc: MarkedYAMLError, path: str) -> dict[str, Any]:
 class _Converter:
     """ruamel's round-trip tree -> plain dicts/lists/scalars, recording positions."""
 
-    def __init__(self, doc: _Document, env: Mapping[str, str]) -> None:
+    def __init__(self, doc: _Document, env: Mapping[str, str], redactor: Redactor) -> None:
         self.doc = doc
         self.env = env
+        self.redactor = redactor
         self.count = 0
 
     def convert(self, node: Any, loc: Loc, depth: int) -> Any:
@@ -323,6 +407,7 @@ class _Converter:
             if not closed:
                 raise ConfigError("unclosed '${' (write $${ for a literal)", **self.doc.at(loc))
             out.append(self._lookup(body, loc))
+            self.doc.interpolated.add(loc)
         out.append(text[pos:])
         return "".join(out)
 
@@ -342,6 +427,7 @@ class _Converter:
                 f"environment variable {name!r} is not set (give a default: ${{{name}:-value}})",
                 **self.doc.at(loc),
             )
+        self.redactor.add(value, f"${{{name}}}")
         return value
 
 
@@ -397,7 +483,8 @@ def _describe(err: Any, doc: _Document) -> tuple[tuple[int, ...], ConfigError]:
     elif kind == "missing":
         message = f"missing required key {err['loc'][-1]!r}{_where(real)}"
     else:
-        message = f"{dotted(real) or 'the file'}: {_plain_message(err['msg'])}{_got(err)}"
+        got = _ENV_VALUE if real in doc.interpolated else _got(err)
+        message = f"{dotted(real) or 'the file'}: {_plain_message(err['msg'])}{got}"
     for done, item in doc.overridden.items():
         # an override inside the entry an error is about is its likely cause (--planner-url
         # without a model makes models.planner an 'openai' entry with no name)
@@ -433,6 +520,7 @@ def _where(loc: Loc) -> str:
     return f" in {dotted(loc)}" if loc else " at the top level"
 
 
+_ENV_VALUE = " (a value from the environment, not shown)"
 _TRANSLATE = (
     ("Value error, ", ""),
     ("a valid tuple", "a list"),

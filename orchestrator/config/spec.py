@@ -19,6 +19,7 @@ object being validated, the problem is; ``config.py`` turns it into ``file:line:
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -34,7 +35,9 @@ from orchestrator.config._common import (
     StrTuple,
     base_dir,
     did_you_mean,
+    read_small_file,
     resolve_path,
+    resolve_referenced_file,
 )
 from orchestrator.config._graph_spec import (
     END,
@@ -88,11 +91,28 @@ __all__ = [
     "check_checkpoint",
     "did_you_mean",
     "infer_provider",
+    "module_problem",
     "resolve_path",
 ]
 
 
 _MODULE_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?")
+_REFUSED_PACKAGES = frozenset(sys.stdlib_module_names) | {"builtins", "__main__", "_pytest"}
+"""Top-level packages ``tools.modules`` may not name: the standard library's (``os:system``,
+``subprocess:getoutput`` would be unsandboxed tools in the orchestrator's own process)."""
+
+
+def module_problem(entry: str) -> str | None:
+    """Why a ``tools.modules`` entry is refused, or None: syntax, or a standard-library module."""
+    if not _MODULE_REF.fullmatch(entry):
+        return f"{entry!r} is not a module path (pkg.mod) or a tool (pkg.mod:attr)"
+    top = entry.partition(":")[0].partition(".")[0]
+    if top in _REFUSED_PACKAGES or top.startswith("_"):
+        return (
+            f"{entry!r}: standard-library and private modules cannot be tools (they would run "
+            "unsandboxed in the orchestrator); write a typed function in your own module"
+        )
+    return None
 
 
 class CodingAssistantSpec(SpecModel):
@@ -145,11 +165,9 @@ class ToolsSpec(SpecModel):
     @classmethod
     def _module_syntax(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
         for i, entry in enumerate(entries):
-            if not _MODULE_REF.fullmatch(entry):
-                raise SpecIssue(
-                    f"{entry!r} is not a module path (pkg.mod) or a tool (pkg.mod:attr)",
-                    loc=(i,),
-                )
+            problem = module_problem(entry)
+            if problem is not None:
+                raise SpecIssue(problem, loc=(i,))
         return entries
 
     @model_validator(mode="after")
@@ -181,7 +199,7 @@ class ToolsSpec(SpecModel):
             if not self.allows(ref):
                 module = ref.partition(":")[0]
                 return f"user tool {ref!r}: module {module!r} is not allow-listed in tools.modules"
-            return None
+            return module_problem(ref)
         if ref in self.builtin:
             return None
         if ref in BUILTIN_TOOL_NAMES:
@@ -222,9 +240,12 @@ class AgentSpec(SpecModel):
         if data.get("prompt") is not None:
             raise SpecIssue("give prompt or prompt_file, not both", loc=("prompt_file",))
         name = data["prompt_file"]
-        path = resolve_path(name, info)
         try:
-            text = path.read_text(encoding="utf-8")
+            path = resolve_referenced_file(name, info, "prompt file")
+        except SpecIssue as issue:
+            raise SpecIssue(issue.message, loc=("prompt_file",)) from None
+        try:
+            text = read_small_file(path)
         except FileNotFoundError:
             raise SpecIssue(
                 f"prompt file {name!r} not found (looked for {path})", loc=("prompt_file",)

@@ -2,7 +2,9 @@
 
 This module knows HTTP and nothing about chat messages (that is :mod:`._wire`). One
 :class:`Endpoint` holds one pooled :class:`httpx.Client` and one :class:`httpx.AsyncClient`
-per event loop, created lazily; every request goes through the retry plan of :mod:`._retry`.
+per event loop, created lazily; every request goes through the retry plan of :mod:`._retry`,
+and every read through the bounds of :mod:`._bounded_io` (body size, a deadline for the whole
+call, retries and waits included, and the API key scrubbed from what comes back).
 """
 
 from __future__ import annotations
@@ -11,15 +13,25 @@ import asyncio
 import functools
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+)
 from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 
+from orchestrator.models._bounded_io import DEFAULT_MAX_RESPONSE_BYTES, BoundedLines, ReadBounds
 from orchestrator.models._replicas import InFlightLimiter, ReplicaSet
 from orchestrator.models._retry import RetryPolicy, arun_plan, attempt_plan, retry_after, run_plan
 
-__all__ = ["Endpoint", "RetryPolicy"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Endpoint", "RetryPolicy"]
+
+_BOUNDS = "bicameral.read_bounds"  # where a streamed response carries its call's bounds
 
 _CONNECT_TIMEOUT = 10.0  # a server that takes longer to accept is as good as down
 _JSON = {"content-type": "application/json"}
@@ -55,6 +67,10 @@ class Endpoint:
         max_connections: pool size per client.
         max_in_flight: most requests outstanding at once (``None``: no bound).
         replica_cooldown_s: how long a failed replica goes to the back of the line.
+        max_response_bytes: largest body (or whole stream) read from one response.
+        deadline: seconds one call may take in all (every attempt, wait and read); default
+            ``timeout * (max_retries + 1)``. Async calls are cut at it exactly; sync ones at
+            their next read.
     """
 
     def __init__(
@@ -68,6 +84,8 @@ class Endpoint:
         max_connections: int = 100,
         max_in_flight: int | None = None,
         replica_cooldown_s: float = 5.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("an endpoint needs at least one base URL")
@@ -75,7 +93,11 @@ class Endpoint:
         self.replicas = ReplicaSet(self.base_urls, cooldown_s=replica_cooldown_s)
         self.limiter = InFlightLimiter(max_in_flight) if max_in_flight else None
         self.policy = policy
+        self.max_response_bytes = max_response_bytes
+        self.deadline = deadline if deadline is not None else timeout * (policy.max_retries + 1)
         self._headers = dict(headers)
+        auth = next((v for k, v in self._headers.items() if k.lower() == "authorization"), "")
+        self._secret = auth.removeprefix("Bearer ").strip() or None
         self._timeout = timeout
         self._transport = transport
         self._max_connections = max_connections
@@ -128,79 +150,114 @@ class Endpoint:
             "POST", url + path, content=body, headers=_JSON, timeout=_timeout(t)
         )
 
+    def _bounds(self) -> ReadBounds:
+        return ReadBounds.starting_now(
+            max_bytes=self.max_response_bytes, total_s=self.deadline, secret=self._secret
+        )
+
+    def _sleeper(self, bounds: ReadBounds) -> Callable[[float], None]:
+        return lambda seconds: self.policy.sleep(min(seconds, bounds.remaining()))
+
+    def _attempt_timeout(self, t: float, bounds: ReadBounds) -> float:
+        return max(min(t, bounds.remaining()), 0.001)
+
     def post(self, path: str, body: bytes, *, timeout: float | None = None) -> tuple[bytes, str]:
         """POST ``body`` with retries; returns the response body and the base URL that answered.
 
+        The deadline starts once the call holds an in-flight slot (waiting for one is free).
+
         Raises:
-            ModelConnectionError: no server could be reached.
+            ModelConnectionError: no server could be reached, or not within the deadline.
             ModelHTTPError: a non-retryable status, or a retryable one after all retries.
+            ModelResponseError: a body larger than ``max_response_bytes``.
         """
         client = self._sync_client()
         t = self._timeout if timeout is None else timeout
-
-        def send(url: str) -> httpx.Response:
-            self.replicas.started(url)
-            try:
-                response = client.send(self._request(client, url, path, body, t))
-            except BaseException:
-                self.replicas.finished(url, ok=False)
-                raise
-            self._settle(url, response)
-            return response
-
         with self._slot():
+            bounds = self._bounds()
+
+            def send(url: str) -> httpx.Response:
+                bounds.check_time(url)
+                self.replicas.started(url)
+                try:
+                    timeout_s = self._attempt_timeout(t, bounds)
+                    response = client.send(
+                        self._request(client, url, path, body, timeout_s), stream=True
+                    )
+                    response = bounds.replayable(response, bounds.read(response, url))
+                except BaseException:
+                    self.replicas.finished(url, ok=False)
+                    raise
+                self._settle(url, response)
+                return response
+
             plan = attempt_plan(self.policy, self.replicas.order())
-            response, url = run_plan(plan, send, self.policy.sleep)
+            response, url = run_plan(plan, send, self._sleeper(bounds))
         return response.content, url
 
     async def apost(
         self, path: str, body: bytes, *, timeout: float | None = None
     ) -> tuple[bytes, str]:
-        """Async :meth:`post`."""
+        """Async :meth:`post`; the deadline interrupts a request in flight."""
         client = await self._async_client()
         t = self._timeout if timeout is None else timeout
-
-        async def send(url: str) -> httpx.Response:
-            self.replicas.started(url)
-            try:
-                response = await client.send(self._request(client, url, path, body, t))
-            except BaseException:
-                self.replicas.finished(url, ok=False)
-                raise
-            self._settle(url, response)
-            return response
-
         async with self._aslot():
+            bounds = self._bounds()
+
+            async def send(url: str) -> httpx.Response:
+                self.replicas.started(url)
+                try:
+                    timeout_s = self._attempt_timeout(t, bounds)
+                    request = self._request(client, url, path, body, timeout_s)
+                    response = await _within(bounds, url, client.send(request, stream=True))
+                    response = bounds.replayable(response, await bounds.aread(response, url))
+                except BaseException:
+                    self.replicas.finished(url, ok=False)
+                    raise
+                self._settle(url, response)
+                return response
+
+            async def sleep(seconds: float) -> None:
+                await self.policy.asleep(min(seconds, bounds.remaining()))
+
             plan = attempt_plan(self.policy, self.replicas.order())
-            response, url = await arun_plan(plan, send, self.policy.asleep)
+            response, url = await arun_plan(plan, send, sleep)
         return response.content, url
 
     @contextmanager
     def stream(
         self, path: str, body: bytes, *, timeout: float | None = None
     ) -> Iterator[tuple[httpx.Response, str]]:
-        """POST and hold the response open for streaming; retries happen before the first byte."""
+        """POST and hold the response open for streaming; retries happen before the first byte.
+
+        Read the body with :meth:`lines`, which keeps to the call's bounds.
+        """
         client = self._sync_client()
         t = self._timeout if timeout is None else timeout
-
-        def send(url: str) -> httpx.Response:
-            self.replicas.started(url)
-            try:
-                response = client.send(self._request(client, url, path, body, t), stream=True)
-            except BaseException:
-                self.replicas.finished(url, ok=False)
-                raise
-            if not response.is_success:
-                try:
-                    response.read()
-                finally:
-                    response.close()
-                    self._settle(url, response)
-            return response
-
         with self._slot():
+            bounds = self._bounds()
+
+            def send(url: str) -> httpx.Response:
+                bounds.check_time(url)
+                self.replicas.started(url)
+                try:
+                    timeout_s = self._attempt_timeout(t, bounds)
+                    response = client.send(
+                        self._request(client, url, path, body, timeout_s), stream=True
+                    )
+                except BaseException:
+                    self.replicas.finished(url, ok=False)
+                    raise
+                if not response.is_success:
+                    try:
+                        response = bounds.replayable(response, bounds.read(response, url))
+                    finally:
+                        self._settle(url, response)
+                return response
+
             plan = attempt_plan(self.policy, self.replicas.order())
-            response, url = run_plan(plan, send, self.policy.sleep)
+            response, url = run_plan(plan, send, self._sleeper(bounds))
+            response.extensions[_BOUNDS] = bounds
             try:
                 yield response, url
             finally:
@@ -211,29 +268,34 @@ class Endpoint:
     async def astream(
         self, path: str, body: bytes, *, timeout: float | None = None
     ) -> AsyncIterator[tuple[httpx.Response, str]]:
-        """Async :meth:`stream`."""
+        """Async :meth:`stream`; read the body with :meth:`lines` (``async for``)."""
         client = await self._async_client()
         t = self._timeout if timeout is None else timeout
-
-        async def send(url: str) -> httpx.Response:
-            self.replicas.started(url)
-            try:
-                request = self._request(client, url, path, body, t)
-                response = await client.send(request, stream=True)
-            except BaseException:
-                self.replicas.finished(url, ok=False)
-                raise
-            if not response.is_success:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
-                    self._settle(url, response)
-            return response
-
         async with self._aslot():
+            bounds = self._bounds()
+
+            async def send(url: str) -> httpx.Response:
+                self.replicas.started(url)
+                try:
+                    timeout_s = self._attempt_timeout(t, bounds)
+                    request = self._request(client, url, path, body, timeout_s)
+                    response = await _within(bounds, url, client.send(request, stream=True))
+                except BaseException:
+                    self.replicas.finished(url, ok=False)
+                    raise
+                if not response.is_success:
+                    try:
+                        response = bounds.replayable(response, await bounds.aread(response, url))
+                    finally:
+                        self._settle(url, response)
+                return response
+
+            async def sleep(seconds: float) -> None:
+                await self.policy.asleep(min(seconds, bounds.remaining()))
+
             plan = attempt_plan(self.policy, self.replicas.order())
-            response, url = await arun_plan(plan, send, self.policy.asleep)
+            response, url = await arun_plan(plan, send, sleep)
+            response.extensions[_BOUNDS] = bounds
             try:
                 yield response, url
             finally:
@@ -268,6 +330,12 @@ class Endpoint:
         finally:
             self.limiter.release()
 
+    def lines(self, response: httpx.Response, url: str) -> BoundedLines:
+        """The lines of a response from :meth:`stream` or :meth:`astream`, in batches per
+        network read, within the call's bounds (iterate with ``for`` or ``async for``)."""
+        bounds: ReadBounds = response.extensions.get(_BOUNDS) or self._bounds()
+        return bounds.lines(response, url)
+
     def close(self) -> None:
         """Close the sync pool (async pools close with :meth:`aclose`)."""
         with self._lock:
@@ -281,6 +349,15 @@ class Endpoint:
         if entry is not None:
             await entry[1].aclose()
         self.close()
+
+
+async def _within(bounds: ReadBounds, url: str, call: Awaitable[httpx.Response]) -> httpx.Response:
+    """Await ``call`` (connect, send, read the headers) within what is left of the deadline."""
+    try:
+        async with asyncio.timeout(bounds.remaining()):
+            return await call
+    except TimeoutError:
+        raise bounds.late(url) from None
 
 
 async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:

@@ -300,7 +300,7 @@ class StreamDecoder:
         self._last_payload = payload
         try:
             data = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ModelResponseError(
                 f"stream from {self._url} sent a chunk that is not JSON",
                 url=self._url,

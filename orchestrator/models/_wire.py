@@ -120,7 +120,7 @@ def _dump_args(args: Mapping[str, Any]) -> str:
 
 def excerpt(raw: bytes | str) -> str:
     """The first characters of a body, for error messages."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    text = raw[: _EXCERPT * 4].decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     return text[:_EXCERPT]
 
 
@@ -131,6 +131,10 @@ def loads(raw: bytes, url: str) -> dict[str, Any]:
     except ValueError as exc:
         raise ModelResponseError(
             f"non-JSON or truncated body from {url}: {exc}", url=url, excerpt=excerpt(raw)
+        ) from None
+    except RecursionError:
+        raise ModelResponseError(
+            f"body from {url} is nested too deeply to read", url=url, excerpt=excerpt(raw)
         ) from None
     if not isinstance(data, dict):
         raise ModelResponseError(
@@ -306,6 +310,10 @@ def decode_tool_calls(raw: Any) -> tuple[list[ToolCall], list[InvalidToolCall]]:
             args = json.loads(text) if text and text.strip() else {}
             if isinstance(args, str) and args.strip()[:1] == "{":
                 args = json.loads(args)  # double-encoded: a JSON string holding the object
+        except RecursionError:
+            deep = "arguments are nested too deeply"
+            invalid.append(invalid_tool_call(name=name, args=excerpt(text), id=cid, error=deep))
+            continue
         except ValueError as exc:
             invalid.append(invalid_tool_call(name=name, args=text, id=cid, error=str(exc)))
             continue

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import threading
@@ -31,12 +32,14 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs.chat_generation import merge_chat_generation_chunks
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import Field, PrivateAttr, field_validator
 
 from orchestrator.exceptions import ConfigError, ModelError
-from orchestrator.models._endpoint import Endpoint, RetryPolicy
+from orchestrator.models._bounded_io import BoundedLines
+from orchestrator.models._endpoint import DEFAULT_MAX_RESPONSE_BYTES, Endpoint, RetryPolicy
 from orchestrator.models._grammar_fallback import GrammarState, rewrite_constraints
 from orchestrator.models._sse import StreamDecoder
 from orchestrator.models._wire import (
@@ -55,6 +58,7 @@ from orchestrator.models.constrained import GrammarBackend
 __all__ = ["OpenAICompatChatModel", "RetryPolicy"]
 
 _PATH = "/chat/completions"
+_OFF_LOOP_BYTES = 64 * 1024  # replies larger than this are decoded in a worker thread
 # Call options that configure the client, never sent to the server.
 _CLIENT_OPTIONS = ("timeout", "stream", "strict", "extra_body", "tools", "tool_choice")
 
@@ -111,6 +115,12 @@ class OpenAICompatChatModel(BaseChatModel):
             (``None``: no bound).
         replica_cooldown_s: how long a replica that failed (connection error, 5xx, 429) is
             tried last; a ``Retry-After`` header sets it for that reply.
+        max_response_bytes: largest reply body (or whole stream) read; a larger one raises
+            :class:`~orchestrator.exceptions.ModelResponseError` (a hostile or broken server
+            cannot make the client hold gigabytes).
+        deadline: seconds one call may take in all (attempts, retry waits and reads);
+            default ``timeout * (max_retries + 1)``. Per-read timeouts alone let a server
+            that trickles bytes (or streams forever) hold a call open indefinitely.
         grammar_backend: how the server constrains decoding (``vllm``: JSON Schema cut to
             what xgrammar implements; ``llama_cpp``: ``json_object`` with a schema cut to
             what llama.cpp's grammar converter implements; ``json_object``; ``none``). A
@@ -141,6 +151,8 @@ class OpenAICompatChatModel(BaseChatModel):
     max_connections: int = 100
     max_in_flight: int | None = Field(default=None, ge=1)
     replica_cooldown_s: float = Field(default=5.0, ge=0)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    deadline: float | None = None
     grammar_backend: GrammarBackend = GrammarBackend.VLLM
     transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = Field(
         default=None, exclude=True
@@ -304,6 +316,8 @@ class OpenAICompatChatModel(BaseChatModel):
                     max_connections=self.max_connections,
                     max_in_flight=self.max_in_flight,
                     replica_cooldown_s=self.replica_cooldown_s,
+                    max_response_bytes=self.max_response_bytes,
+                    deadline=self.deadline,
                 )
             return self._endpoint
 
@@ -362,7 +376,10 @@ class OpenAICompatChatModel(BaseChatModel):
                 if self._fall_back(request, err):
                     continue
                 raise
-            return request.result(raw, url, time.perf_counter() - started)
+            latency = time.perf_counter() - started
+            if len(raw) > _OFF_LOOP_BYTES:  # decoding (and recovering calls) off the loop
+                return await asyncio.to_thread(request.result, raw, url, latency)
+            return request.result(raw, url, latency)
 
     def _stream(
         self,
@@ -375,15 +392,17 @@ class OpenAICompatChatModel(BaseChatModel):
             request = self._prepare(messages, stop, kwargs, stream=True)
             started = time.perf_counter()
             sent = False
+            connection = self._connection()
             try:
-                with self._connection().stream(_PATH, request.body, timeout=request.timeout) as (
+                with connection.stream(_PATH, request.body, timeout=request.timeout) as (
                     response,
                     url,
                 ):
                     decoder = StreamDecoder(request.ctx, url=url, started=started)
+                    lines = connection.lines(response, url)
                     try:
-                        for line in response.iter_lines():
-                            for chunk in decoder.feed_line(line):
+                        for batch in lines:
+                            if chunk := _one_chunk(decoder, batch, lines):
                                 sent = True
                                 yield chunk
                     except httpx.TransportError as exc:
@@ -413,9 +432,10 @@ class OpenAICompatChatModel(BaseChatModel):
                     url,
                 ):
                     decoder = StreamDecoder(request.ctx, url=url, started=started)
+                    lines = connection.lines(response, url)
                     try:
-                        async for line in response.aiter_lines():
-                            for chunk in decoder.feed_line(line):
+                        async for batch in lines:
+                            if chunk := _one_chunk(decoder, batch, lines):
                                 sent = True
                                 yield chunk
                     except httpx.TransportError as exc:
@@ -426,6 +446,22 @@ class OpenAICompatChatModel(BaseChatModel):
             except ModelError as err:
                 if sent or not self._fall_back(request, err):
                     raise
+
+
+def _one_chunk(
+    decoder: StreamDecoder, batch: list[str], lines: BoundedLines
+) -> ChatGenerationChunk | None:
+    """The message chunks of the lines one network read brought, merged into one.
+
+    LangChain keeps every chunk of a streamed reply; merging what arrived together keeps a
+    server that floods tiny events from costing ~2 KB of objects per event, and each chunk
+    handed on is charged to the response cap.
+    """
+    chunks = [chunk for line in batch for chunk in decoder.feed_line(line)]
+    if not chunks:
+        return None
+    lines.charge()
+    return chunks[0] if len(chunks) == 1 else merge_chat_generation_chunks(chunks)
 
 
 # langchain-core runs inspect.signature(self._generate) on every call to see whether it takes a

@@ -36,8 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import json_repair
-
+from orchestrator.models._parse_limits import MAX_HEURISTIC_CHARS, repair_json
 from orchestrator.text.ids import call_id
 from orchestrator.text.scan import balanced_end
 
@@ -141,7 +140,7 @@ def find_tool_calls(text: str) -> tuple[list[TextToolCall], str]:
         'f'
     """
     try:
-        spans = _find_spans(text)
+        spans = _find_spans(text) if len(text) <= MAX_HEURISTIC_CHARS else _long_spans(text)
     except _PARSE_ERRORS:
         return [], text
     if not spans:
@@ -189,6 +188,16 @@ def _keep_backslash(m: re.Match[str]) -> str:
     return m.group(0) if m.group(1) in _PY_ESCAPES else "\\" + m.group(0)
 
 
+def _long_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
+    """Spans in a reply over ``MAX_HEURISTIC_CHARS``: what strict JSON finds in all of it,
+    else what the heuristics find in its last ``MAX_HEURISTIC_CHARS`` characters."""
+    spans = _strict_spans(text)
+    if spans:
+        return spans
+    offset = len(text) - MAX_HEURISTIC_CHARS
+    return [(s + offset, e + offset, f) for s, e, f in _find_spans(text[offset:])]
+
+
 def _find_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
     """Non-overlapping (start, end, calls) spans, by position; explicit markers win."""
     spans: list[tuple[int, int, list[_Call]]] = []
@@ -228,6 +237,29 @@ def _find_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
     return _disjoint(spans)
 
 
+def _strict_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
+    """Calls readable with ``json.loads`` alone: in tagged regions, or the whole text."""
+    spans: list[tuple[int, int, list[_Call]]] = []
+    for m in _TAG_RE.finditer(text):
+        inner = next(g for g in m.groups() if g is not None)
+        found = _strict_payload(inner.strip(), need_args=False)
+        if found:
+            spans.append((m.start(), m.end(), found))
+    if spans:
+        return _disjoint(spans)
+    found = _strict_payload(text.strip(), need_args=True)
+    return [(0, len(text), found)] if found else []
+
+
+def _strict_payload(payload: str, *, need_args: bool) -> list[_Call]:
+    if payload[:1] not in ("{", "["):
+        return []
+    try:
+        return _calls_from_value(json.loads(payload), need_args=need_args, complete=True)
+    except _PARSE_ERRORS:
+        return []
+
+
 def _parse_region(inner: str) -> list[_Call]:
     """Calls inside an explicit tool-call marker: be lenient, the intent is clear."""
     payload = inner.strip()
@@ -242,6 +274,7 @@ def _scan_prose(
 ) -> list[tuple[int, int, list[_Call]]]:
     """Balanced call-shaped segments anywhere in ``text`` outside the ``taken`` spans."""
     out: list[tuple[int, int, list[_Call]]] = []
+    ends: dict[int, int | None] = {}  # every opener one scan settled: scans never repeat
     pos = 0
     while True:
         m = _START_RE.search(text, pos)
@@ -252,7 +285,7 @@ def _scan_prose(
         if inside is not None:
             pos = inside
             continue
-        end = balanced_end(text, start)
+        end = balanced_end(text, start, ends)
         found = None
         if end is not None:
             found = _parse_payload(
@@ -283,7 +316,7 @@ def _parse_payload(payload: str, *, lenient: bool, bare: bool, need_args: bool) 
             return found
     if lenient and payload[:1] in ("{", "["):
         try:
-            repaired = json_repair.loads(payload)
+            repaired = repair_json(payload)
         except Exception:  # json-repair's failure modes are not documented; garbage is no call
             return []
         return _calls_from_value(repaired, need_args=need_args, complete=False)
@@ -411,7 +444,7 @@ def _parse_arguments(raw: Any, *, lenient: bool) -> tuple[dict[str, Any] | None,
         if not lenient:
             return None, True
         try:
-            value = json_repair.loads(raw)
+            value = repair_json(raw)
         except Exception:  # json-repair's failure modes are not documented
             return None, False
         complete = False

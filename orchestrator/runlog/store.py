@@ -123,7 +123,7 @@ class RunLogStore:
             return cls._open_postgres(url, create=create)
         if not url.startswith("sqlite:"):
             raise ConfigError(f"run logs need a sqlite:/// or postgres:// checkpoint URL: {url!r}")
-        from orchestrator.graph.checkpoint import sqlite_path
+        from orchestrator.graph.checkpoint import cannot_open, sqlite_path, usable_sqlite_path
 
         path = sqlite_path(url)
         if not create and not path.is_file():
@@ -132,8 +132,11 @@ class RunLogStore:
                 "--checkpoint sqlite:///path/to/checkpoints.sqlite)"
             )
         if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
+            path = usable_sqlite_path(url)  # refuses devices, folders and FIFOs in one line
+        try:
+            conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise cannot_open(url, exc) from None
         store = cls(conn)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -141,7 +144,8 @@ class RunLogStore:
             store._setup(create=create, where=str(path))
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise ConfigError(f"{path} is not a Bicameral checkpoint store ({exc})") from None
+            message = f"{path} is not a Bicameral checkpoint store ({exc})"
+            raise cannot_open(url, RuntimeError(message)) from None
         return store
 
     @classmethod
@@ -155,7 +159,8 @@ class RunLogStore:
         try:
             conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
         except psycopg.Error as exc:
-            raise ConfigError(f"cannot open {_safe_url(url)}: {str(exc).splitlines()[0]}") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"checkpoint {_safe_url(url)!r} cannot be opened: {first}") from None
         store = cls(conn, postgres=True)
         store._setup(create=create, where=_safe_url(url))
         return store

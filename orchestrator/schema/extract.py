@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.models._parse_limits import MAX_HEURISTIC_CHARS
 from orchestrator.models.toolcall_parsers import find_tool_calls
 from orchestrator.text.scan import scan
 
@@ -74,11 +75,15 @@ def candidates(content: str) -> Iterator[Candidate]:
         return
     yield Candidate("whole", text, repair=False)
     if "```" in text:
-        for m in reversed(list(_FENCE.finditer(text))):
+        fences = list(_FENCE.finditer(text))[-_MAX_SEGMENTS:]
+        for m in reversed(fences):
             inner = m.group(2).strip()
             if inner:
                 json_like = m.group(1).lower() in _JSON_FENCE_LANGS or inner[0] in "{["
                 yield Candidate("fence", inner, repair=json_like)
+    if len(text) > MAX_HEURISTIC_CHARS:
+        # the per-character heuristics below look at the end of a long reply only
+        text = text[-MAX_HEURISTIC_CHARS:]
     found = scan(text)
     tail = found.tail if found.tail is not None and _JSONISH.match(text, found.tail) else None
     segments = found.segments[-_MAX_SEGMENTS:]

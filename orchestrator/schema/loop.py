@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -138,7 +139,10 @@ async def aenforce(
     """Async :func:`enforce` (the same loop, driven with ``ainvoke``)."""
     loop = _Loop(model, messages, schema, max_retries, stats, schema_name, model_name)
     steps = loop.steps()
-    request = _begin(steps, first_reply, loop.schema_name)
+    if first_reply is not None and len(first_reply.text) > OFF_LOOP_CHARS:
+        request = await asyncio.to_thread(_begin, steps, first_reply, loop.schema_name)
+    else:
+        request = _begin(steps, first_reply, loop.schema_name)
     if isinstance(request, EnforceResult):
         return request
     while True:
@@ -149,11 +153,31 @@ async def aenforce(
                 note_replies(exc, loop.replies)
                 raise
             attempt.replied(reply)
-            try:
-                request = steps.send(reply)
-            except StopIteration as done:
-                result: EnforceResult = done.value
-                return result
+            step = await _astep(steps, reply)
+            if isinstance(step, EnforceResult):
+                return step
+            request = step
+
+
+OFF_LOOP_CHARS = 64 * 1024
+"""Replies longer than this are parsed in a worker thread by :func:`aenforce`."""
+
+
+async def _astep(steps: _Steps, reply: BaseMessage) -> list[BaseMessage] | EnforceResult:
+    """:func:`_step`, in a worker thread for a long reply: parsing one takes long enough to
+    stall every other run on the event loop."""
+    if len(reply.text) <= OFF_LOOP_CHARS:
+        return _step(steps, reply)
+    return await asyncio.to_thread(_step, steps, reply)
+
+
+def _step(steps: _Steps, reply: BaseMessage) -> list[BaseMessage] | EnforceResult:
+    """The next request, or the result (a ``StopIteration`` cannot cross a thread's future)."""
+    try:
+        return steps.send(reply)
+    except StopIteration as done:
+        result: EnforceResult = done.value
+        return result
 
 
 def _begin(
@@ -166,11 +190,7 @@ def _begin(
         return request
     # the reply was traced where it was received; its check is an attempt all the same
     with telemetry.enforcement_attempt(schema_name, request):
-        try:
-            return steps.send(first_reply)
-        except StopIteration as done:
-            result: EnforceResult = done.value
-            return result
+        return _step(steps, first_reply)
 
 
 class _Loop:

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-import json_repair
 import pydantic
 from pydantic import BaseModel
 
 from orchestrator.exceptions import SchemaValidationError
+from orchestrator.models._parse_limits import MAX_HEURISTIC_CHARS, repair_json
 from orchestrator.models.toolcall_parsers import parse_python_literal
 from orchestrator.schema.extract import Candidate, candidates
 from orchestrator.schema.lenient import coerce_scalars, decode_double_encoded
@@ -227,8 +227,11 @@ def _loads_lenient(text: str) -> tuple[Any, str]:
     the result as JSON or as a Python literal (single quotes, ``True``/``None``, trailing
     commas). Only then ``json-repair``, which is broader but can lose data (it drops an
     empty string that ends an array: json_repair issue #164), and whose scalars are not
-    trusted (it returns ``""`` for garbage).
+    trusted (it returns ``""`` for garbage). Text over ``MAX_HEURISTIC_CHARS`` is not tried
+    (:mod:`orchestrator.models._parse_limits`).
     """
+    if len(text) > MAX_HEURISTIC_CHARS:
+        return _NO_VALUE, "repair"
     completed = complete(text)
     if completed != text:
         value = _loads_strict(completed)
@@ -241,7 +244,7 @@ def _loads_lenient(text: str) -> tuple[Any, str]:
     else:
         return (value, "literal") if _finite(value) else (_NO_VALUE, "literal")
     try:
-        value = json_repair.loads(completed)
+        value = repair_json(completed)
     except Exception:  # json-repair documents no failure modes; a failed repair is no value
         return _NO_VALUE, "repair"
     if not isinstance(value, dict | list) or not _finite(value):

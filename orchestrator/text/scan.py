@@ -42,10 +42,16 @@ class Scan:
     comments: list[tuple[int, int]] = field(default_factory=list)
 
 
-def scan(text: str, start: int = 0, *, first: bool = False) -> Scan:
+def scan(
+    text: str, start: int = 0, *, first: bool = False, ends: dict[int, int | None] | None = None
+) -> Scan:
     """Scan ``text`` once from ``start``; see the module docstring for the rules.
 
-    With ``first``, stop as soon as the first balanced segment closes.
+    With ``first``, stop as soon as the first balanced segment closes. ``ends``, when given,
+    is filled with what :func:`balanced_end` would answer for the openers this pass settled:
+    one closed by its own closer (a scan from it sees the same characters in the same state),
+    and one still open at the end (it never closes). Openers closed by an outer closer are
+    left out (a scan from them would not see that outer opener).
     """
     out = Scan()
     stack: list[tuple[str, int]] = []
@@ -75,6 +81,8 @@ def scan(text: str, start: int = 0, *, first: bool = False) -> Scan:
             for k in range(len(stack) - 1, -1, -1):
                 if stack[k][0] == ch:
                     opened = stack[k][1]
+                    if ends is not None:
+                        ends[opened] = i + 1
                     while out.segments and out.segments[-1][0] > opened:
                         out.segments.pop()  # inside the one closing now
                     out.segments.append((opened, i + 1))
@@ -82,6 +90,9 @@ def scan(text: str, start: int = 0, *, first: bool = False) -> Scan:
                     break
             if first and out.segments and not stack:
                 break
+    if ends is not None:
+        for _, opened in stack:
+            ends[opened] = None
     out.last = out.segments[-1] if out.segments else None
     out.tail = stack[0][1] if stack else None
     out.closers = "".join(closer for closer, _ in reversed(stack))
@@ -89,10 +100,17 @@ def scan(text: str, start: int = 0, *, first: bool = False) -> Scan:
     return out
 
 
-def balanced_end(text: str, start: int) -> int | None:
+def balanced_end(text: str, start: int, ends: dict[int, int | None] | None = None) -> int | None:
     """Index just past the bracket that closes the ``{`` or ``[`` at ``text[start]``, by the
-    rules above; ``None`` when it never closes."""
-    found = scan(text, start, first=True)
+    rules above; ``None`` when it never closes.
+
+    Callers that try many starts pass one ``ends`` dict and look there first: each pass
+    records the answer for every opener it settled, which keeps finding every call linear in
+    the text (without it, ``"f(a=[" * n`` cost a full scan per opener).
+    """
+    if ends is not None and start in ends:
+        return ends[start]
+    found = scan(text, start, first=True, ends=ends)
     if found.segments and found.segments[0][0] == start:
         return found.segments[0][1]
     return None

@@ -14,13 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("orchestrator.exceptions", "orchestrator.types", "orchestrator.text"),
+    ("orchestrator.exceptions", "orchestrator.types", "orchestrator.text", "orchestrator.redact"),
     (
         "orchestrator.usage",
         "orchestrator.limits",
         "orchestrator.events",
         "orchestrator.result",
         "orchestrator._sync",
+        "orchestrator._deadline",
         "orchestrator.telemetry",
     ),
     ("orchestrator.models",),
