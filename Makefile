@@ -15,13 +15,14 @@ PYTEST_ARGS ?=
 #   .venv/bin/pip cache remove llama_cpp_python
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: demo test lint bench eval clean help browser
+.PHONY: demo test lint bench bench-coding eval clean help browser
 
 help:
 	@echo "make demo   - run the coding-assistant example on the embedded model"
 	@echo "make test   - lint, then the whole test suite (unit, integration, e2e)"
 	@echo "make lint   - ruff and mypy (strict on orchestrator, agents, tools)"
 	@echo "make bench  - benchmarks; figures printed and saved in benchmarks/results/"
+	@echo "make bench-coding - coding corpus (fetched once): localisation recall, oracle check"
 	@echo "make eval   - evaluation harness on a few MATH-500 items with the embedded model"
 	@echo "make browser - install Chromium and its driver (apt) for the UI's browser tests"
 
@@ -49,6 +50,12 @@ test: lint browser
 
 bench: $(VENV)/.stamp-dev+local+bench
 	$(BIN)/python -m benchmarks.run_all
+
+bench-coding: $(VENV)/.stamp-dev+local+bench
+	$(BIN)/python -m benchmarks.coding_corpus.fetch
+	$(BIN)/python -m benchmarks.coding_localisation --mode workflow
+	$(BIN)/python -m benchmarks.coding_localisation --mode agent \
+		--out benchmarks/results/coding_localisation_agent.json
 
 eval: $(VENV)/.stamp-local+eval
 	$(BIN)/bicameral eval --dataset math500 --path tests/fixtures/datasets/math500.jsonl --limit 5 \

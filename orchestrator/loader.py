@@ -201,7 +201,7 @@ def pipeline_from_spec(
     root = Path(workspace or spec.workspace or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"workspace {str(root)!r} is not a directory")
-    tool_ctx = ToolContext(root)
+    tool_ctx = ToolContext(root, test_command=spec.coding_assistant.test_command)
     planner_spec = spec.agents.get(Role.PLANNER.value)
     if planner_spec is None and spec.graph is not None:
         first = next((s.agent for s in spec.graph.steps.values() if s.agent), None)
@@ -225,6 +225,9 @@ def pipeline_from_spec(
             tools=tools_for(agent_spec.tools, tool_ctx, approval),
         )
 
+    coding_prompt = _coding_agent_prompt(spec)
+    if coding_prompt is not None and planner_spec.prompt is None:
+        planner_spec = planner_spec.model_copy(update={"prompt": coding_prompt})
     planner = agent(Role.PLANNER.value, planner_spec, spec.tools.require_approval)
     reasoner_spec = spec.agents.get(Role.REASONER.value)
     reasoner = agent(Role.REASONER.value, reasoner_spec) if reasoner_spec else None
@@ -250,6 +253,14 @@ def pipeline_from_spec(
     )
     pipeline.launch = {"workspace": str(root)}
     return pipeline
+
+
+def _coding_agent_prompt(spec: PipelineSpec) -> str | None:
+    if spec.workflow == "coding_assistant" and spec.coding_assistant.mode == "agent":
+        from agents.prompts import load_prompt
+
+        return load_prompt("coding_agent")
+    return None
 
 
 def _telemetry(spec: PipelineSpec, endpoint: str | None) -> TelemetrySettings | None:
@@ -278,11 +289,18 @@ def _workflow_builder(
     tool_ctx: ToolContext,
     tools_for: Callable[[Sequence[str], ToolContext], list[BaseTool]] = _tools,
 ) -> GraphBuilder | None:
+    if spec.workflow == "coding_assistant" and spec.coding_assistant.mode == "agent":
+        return None  # the planner drives: the standard graph, with the coding tools
     if spec.workflow == "coding_assistant":
         from agents.workflows.coding_assistant import coding_assistant_graph
 
-        attempts = spec.max_attempts
-        return lambda ctx: coding_assistant_graph(ctx, max_attempts=attempts)
+        attempts, settings = spec.max_attempts, spec.coding_assistant
+        return lambda ctx: coding_assistant_graph(
+            ctx,
+            max_attempts=attempts,
+            workspace=tool_ctx.workspace,
+            context_tokens=settings.context_tokens,
+        )
     if spec.graph is None:
         return None
     from agents.workflows.custom import custom_graph_builder

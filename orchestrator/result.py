@@ -51,6 +51,8 @@ class RunResult(BaseModel):
         pending_approval: the tool call awaiting approval when interrupted.
         changed_files: workspace files changed by tools.
         tool_results: each tool call's name, arguments, ok flag and result summary.
+        report: what a built-in workflow reports (the coding assistant: tests before and
+            after, the unified diff, the localised functions).
         finish_reason: the server's finish reason for the final answer (``"length"``: it
             was cut off by the token limit and ``status`` is ``truncated``).
         sandbox: one line on how far sandboxed code (``run_python``, ``run_tests``, the math
@@ -70,6 +72,7 @@ class RunResult(BaseModel):
     pending_approval: dict[str, Any] | None = None
     changed_files: list[str] = Field(default_factory=list)
     tool_results: list[dict[str, Any]] = Field(default_factory=list)
+    report: dict[str, Any] | None = None
     finish_reason: str | None = None
     sandbox: str = ""
 
@@ -125,6 +128,7 @@ def result_from_state(
         pending_approval=pending_approval,
         changed_files=list(values.get("changed_files") or []),
         tool_results=list(values.get("tool_results") or []),
+        report=values.get("report"),
         finish_reason=values.get("finish_reason"),
         sandbox=sandbox,
     )

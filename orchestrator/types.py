@@ -27,6 +27,10 @@ BUILTIN_TOOL_NAMES: tuple[str, ...] = (
     "evaluate",
     "simplify",
     "check_equal",
+    "search",
+    "repo_map",
+    "git_diff",
+    "localise",
 )
 """The built-in tools, by name, in their documented order: the one list (the config checks
 names against it without importing the tools; ``tools.base.BUILTIN_TOOLS`` maps each to its

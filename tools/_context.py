@@ -14,7 +14,8 @@ __all__ = ["ToolContext"]
 
 @dataclass(frozen=True)
 class ToolContext:
-    """The workspace the file tools are confined to and the limits code runs under.
+    """The workspace the file tools are confined to, the limits code runs under, and the
+    command that runs the workspace's tests (detected when None).
 
     ``workspace`` is stored as its real path (symbolic links resolved), so every check
     compares real paths. It must be an existing directory.
@@ -27,6 +28,7 @@ class ToolContext:
 
     workspace: Path
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    test_command: str | tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         raw = os.fspath(self.workspace)

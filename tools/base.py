@@ -50,8 +50,12 @@ from orchestrator.text.suggest import did_you_mean
 from orchestrator.types import BUILTIN_TOOL_NAMES, SchemaIssue
 from tools._context import ToolContext
 from tools.files import apply_edit_tool, list_files_tool, read_file_tool, write_file_tool
+from tools.git_tools import git_diff_tool
+from tools.localise import localise_tool
 from tools.math import check_equal_tool, evaluate_tool, simplify_tool
+from tools.repo_map import repo_map_tool
 from tools.sandbox import run_python_tool
+from tools.search import search_tool
 from tools.tests import run_tests_tool
 
 __all__ = [
@@ -78,6 +82,10 @@ _FACTORIES: dict[str, ToolFactory] = {
         evaluate_tool,
         simplify_tool,
         check_equal_tool,
+        search_tool,
+        repo_map_tool,
+        git_diff_tool,
+        localise_tool,
     )
 }
 BUILTIN_TOOLS: Mapping[str, ToolFactory] = MappingProxyType(

@@ -16,6 +16,8 @@ from orchestrator.exceptions import BicameralError, ConfigError
 from orchestrator.types import RunStatus
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from orchestrator.pipeline import Pipeline
     from orchestrator.redact import Redactor
     from orchestrator.result import RunResult
@@ -111,6 +113,7 @@ def _execute(
     quiet: bool,
     origins: dict[str, str] | None = None,
     otlp_endpoint: str | None = None,
+    after: Callable[[RunResult], None] | None = None,
 ) -> None:
     from orchestrator.loader import load_pipeline
     from orchestrator.redact import Redactor
@@ -151,6 +154,8 @@ def _execute(
     except BicameralError as exc:
         raise fail(secrets(str(exc))) from None
     _report(result, as_json=as_json, quiet=quiet, redact=secrets)
+    if after is not None:
+        after(result)
     raise typer.Exit(_exit_code(result))
 
 
@@ -174,6 +179,13 @@ def run(
     ] = False,
     allow_outside_files: Annotated[bool, OUTSIDE_FILES_OPTION] = False,
     otlp_endpoint: OtlpOpt = None,
+    apply_to_branch: Annotated[
+        str | None,
+        typer.Option(
+            help="run on a copy of --workspace (a git repository) and commit the changes on "
+            "this new branch; the current branch, index and files are left alone"
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline on a task."""
     from orchestrator.cli.model_flags import ModelFlags
@@ -197,15 +209,61 @@ def run(
         checkpoint=checkpoint or DEFAULT_SQLITE_URL,
         allow_outside_files=allow_outside_files,
     )
-    _execute(
-        record,
-        task=task,
-        approve=None,
-        as_json=as_json,
-        quiet=quiet,
-        origins=flags.origins,
-        otlp_endpoint=otlp_endpoint,
-    )
+    if apply_to_branch is None:
+        _execute(
+            record,
+            task=task,
+            approve=None,
+            as_json=as_json,
+            quiet=quiet,
+            origins=flags.origins,
+            otlp_endpoint=otlp_endpoint,
+        )
+        return
+    _run_on_branch(record, task, apply_to_branch, workspace, as_json=as_json, quiet=quiet)
+
+
+def _run_on_branch(
+    record: ThreadRecord,
+    task: str,
+    branch: str,
+    workspace: Path | None,
+    *,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run on a copy of the workspace, then commit what changed on the new ``branch``."""
+    import shutil
+    import tempfile
+
+    from tools.git_tools import branch_problem, commit_to_branch
+
+    if workspace is None:
+        raise fail("--apply-to-branch needs --workspace (a git repository)")
+    repo = workspace.resolve()
+    problem = branch_problem(repo, branch)
+    if problem is not None:
+        raise fail(problem)
+    with tempfile.TemporaryDirectory(prefix="bicameral-branch-") as tmp:
+        copy = Path(tmp) / repo.name
+        shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+
+        def commit(result: RunResult) -> None:
+            if not result.changed_files:
+                typer.echo(f"no changes: branch {branch!r} not created", err=True)
+                return
+            try:
+                sha = commit_to_branch(repo, copy, branch, f"bicameral: {task}"[:200])
+            except BicameralError as exc:
+                raise fail(str(exc)) from None
+            typer.echo(
+                f"committed {sha[:12]} on new branch {branch!r} "
+                "(the current branch and files are unchanged)",
+                err=True,
+            )
+
+        copied = dataclasses.replace(record, workspace=str(copy))
+        _execute(copied, task=task, approve=None, as_json=as_json, quiet=quiet, after=commit)
 
 
 def resume(

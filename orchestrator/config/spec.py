@@ -115,6 +115,21 @@ def module_problem(entry: str) -> str | None:
     return None
 
 
+class CodingAssistantSpec(SpecModel):
+    """Settings of the coding_assistant workflow."""
+
+    mode: Literal["workflow", "agent"] = "workflow"
+    """workflow (default; for small models): localise from the failing tests, the reasoner
+    writes edits, apply, test, loop. agent: the planner drives with native tool calls
+    (localise, search, read_file, repo_map, run_tests, delegate to the reasoner, apply_edit)
+    within the run's budgets; its default prompt is ``agents/prompts/coding_agent.md``."""
+    test_command: str | None = None
+    """The command that runs the workspace's tests; default: detected (pytest or unittest
+    with the workspace's virtualenv, npm test, go test ./..., cargo test)."""
+    context_tokens: int = Field(default=8000, ge=500, le=64000)
+    """Budget of the localised context the reasoner sees, in (estimated) tokens."""
+
+
 class ToolsSpec(SpecModel):
     """Which tools a pipeline may use."""
 
@@ -122,7 +137,8 @@ class ToolsSpec(SpecModel):
         default=BUILTIN_TOOL_NAMES, validation_alias=AliasChoices("builtin", "allow")
     )
     """Built-in tools enabled (default: all): read_file, write_file, list_files, apply_edit,
-    run_python, run_tests, evaluate, simplify, check_equal."""
+    run_python, run_tests, evaluate, simplify, check_equal, search, repo_map, git_diff,
+    localise."""
     modules: StrTuple = ()
     """Allow-list for user tools: ``pkg.mod`` allows every ``pkg.mod[.sub]:attr`` reference;
     a ``pkg.mod:attr`` entry also enables that tool for the default planner."""
@@ -326,6 +342,8 @@ class PipelineSpec(SpecModel):
     edit, re-test in a loop); default: the standard planner/reasoner graph."""
     max_attempts: int = Field(default=3, ge=1)
     """coding_assistant: edit-and-test rounds before giving up."""
+    coding_assistant: CodingAssistantSpec = CodingAssistantSpec()
+    """coding_assistant: mode, test command and context budget."""
     models: dict[str, ModelSpec]
     """Models by role; ``planner`` (required unless a graph is given) and ``reasoner`` are the
     standard roles, other names are for custom agents."""

@@ -244,6 +244,10 @@ def test_builtin_tools_mapping_is_read_only() -> None:
         "evaluate",
         "simplify",
         "check_equal",
+        "search",
+        "repo_map",
+        "git_diff",
+        "localise",
     }
     with pytest.raises(TypeError):
         BUILTIN_TOOLS["evil"] = lambda ctx: None  # type: ignore[index]

@@ -59,7 +59,7 @@ def test_counts_and_failure_excerpts(repo: Path) -> None:
     assert second.test == "tests/test_calc.py::TestMore::test_error"
     assert "RuntimeError: boom" in second.message
     text = report.to_text()
-    assert text.startswith("1 passed, 2 failed, 0 errors, 1 skipped (pytest exit code 1")
+    assert text.startswith("1 passed, 2 failed, 0 errors, 1 skipped (python -m pytest: exit code 1")
     assert "FAILED tests/test_calc.py::test_add: assert -1 == 5" in text
 
 
@@ -85,7 +85,14 @@ def test_collection_errors_are_reported(repo: Path) -> None:
     assert "does_not_exist" in report.failures[0].excerpt
 
 
+def test_a_repository_without_tests_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text("x = 1\n")
+    with pytest.raises(ToolError, match="no tests found"):
+        run_tests(tmp_path)
+
+
 def test_no_tests_collected(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     report = run_tests(tmp_path)
     assert report.exit_code == 5 and not report.ok
     assert "no tests were collected" in report.to_text()
@@ -142,5 +149,6 @@ def test_run_tests_tool_returns_json(repo: Path) -> None:
 
 
 def test_report_keeps_the_console_output_when_it_is_all_there_is(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     data = run_tests(tmp_path).to_dict()
     assert data["exit_code"] == 5 and "no tests ran" in data["output"]

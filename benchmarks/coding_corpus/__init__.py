@@ -1,0 +1,1 @@
+"""A corpus of injected-bug tasks on real open-source Python projects (see ``fetch.py``)."""
