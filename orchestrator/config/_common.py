@@ -13,6 +13,7 @@ import json
 import os
 import re
 import stat
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError as JsonSchemaError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, WithJsonSchema
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import ReusedAnchorWarning, YAMLError
 
 from orchestrator.exceptions import ConfigError, SchemaDefinitionError
 from orchestrator.text.suggest import did_you_mean
@@ -34,6 +35,7 @@ __all__ = [
     "StrTuple",
     "base_dir",
     "did_you_mean",
+    "load_yaml",
     "plain_data",
     "read_small_bytes",
     "read_small_file",
@@ -208,11 +210,11 @@ def _load_json_schema(value: Any, info: ValidationInfo) -> Any:
             raise SpecIssue(f"cannot read schema file {origin!r}: {exc}") from None
         try:
             value = plain_data(
-                YAML(typ="safe", pure=True).load(text)
+                load_yaml(text, typ="safe")
                 if path.suffix in (".yaml", ".yml")
                 else json.loads(text)
             )
-        except (ValueError, YAMLError) as exc:
+        except (ValueError, YAMLError, ReusedAnchorWarning) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise SpecIssue(f"schema file {origin!r} does not parse: {first}") from None
         except RecursionError:
@@ -272,3 +274,14 @@ class SpecModel(BaseModel):
         validate_by_alias=True,
         validate_by_name=True,
     )
+
+
+def load_yaml(text: str, *, typ: str) -> Any:
+    """Parse YAML with ruamel; an anchor defined twice is an error, not a printed warning.
+
+    Raises:
+        ReusedAnchorWarning: as an exception (its message names both places).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReusedAnchorWarning)
+        return YAML(typ=typ, pure=True).load(text) if typ == "safe" else YAML(typ=typ).load(text)

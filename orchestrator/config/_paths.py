@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import ReusedAnchorWarning, YAMLError
 
-from orchestrator.config._common import plain_data
+from orchestrator.config._common import load_yaml, plain_data
 from orchestrator.config.spec import PipelineSpec, did_you_mean
 from orchestrator.exceptions import ConfigError
 
@@ -124,8 +123,8 @@ def apply_override(data: dict[str, Any], item: str, *, path: str) -> list[Loc]:
     if not sep or not all(segments):
         raise fail("expected dotted.key=value, e.g. limits.max_steps=10")
     try:
-        value = plain_data(YAML(typ="safe", pure=True).load(raw))
-    except (YAMLError, ValueError) as exc:
+        value = plain_data(load_yaml(raw, typ="safe"))
+    except (YAMLError, ValueError, ReusedAnchorWarning) as exc:
         raise fail(f"value does not parse as YAML: {str(exc).splitlines()[0]}") from None
     except RecursionError:
         raise fail("value is nested too deeply") from None

@@ -32,12 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 
-from orchestrator.config._common import MAX_DEPTH, MAX_VALUES, FileRefused, read_small_bytes
+from orchestrator.config._common import (
+    MAX_DEPTH,
+    MAX_VALUES,
+    FileRefused,
+    load_yaml,
+    read_small_bytes,
+)
 from orchestrator.config._paths import Loc, apply_override, dotted, field_names, shape_at
 from orchestrator.config.spec import PipelineSpec, SpecIssue, did_you_mean
 from orchestrator.exceptions import ConfigError
@@ -302,7 +307,15 @@ class _Document:
 
 def _parse_yaml(text: str, path: str) -> Any:
     try:
-        return YAML(typ="rt").load(text)
+        return load_yaml(text, typ="rt")
+    except ReusedAnchorWarning as exc:
+        places = re.findall(r"line (\d+), column (\d+)", str(exc))
+        name = re.search(r"duplicate anchor '(.*?)'", str(exc))
+        line, col = (int(places[-1][0]), int(places[-1][1])) if places else (None, None)
+        where = {"line": line, "col": col} if line is not None else {}
+        raise ConfigError(
+            f"anchor {name.group(1) if name else '?'!r} is defined twice", path=path, **where
+        ) from None
     except DuplicateKeyError as exc:
         found = re.search(r'duplicate key "(.*?)"', str(exc.problem))
         key = found.group(1) if found else "?"
