@@ -16,7 +16,6 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 from orchestrator.exceptions import ToolError, WorkspaceEscapeError
@@ -27,7 +26,6 @@ __all__ = [
     "open_beneath",
     "relative",
     "resolve",
-    "walk_files",
 ]
 
 IGNORED_DIRS = frozenset(
@@ -231,21 +229,6 @@ def _require_regular(mode: int, display: str, tool: str | None) -> None:
         raise ToolError(
             f"{display} is not a regular file (device, FIFO, socket or link)", tool=tool
         )
-
-
-def walk_files(root: Path) -> Iterator[str]:
-    """Workspace-relative POSIX paths of every non-directory entry, sorted, links not followed.
-
-    Directories in :data:`IGNORED_DIRS` are skipped.
-    """
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-        rel_dir = os.path.relpath(dirpath, root)
-        for name in sorted(filenames):
-            if name.endswith((".pyc", ".pyo")):
-                continue
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            yield Path(rel).as_posix()
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:

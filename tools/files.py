@@ -30,8 +30,8 @@ from tools._workspace import (
     refuse_git_metadata,
     relative,
     resolve,
-    walk_files,
 )
+from tools.listing import repo_files
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 """A path or search text: the schema (and so the decoding grammar) excludes ""."""
@@ -128,7 +128,8 @@ def list_files(
 
     ``**`` spans directories and ``*`` does not. A pattern without ``/`` matches file names
     at any depth (``*.py`` finds every Python file); a plain directory name lists the files
-    under it. ``.git``, ``.venv``, ``__pycache__`` and tool caches are skipped.
+    under it. What git would ignore (``.gitignore`` files, ``.git/info/exclude``) is left
+    out, and so are ``.git``, ``.venv``, ``__pycache__`` and tool caches.
     """
     tool = "list_files"
     pattern = (pattern or "**/*").strip()
@@ -147,7 +148,7 @@ def list_files(
     regex = glob_regex(pattern)
     by_name = "/" not in pattern
     found: list[str] = []
-    for rel in walk_files(root):
+    for rel in repo_files(root):
         if regex.match(rel.rsplit("/", 1)[-1] if by_name else rel):
             found.append(rel)
             if len(found) > max_entries:
@@ -314,7 +315,7 @@ def list_files_tool(ctx: ToolContext) -> BaseTool:
     """The ``list_files`` tool bound to ``ctx``."""
 
     def list_files_(pattern: str = "**/*") -> str:
-        """List workspace files matching a glob pattern (.git, .venv, caches are skipped).
+        """List workspace files matching a glob pattern (git-ignored files are skipped).
 
         Args:
             pattern: glob such as "**/*.py" or "src/*"; "*.py" matches at any depth; a

@@ -200,3 +200,19 @@ def test_apply_edits_reports_bad_edits(ws: Path, edit: dict[str, str], message: 
 def test_apply_edits_escape_is_a_workspace_error(ws: Path) -> None:
     with pytest.raises(WorkspaceEscapeError, match="edit 0: path '/etc/hosts' is outside"):
         apply_edits(str(ws), [{"path": "/etc/hosts", "content": "x"}])
+
+
+def test_list_files_leaves_out_what_git_ignores(tmp_path: Path) -> None:
+    from tools.files import list_files
+
+    (tmp_path / ".gitignore").write_text("build/\n*.log\n")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "out.py").write_text("x = 1\n")
+    (tmp_path / "app.py").write_text("x = 1\n")
+    (tmp_path / "run.log").write_text("log\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / ".gitignore").write_text("generated.py\n")
+    (tmp_path / "pkg" / "generated.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "core.py").write_text("x = 1\n")
+    assert list_files(tmp_path, "*.py") == ["app.py", "pkg/core.py"]
+    assert list_files(tmp_path) == [".gitignore", "app.py", "pkg/.gitignore", "pkg/core.py"]
