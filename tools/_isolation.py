@@ -85,10 +85,13 @@ def bootstrap_command(
 
 def _readable(argv: Sequence[str]) -> list[str]:
     """Paths the command needs to see even where a private ``/tmp`` or ``/run`` hides them:
-    the interpreter's installation and every existing absolute path among the arguments."""
+    the interpreter's installation, every existing absolute path among the arguments, and the
+    folder of each script among them (a worker imports its sibling modules: a checkout under
+    ``/tmp`` would otherwise vanish behind the private ``/tmp``)."""
     found = [sys.prefix, sys.base_prefix, sys.exec_prefix]
     found += [a.split("=", 1)[-1] for a in argv if "/" in a]
-    real = (os.path.realpath(p) for p in found if os.path.isabs(p) and os.path.exists(p))
+    real = [os.path.realpath(p) for p in found if os.path.isabs(p) and os.path.exists(p)]
+    real += [os.path.dirname(p) for p in real if p.endswith(".py") and os.path.isfile(p)]
     return list(dict.fromkeys(real))
 
 

@@ -3,7 +3,6 @@ enforcement loops, and work done before a failure still shows in the result."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -129,15 +128,15 @@ def test_coding_assistant_keeps_tool_results_when_a_later_model_call_fails(
 ) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(SAMPLE, repo)
-    planner = FakeChatModel([ModelConnectionError("cannot reach http://127.0.0.1:9/v1")])
-    tools = build_tools(["list_files", "read_file", "run_tests"], ToolContext(repo))
+    reasoner = FakeChatModel([ModelConnectionError("cannot reach http://127.0.0.1:9/v1")])
+    tools = build_tools(["localise", "apply_edit", "run_tests"], ToolContext(repo))
     pipeline = Pipeline(
-        planner=planner,
-        reasoner=FakeChatModel([json.dumps({"explanation": "", "edits": []})]),
+        planner=FakeChatModel([]),
+        reasoner=reasoner,
         tools=tools,
-        graph_builder=lambda ctx: coding_assistant_graph(ctx, max_attempts=1),
+        graph_builder=lambda ctx: coding_assistant_graph(ctx, max_attempts=1, workspace=repo),
     )
     result = pipeline.run("fix it")
     assert result.status is RunStatus.FAILED
-    assert [r["tool"] for r in result.tool_results] == ["list_files"]  # before: []
-    assert result.usage["planner"].calls == 1
+    assert [r["tool"] for r in result.tool_results] == ["localise"]  # before: []
+    assert result.usage["reasoner"].calls == 1
