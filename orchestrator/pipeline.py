@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
-from datetime import datetime
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -29,7 +28,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, StreamMode
+from langgraph.types import StreamMode
 
 import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked before use)
 
@@ -43,6 +42,7 @@ from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
 from orchestrator.exceptions import BudgetExhaustedError, ConfigError
 from orchestrator.graph.checkpoint import open_checkpointer, sync_checkpointer
 from orchestrator.graph.kit import Graph
+from orchestrator.graph.resume import ResumeCommand
 from orchestrator.graph.state import RunState, with_partial_work
 from orchestrator.limits import Limits
 from orchestrator.result import ErrorInfo, RunResult, result_from_state
@@ -262,7 +262,7 @@ class Pipeline:
         values: dict[str, Any] | None = None
         async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
             app = self._app(saver)
-            if isinstance(graph_input, _Resume):
+            if isinstance(graph_input, ResumeCommand):
                 graph_input = await graph_input.command(app, config, time.time())
             try:
                 # A persistent checkpoint is written before the next step starts, so a run
@@ -334,7 +334,7 @@ class Pipeline:
         self, thread_id: str, *, approve: bool | None = None, tokens: bool = True
     ) -> AsyncIterator[Event]:
         """Continue a stopped, failed or interrupted run from its checkpoint."""
-        async for event in self._drive(_resume_input(approve), thread_id, tokens=tokens):
+        async for event in self._drive(ResumeCommand(approve), thread_id, tokens=tokens):
             yield event
 
     async def arun(self, task: str, *, thread_id: str | None = None) -> RunResult:
@@ -360,7 +360,7 @@ class Pipeline:
 
     async def aresume(self, thread_id: str, *, approve: bool | None = None) -> RunResult:
         """Resume ``thread_id``; ``approve`` answers a pending approval (``False`` denies)."""
-        events = self._drive(_resume_input(approve), thread_id, tokens=False, events=False)
+        events = self._drive(ResumeCommand(approve), thread_id, tokens=False, events=False)
         return await _final(events)
 
     # -- sync doors ---------------------------------------------------------------------------
@@ -434,44 +434,6 @@ def _with_tool_resources(
         if resource is not None and not any(resource is r for r in found):
             found.append(resource)
     return tuple(found)
-
-
-class _Resume:
-    """A resume: the approval (if any), and the wall-time clock moved past the pause."""
-
-    def __init__(self, approve: bool | None) -> None:
-        self.approve = approve
-
-    async def command(self, app: Any, config: RunnableConfig, wall_now: float) -> Any:
-        """The graph input that resumes the thread.
-
-        ``max_wall_time_s`` counts time spent running, not time spent stopped: the run's
-        ``started_at`` moves forward by the pause, measured in wall-clock seconds from the
-        thread's last checkpoint (written when the run stopped) to ``wall_now``.
-        """
-        snapshot = await app.aget_state(config)
-        update: dict[str, Any] = {}
-        started = snapshot.values.get("started_at") if snapshot.values else None
-        stopped = _epoch(snapshot.created_at)
-        if isinstance(started, int | float) and stopped is not None and wall_now > stopped:
-            update["started_at"] = float(started) + (wall_now - stopped)
-        resume = None if self.approve is None else {"approve": self.approve}
-        if not update and resume is None:
-            return None
-        return Command(resume=resume, update=update or None)
-
-
-def _epoch(timestamp: str | None) -> float | None:
-    if not timestamp:
-        return None
-    try:
-        return datetime.fromisoformat(timestamp).timestamp()
-    except ValueError:
-        return None
-
-
-def _resume_input(approve: bool | None) -> _Resume:
-    return _Resume(approve)
 
 
 async def _final(events: AsyncIterator[Event]) -> RunResult:

@@ -27,7 +27,6 @@ import datetime
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +42,9 @@ from orchestrator.config._common import (
     load_yaml,
     read_small_bytes,
 )
-from orchestrator.config._paths import Loc, apply_override, dotted, field_names, shape_at
-from orchestrator.config.spec import PipelineSpec, SpecIssue, did_you_mean
+from orchestrator.config._located import Document, all_errors, first_error
+from orchestrator.config._paths import Loc, apply_override
+from orchestrator.config.spec import PipelineSpec
 from orchestrator.exceptions import ConfigError
 from orchestrator.redact import Redactor
 
@@ -59,13 +59,6 @@ _ALLOWED_TAGS = frozenset(
 )
 _REF = re.compile(r"\$(\$)?\{([^}]*)(\})?")
 _REF_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
-_ALIASES: Mapping[str | int, tuple[str, ...]] = {
-    "base_url": ("base_urls",),
-    "base_urls": ("base_url",),
-    "model": ("role",),
-    "builtin": ("allow",),
-    "from": ("from_",),
-}
 
 
 def load_spec(
@@ -253,7 +246,7 @@ def _parse_redacted(
 ) -> PipelineSpec:
     if len(text) > MAX_FILE_BYTES:
         raise ConfigError(f"longer than {MAX_FILE_BYTES} characters", path=path)
-    doc = _Document(path)
+    doc = Document(path)
     root = _parse_yaml(text, path)
     if isinstance(root, CommentedMap | CommentedSeq):
         doc.values[()] = (root.lc.line + 1, root.lc.col + 1)
@@ -275,34 +268,8 @@ def _parse_redacted(
     try:
         return PipelineSpec.model_validate(doc.data, context=context)
     except ValidationError as exc:
-        every.extend(_all_errors(exc, doc))
-        raise _first_error(exc, doc) from None
-
-
-@dataclass
-class _Document:
-    """The plain data of a file and where each key and value came from (1-based)."""
-
-    path: str
-    data: Any = None
-    keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-    values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-    overridden: dict[Loc, str] = field(default_factory=dict)
-    interpolated: set[Loc] = field(default_factory=set)
-
-    def at(self, loc: Loc = (), *, at_key: bool | None = None) -> dict[str, Any]:
-        """``path``, ``line`` and ``col`` keyword arguments for a ConfigError about ``loc``.
-
-        Points at the key when ``at_key`` (None: when the value is a mapping or list, whose
-        own position is that of its first entry), else at the value; a place that is not
-        in the file falls back to the nearest enclosing key.
-        """
-        while loc and loc not in self.values:
-            loc, at_key = loc[:-1], True
-        if at_key is None:
-            at_key = isinstance(_get(self.data, loc), dict | list)
-        line, col = (self.keys.get(loc) if at_key else None) or self.values.get(loc, (1, 1))
-        return {"path": self.path, "line": line, "col": col}
+        every.extend(all_errors(exc, doc))
+        raise first_error(exc, doc) from None
 
 
 def _parse_yaml(text: str, path: str) -> Any:
@@ -340,7 +307,7 @@ def _mark(exc: MarkedYAMLError, path: str) -> dict[str, Any]:
 class _Converter:
     """ruamel's round-trip tree -> plain dicts/lists/scalars, recording positions."""
 
-    def __init__(self, doc: _Document, env: Mapping[str, str], redactor: Redactor) -> None:
+    def __init__(self, doc: Document, env: Mapping[str, str], redactor: Redactor) -> None:
         self.doc = doc
         self.env = env
         self.redactor = redactor
@@ -442,116 +409,3 @@ class _Converter:
             )
         self.redactor.add(value, f"${{{name}}}")
         return value
-
-
-def _get(data: Any, loc: Loc) -> Any:
-    for seg in loc:
-        in_dict = isinstance(data, dict) and seg in data
-        in_list = isinstance(data, list) and isinstance(seg, int) and 0 <= seg < len(data)
-        if not (in_dict or in_list):
-            return None
-        data = data[seg]
-    return data
-
-
-def _first_error(exc: ValidationError, doc: _Document) -> ConfigError:
-    ranked = [_describe(err, doc) for err in exc.errors(include_url=False)]
-    return min(ranked, key=lambda r: r[0])[1] if ranked else ConfigError(str(exc), path=doc.path)
-
-
-def _all_errors(exc: ValidationError, doc: _Document) -> list[ConfigError]:
-    """Every error in file order (errors from ``--set`` first), one per place."""
-    ranked = sorted(
-        (_describe(err, doc) for err in exc.errors(include_url=False)),
-        key=lambda r: (r[0][:1], r[1].line or 0, r[1].col or 0, r[0]),
-    )
-    out: list[ConfigError] = []
-    places: set[tuple[int | None, int | None]] = set()
-    for _, error in ranked:
-        place = (error.line, error.col)
-        # one error per place: a missing key reported where a misspelt one stands is its echo
-        if error.line is None or place not in places:
-            out.append(error)
-            places.add(place)
-    return out
-
-
-def _describe(err: Any, doc: _Document) -> tuple[tuple[int, ...], ConfigError]:
-    """One pydantic error as (rank, ConfigError); the lowest rank is reported."""
-    issue = (err.get("ctx") or {}).get("error")
-    kind: str = err["type"]
-    loc: Loc = tuple(err["loc"])
-    if kind == "missing":
-        loc = loc[:-1]
-    real, exact = _real_path(doc, loc, ())
-    at_key: bool | None = kind in ("missing", "extra_forbidden")
-    error_type = ConfigError
-    if isinstance(issue, SpecIssue):
-        real, exact = _real_path(doc, real, issue.loc)
-        message, error_type = issue.message, issue.error_type
-        at_key = True if issue.at_key else None
-    elif kind == "extra_forbidden":
-        names = field_names(shape_at(real[:-1]))
-        message = f"unknown key {real[-1]!r}{_where(real[:-1])}{did_you_mean(str(real[-1]), names)}"
-    elif kind == "missing":
-        message = f"missing required key {err['loc'][-1]!r}{_where(real)}"
-    else:
-        got = _ENV_VALUE if real in doc.interpolated else _got(err)
-        message = f"{dotted(real) or 'the file'}: {_plain_message(err['msg'])}{got}"
-    for done, item in doc.overridden.items():
-        # an override inside the entry an error is about is its likely cause (--planner-url
-        # without a model makes models.planner an 'openai' entry with no name)
-        if real[: len(done)] == done or (real and done[: len(real)] == real):
-            return (0,), error_type(f"{item}: {message}", path=doc.path)
-    where = doc.at(real, at_key=at_key)
-    # a missing key is often the echo of a misspelt one: report other errors first
-    rank = (1, 0 if exact else 1, int(kind == "missing"), where["line"], where["col"])
-    return rank, error_type(message, **where)
-
-
-def _real_path(doc: _Document, start: Loc, extra: Loc) -> tuple[Loc, bool]:
-    """Follow ``start`` then ``extra`` through the data; pydantic's union-member segments
-    in ``start`` are skipped, any miss in ``extra`` makes the result inexact."""
-    node: Any = doc.data
-    real: Loc = ()
-    exact = True
-    for strict, seg in [(False, s) for s in start] + [(True, s) for s in extra]:
-        if isinstance(node, dict):
-            key = next((k for k in (seg, *_ALIASES.get(seg, ())) if k in node), None)
-            if key is not None:
-                node, real = node[key], (*real, key)
-                continue
-        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
-            node, real = node[seg], (*real, seg)
-            continue
-        if strict and isinstance(node, dict | list):
-            exact = False
-    return real, exact
-
-
-def _where(loc: Loc) -> str:
-    return f" in {dotted(loc)}" if loc else " at the top level"
-
-
-_ENV_VALUE = " (a value from the environment, not shown)"
-_TRANSLATE = (
-    ("Value error, ", ""),
-    ("a valid tuple", "a list"),
-    ("a valid list", "a list"),
-    ("a valid dictionary", "a mapping"),
-    ("Input should be", "expected"),
-)
-
-
-def _plain_message(msg: str) -> str:
-    for old, new in _TRANSLATE:
-        msg = msg.replace(old, new)
-    return msg[:1].lower() + msg[1:]
-
-
-def _got(err: Mapping[str, Any]) -> str:
-    value = err.get("input")
-    if value is not None and not isinstance(value, str | int | float | bool):
-        return ""
-    text = repr(value)
-    return f" (got {text if len(text) <= 60 else text[:57] + '...'})"

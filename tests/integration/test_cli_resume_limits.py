@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from orchestrator import Pipeline, RunStatus
+from orchestrator.graph.resume import ResumeCommand
 from orchestrator.models.testing import FakeChatModel
-from orchestrator.pipeline import _Resume
 from tests.fake_openai_server import ChatReply, ErrorReply, FakeOpenAIServer
 from tests.integration.test_cli import _cli, _pipeline
 
@@ -74,10 +74,10 @@ async def test_resume_moves_the_start_past_the_pause() -> None:
     stopped = "2026-01-01T00:00:00+00:00"
     stopped_epoch = 1767225600.0
     app = _App(_Snapshot({"started_at": stopped_epoch - 10.0}, stopped))
-    command = await _Resume(None).command(app, {}, stopped_epoch + 432.8)
+    command = await ResumeCommand(None).command(app, {}, stopped_epoch + 432.8)
     assert command.update == {"started_at": pytest.approx(stopped_epoch + 432.8 - 10.0)}
     assert command.resume is None
-    approve = await _Resume(True).command(app, {}, stopped_epoch + 1.0)
+    approve = await ResumeCommand(True).command(app, {}, stopped_epoch + 1.0)
     assert approve.resume == {"approve": True}
 
 
@@ -91,7 +91,9 @@ async def test_a_failed_run_resumes_within_its_wall_time_after_a_pause() -> None
     app = pipeline.compile()
     config: Any = {"configurable": {"thread_id": "w1"}}
     state = await app.aget_state(config)
-    command = await _Resume(None).command(app, config, float(state.values["started_at"]) + 1e6)
+    command = await ResumeCommand(None).command(
+        app, config, float(state.values["started_at"]) + 1e6
+    )
     assert command.update["started_at"] > state.values["started_at"]
 
 
