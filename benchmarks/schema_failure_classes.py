@@ -17,8 +17,8 @@ from typing import Any
 from langchain_core.messages import AIMessageChunk
 
 from orchestrator.exceptions import SchemaValidationError
+from orchestrator.models._reply import ReplyContext, decode_completion
 from orchestrator.models._sse import StreamDecoder
-from orchestrator.models._wire import ReplyContext, decode_completion
 from orchestrator.schema import parse_output
 
 NEW_CLASSES = ["double-encoded", "reasoning-only"]

@@ -32,8 +32,9 @@ from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from orchestrator.exceptions import ModelResponseError
+from orchestrator.models._reply import ReplyContext, recover_calls, reply_metadata
 from orchestrator.models._usage import estimated_usage
-from orchestrator.models._wire import ReplyContext, excerpt, recover_calls, reply_metadata
+from orchestrator.models._wire import excerpt
 from orchestrator.text.think import CLOSE, OPEN
 
 __all__ = ["StreamDecoder"]

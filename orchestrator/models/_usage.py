@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages.ai import UsageMetadata
 
 if TYPE_CHECKING:
-    from orchestrator.models._wire import ReplyContext
+    from orchestrator.models._reply import ReplyContext
 
 __all__ = ["estimate_tokens", "estimated_usage", "usage_metadata"]
 

@@ -41,10 +41,9 @@ from orchestrator.exceptions import ConfigError, ModelError
 from orchestrator.models._bounded_io import BoundedLines
 from orchestrator.models._endpoint import DEFAULT_MAX_RESPONSE_BYTES, Endpoint, RetryPolicy
 from orchestrator.models._grammar_fallback import GrammarState, rewrite_constraints
+from orchestrator.models._reply import ReplyContext, decode_completion
 from orchestrator.models._sse import StreamDecoder
 from orchestrator.models._wire import (
-    ReplyContext,
-    decode_completion,
     dumps,
     encode_messages,
     encode_tool_choice,

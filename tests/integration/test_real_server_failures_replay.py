@@ -17,7 +17,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from orchestrator.exceptions import ModelHTTPError, SchemaValidationError
-from orchestrator.models._wire import TRUNCATED_CALL
+from orchestrator.models._reply import TRUNCATED_CALL
 from orchestrator.schema import EnforcementStats, aenforce, response_format_for
 from orchestrator.schema.stats import EnforceOutcome
 from tests.fake_openai_server import FakeOpenAIServer, load_fixture

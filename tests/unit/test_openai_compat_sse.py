@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from langchain_core.messages import AIMessageChunk
 
 from orchestrator.exceptions import ModelResponseError
+from orchestrator.models._reply import ReplyContext
 from orchestrator.models._sse import StreamDecoder, _ThinkSplitter
-from orchestrator.models._wire import ReplyContext
 from orchestrator.schema import split_reasoning
 
 TOOLS = ReplyContext(tool_names=frozenset({"get_weather"}), recover_calls=True)

@@ -17,11 +17,9 @@ from langchain_core.messages import (
 from pydantic import BaseModel
 
 from orchestrator.exceptions import ModelResponseError
+from orchestrator.models._reply import ReplyContext, decode_completion, decode_tool_calls
 from orchestrator.models._usage import usage_metadata
 from orchestrator.models._wire import (
-    ReplyContext,
-    decode_completion,
-    decode_tool_calls,
     dumps,
     encode_messages,
     encode_tool_choice,

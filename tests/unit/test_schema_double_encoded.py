@@ -10,8 +10,8 @@ import pytest
 from langchain_core.utils.json import parse_partial_json
 
 from orchestrator.exceptions import SchemaValidationError
+from orchestrator.models._reply import ReplyContext, decode_completion
 from orchestrator.models._sse import _unparseable
-from orchestrator.models._wire import ReplyContext, decode_completion
 from orchestrator.schema import parse_output
 
 XY: dict[str, Any] = {
