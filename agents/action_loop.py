@@ -233,7 +233,11 @@ async def _native(job: _Job, out: LoopOutcome, tools: list[dict[str, Any]]) -> N
         for tc in reply.tool_calls:
             args = dict(tc.get("args") or {})
             outcome = await run_tool_call(
-                agent.toolset, tc["name"], args, failed_before=out.failed_calls
+                agent.toolset,
+                tc["name"],
+                args,
+                failed_before=out.failed_calls,
+                call_id=tc.get("id"),
             )
             out.add_tool(outcome)
             messages.append(

@@ -55,7 +55,12 @@ async def act(inp: ActInput, *, toolset: Toolset) -> dict[str, Any]:
             # Native calls are checked here; action-mode calls were enforced with the same
             # schema by the plan node, and are not checked twice.
             outcome = await run_tool_call(
-                toolset, name, args, checked=bool(inp.get("checked")), failed_before=failed
+                toolset,
+                name,
+                args,
+                checked=bool(inp.get("checked")),
+                failed_before=failed,
+                call_id=call_id,
             )
         outcomes.append(outcome)
         messages.append(

@@ -80,6 +80,7 @@ async def run_tool_call(
     *,
     checked: bool = False,
     failed_before: Collection[str] = (),
+    call_id: str | None = None,
 ) -> ToolOutcome:
     """Check ``arguments`` with the argument policy (unless ``checked``), then run the tool.
 
@@ -96,6 +97,7 @@ async def run_tool_call(
         checked: the arguments already passed the same schema (an action-mode reply that the
             schema layer enforced): they are not checked again.
         failed_before: signatures of the earlier calls that failed.
+        call_id: the model's id for this call (native tool calling), for the trace.
     """
     start = time.perf_counter()
     verdict: EnforceOutcome | None = None
@@ -118,7 +120,9 @@ async def run_tool_call(
         outcome = await _run_checked(toolset, name, args, failed_before)
     outcome.check = verdict
     outcome.duration_s = time.perf_counter() - start
-    telemetry.tool_call(name, outcome.arguments, outcome.ok, outcome.text, outcome.duration_s)
+    telemetry.tool_call(
+        name, outcome.arguments, outcome.ok, outcome.text, outcome.duration_s, call_id=call_id
+    )
     emit(
         ToolCallEvent(
             tool=name,

@@ -94,9 +94,11 @@ def _local_model(r: dict[str, Any]) -> str:
 
 def _telemetry(r: dict[str, Any]) -> str:
     t = r["tracing"]
-    worst = max(row["ratio"] for row in t.values())
+    worst = max(row["ratio"] for name, row in t.items() if name != "tool_http")
+    http = f", {t['tool_http']['ratio']:.2f}x over HTTP" if "tool_http" in t else ""
     return (
-        f"tracing on {worst:.2f}x CPU of off (target <= {r['targets']['tracing_ratio']}x); "
+        f"tracing on {worst:.2f}x CPU of off in process{http} "
+        f"(target <= {r['targets']['tracing_ratio']}x); "
         f"run log {r['runlog']['ms_per_event']:.3f} ms/event; runs list of "
         f"{r['ui']['runs']} in {r['ui']['api_runs_ms']:.0f} ms; {_verdict(r.get('passed'))}"
     )

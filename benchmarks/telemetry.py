@@ -3,9 +3,15 @@
 * **Tracing** (target: on <= 1.10x the CPU of off per run): the orchestration-overhead
   workflows (``benchmarks/overhead.py``: a tool round trip; a delegation to the reasoner with
   schema enforcement) run with tracing off and with tracing on into the SDK's in-memory
-  exporter, interleaved; CPU time per run (``time.process_time``), medians. Tracing off is
-  the hooks finding no tracer: their cost per call is measured directly and multiplied by
-  the hooks a run makes.
+  exporter, interleaved; CPU time per run (``time.process_time``), medians. For scale, the
+  tool workflow also runs against the fake vLLM server in its own process (``tool_http``:
+  real HTTP on loopback, a server that answers at once; only this process's CPU counts).
+  Tracing off is the hooks finding no tracer: their cost per call is measured directly and
+  multiplied by the hooks a run makes.
+  A second, four-sided run shows where the cost lies: tracing off; on; the same spans with
+  no attributes given at start (what the OpenTelemetry SDK charges for the spans alone, at
+  the points the run makes them); and Bicameral's hooks on the API's no-op tracer provider
+  (our own layer, with no SDK behind it).
 * **Run log** (target: <= 1 ms per event on SQLite): a ``RunRecorder`` writing a run's
   typical event mix (node start/end, model call, tool call, streamed text) into a real SQLite
   file, flushing at node ends as ``Pipeline`` does.
@@ -40,10 +46,12 @@ from benchmarks._common import (
     planner_reply,
     platform_info,
     reasoner_reply,
+    serve_workflow,
     write_results,
 )
 from orchestrator import Pipeline, telemetry
 from orchestrator.events import ModelCallEvent, NodeEnd, NodeStart, TokenEvent, ToolCallEvent
+from orchestrator.models.openai_compat import OpenAICompatChatModel
 from orchestrator.models.testing import FunctionChatModel
 from orchestrator.runlog.recorder import RunRecorder
 from orchestrator.runlog.store import RunLogStore
@@ -79,11 +87,17 @@ async def _cpu_of(pipeline: Pipeline) -> float:
     return time.process_time() - start
 
 
-async def tracing(reps: int) -> dict[str, Any]:
+async def tracing(reps: int, url: str | None = None) -> dict[str, Any]:
+    """Off and on, interleaved; ``url``: also the tool workflow against the fake vLLM server
+    there (``tool_http``: the smallest run that makes real HTTP calls)."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     off, on = _pipelines(None), _pipelines(provider)
+    if url is not None:
+        for pipelines, tp in ((off, None), (on, provider)):
+            model = OpenAICompatChatModel(base_urls=[url], model="bench")
+            pipelines["tool_http"] = Pipeline(planner=model, tools=[add], tracer_provider=tp)
     rows: dict[str, Any] = {}
     for name in off:
         samples: dict[str, list[float]] = {"off": [], "on": []}
@@ -101,6 +115,63 @@ async def tracing(reps: int) -> dict[str, Any]:
             "on_cpu_ms": round(on_ms, 3),
             "ratio": round(on_ms / off_ms, 3),
             "ratio_of_minimums": round(min(samples["on"]) / min(samples["off"]), 3),
+        }
+    return rows
+
+
+class _NoAttributesTracer:
+    """The SDK's tracer, with the attributes given at a span's start dropped."""
+
+    def __init__(self, tracer: Any) -> None:
+        self._tracer = tracer
+
+    def start_span(self, name: str, context: Any = None, kind: Any = None, **kw: Any) -> Any:
+        kw.pop("attributes", None)
+        if kind is not None:
+            kw["kind"] = kind
+        return self._tracer.start_span(name, context, **kw)
+
+
+class _NoAttributesProvider:
+    def __init__(self, provider: TracerProvider) -> None:
+        self._provider = provider
+
+    def get_tracer(self, *args: Any, **kw: Any) -> _NoAttributesTracer:
+        return _NoAttributesTracer(self._provider.get_tracer(*args, **kw))
+
+
+async def breakdown(reps: int) -> dict[str, Any]:
+    """Off, on, the spans without attributes, and our hooks on a no-op provider, interleaved
+    in one run: each side's CPU per run as a ratio to off (medians)."""
+    from opentelemetry.trace import NoOpTracerProvider
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sides = {
+        "off": _pipelines(None),
+        "on": _pipelines(provider),
+        "spans_without_attributes": _pipelines(_NoAttributesProvider(provider)),  # type: ignore[arg-type]
+        "hooks_on_noop_provider": _pipelines(NoOpTracerProvider()),  # type: ignore[arg-type]
+    }
+    rows: dict[str, Any] = {}
+    for name in sides["off"]:
+        samples: dict[str, list[float]] = {side: [] for side in sides}
+        for rep in range(reps + 20):
+            order = list(sides)
+            for side in order if rep % 2 == 0 else reversed(order):
+                cpu = await _cpu_of(sides[side][name])
+                if rep >= 20:
+                    samples[side].append(cpu)
+            exporter.clear()
+        off = statistics.median(samples["off"])
+        rows[name] = {
+            "off_cpu_ms": round(off * 1000, 3),
+            **{
+                side: round(statistics.median(samples[side]) / off, 3)
+                for side in sides
+                if side != "off"
+            },
         }
     return rows
 
@@ -131,10 +202,10 @@ def spans_alone_us(runs: int = 2000) -> float:
             with telemetry.node("plan", 2):
                 telemetry.model_call("planner", reply, 0.01)
             run.finish(result)
+        exporter.clear()  # finished spans piling up would make the collector's work grow
 
     for _ in range(200):
         one()
-    exporter.clear()
     start = time.process_time()
     for _ in range(runs):
         one()
@@ -269,17 +340,21 @@ async def ui_list(runs: int, reps: int) -> dict[str, Any]:
 
 
 async def main_async(reps: int) -> dict[str, Any]:
-    traced = await tracing(reps)
+    with serve_workflow() as url:
+        traced = await tracing(reps, url)
+    parts = await breakdown(reps)
     hook_ns = hooks_off_ns()
     alone_us = spans_alone_us()
     # hooks per run of the delegate workflow: 3 nodes + 3 model calls + 1 attempt + role
     off_share = hook_ns * 10 / (traced["delegate"]["off_cpu_ms"] * 1e6)
     log = runlog(300)
     listing = await ui_list(10_000, 20)
-    worst = max(row["ratio"] for row in traced.values())
+    # the target is the orchestration-overhead benchmark's (in-process) runs
+    worst = max(row["ratio"] for name, row in traced.items() if name != "tool_http")
     report = {
         "platform": platform_info(),
         "tracing": traced,
+        "tracing_breakdown": parts,
         "tracing_off": {"ns_per_hook": round(hook_ns, 1), "share_of_run": off_share},
         "spans_alone_us_per_run": round(alone_us, 1),
         "runlog": log,
@@ -307,7 +382,17 @@ def main() -> None:
             f"{name:<10}{row['off_cpu_ms']:>12.3f}{row['on_cpu_ms']:>12.3f}{row['ratio']:>8.3f}"
             f"{row['ratio_of_minimums']:>11.3f}"
         )
-    print(f"the tool run's 7 spans alone: {report['spans_alone_us_per_run']:.0f} us CPU per run")
+    print("breakdown, ratio to off in one four-sided run:")
+    print(f"{'workflow':<10}{'on':>8}{'spans, no attributes':>22}{'hooks, no-op provider':>23}")
+    for name, row in report["tracing_breakdown"].items():
+        print(
+            f"{name:<10}{row['on']:>8.3f}{row['spans_without_attributes']:>22.3f}"
+            f"{row['hooks_on_noop_provider']:>23.3f}"
+        )
+    print(
+        f"the tool run's 7 spans alone, outside a run: {report['spans_alone_us_per_run']:.0f} us "
+        "CPU per run"
+    )
     off = report["tracing_off"]
     print(f"tracing off: {off['ns_per_hook']:.0f} ns per hook, {off['share_of_run']:.3%} of a run")
     print(f"run log: {report['runlog']['ms_per_event']:.4f} ms per event (SQLite)")

@@ -110,12 +110,19 @@ def model_call(
 
 
 def tool_call(
-    name: str, arguments: dict[str, Any], ok: bool, result: str, duration_s: float
+    name: str,
+    arguments: dict[str, Any],
+    ok: bool,
+    result: str,
+    duration_s: float,
+    *,
+    call_id: str | None = None,
 ) -> None:
-    """An ``execute_tool`` span for a finished tool call (recorded after the fact)."""
+    """An ``execute_tool`` span for a finished tool call (recorded after the fact);
+    ``call_id`` is the model's id for the call, when it gave one."""
     active = _ACTIVE.get()
     if active is not None:
-        active.tool_span(name, arguments, ok, result, duration_s)
+        active.tool_span(name, arguments, ok, result, duration_s, call_id)
 
 
 def enforcement_attempt(

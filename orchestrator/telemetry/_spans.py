@@ -94,17 +94,13 @@ class ActiveTracing:
             "gen_ai.operation.name": "invoke_workflow",
             "gen_ai.conversation.id": thread_id,
             "bicameral.pipeline": pipeline,
-            "bicameral.resumed": task is None,
         }
-        if task is not None and self.tracing.capture_content:
+        if task is None:
+            attributes["bicameral.resumed"] = True
+        elif self.tracing.capture_content:
             attributes["gen_ai.input.messages"] = _clip(task)
-        with self.tracer.start_as_current_span(
-            f"invoke_workflow {pipeline}",
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            record_exception=True,
-            set_status_on_exception=True,
-        ) as span:
+        span = self.tracer.start_span(f"invoke_workflow {pipeline}", attributes=attributes)
+        with _Current(span):
             yield RunSpan(span, self.tracing)
 
     def node_span(self, name: str, step: int) -> _Current:
@@ -117,51 +113,68 @@ class ActiveTracing:
         self, role: str, reply: Any, latency_s: float, messages: Sequence[Any] = ()
     ) -> None:
         end = time.time_ns()
-        start = end - int(latency_s * 1e9)
-        model = self.tracing.model_names.get(role, "")
-        meta = getattr(reply, "response_metadata", None) or {}
-        usage = getattr(reply, "usage_metadata", None) or {}
-        details = usage.get("output_token_details") or {}
-        input_tokens = int(usage.get("input_tokens", 0) or 0)
-        output_tokens = int(usage.get("output_tokens", 0) or 0)
+        tracing = self.tracing
+        model = tracing.model_names.get(role, "")
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": self.tracing.provider_names.get(role, "unknown"),
+            "gen_ai.provider.name": tracing.provider_names.get(role, "unknown"),
             "gen_ai.request.model": model,
-            "gen_ai.response.model": str(meta.get("model_name") or meta.get("model") or model),
-            "gen_ai.usage.input_tokens": input_tokens,
-            "gen_ai.usage.output_tokens": output_tokens,
-            "gen_ai.usage.reasoning.output_tokens": int(details.get("reasoning", 0) or 0),
             "gen_ai.conversation.id": self.thread_id,
             "bicameral.role": role,
         }
-        finish = meta.get("finish_reason")
-        if finish:
-            attributes["gen_ai.response.finish_reasons"] = [str(finish)]
-        price = self.tracing.prices.get(role)
-        if price is not None:
-            attributes["bicameral.cost_usd"] = (
-                input_tokens * price.input_per_million + output_tokens * price.output_per_million
-            ) / 1e6
-        if self.tracing.capture_content:
+        # what the server reported, and only that: an absent figure is not a zero
+        meta = getattr(reply, "response_metadata", None)
+        if meta:
+            served = meta.get("model_name") or meta.get("model")
+            if served:
+                attributes["gen_ai.response.model"] = str(served)
+            finish = meta.get("finish_reason")
+            if finish:
+                attributes["gen_ai.response.finish_reasons"] = (str(finish),)
+        usage = getattr(reply, "usage_metadata", None)
+        if usage:
+            input_tokens = int(usage.get("input_tokens") or 0)
+            output_tokens = int(usage.get("output_tokens") or 0)
+            attributes["gen_ai.usage.input_tokens"] = input_tokens
+            attributes["gen_ai.usage.output_tokens"] = output_tokens
+            reasoning = (usage.get("output_token_details") or {}).get("reasoning")
+            if reasoning is not None:
+                attributes["gen_ai.usage.reasoning.output_tokens"] = int(reasoning)
+            price = tracing.prices.get(role)
+            if price is not None:
+                attributes["bicameral.cost_usd"] = (
+                    input_tokens * price.input_per_million
+                    + output_tokens * price.output_per_million
+                ) / 1e6
+        if tracing.capture_content:
             attributes["gen_ai.input.messages"] = _messages_json(messages)
             attributes["gen_ai.output.messages"] = _messages_json([reply])
         span = self.tracer.start_span(
-            f"chat {model}".rstrip(), kind=SpanKind.CLIENT, start_time=start, attributes=attributes
+            f"chat {model}" if model else "chat",
+            kind=SpanKind.CLIENT,
+            start_time=end - int(latency_s * 1e9),
+            attributes=attributes,
         )
         span.end(end_time=end)
 
     def tool_span(
-        self, name: str, arguments: dict[str, Any], ok: bool, result: str, duration_s: float
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        ok: bool,
+        result: str,
+        duration_s: float,
+        call_id: str | None = None,
     ) -> None:
         end = time.time_ns()
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": name,
-            "gen_ai.tool.call.id": f"{name}-{end}",
             "gen_ai.conversation.id": self.thread_id,
             "bicameral.tool.ok": ok,
         }
+        if call_id:  # the model's own id, so the span matches the call in the chat
+            attributes["gen_ai.tool.call.id"] = call_id
         if self.tracing.capture_content:
             attributes["gen_ai.tool.call.arguments"] = _clip(json.dumps(arguments, default=str))
             attributes["gen_ai.tool.call.result"] = _clip(result)
@@ -225,6 +238,7 @@ class _Current:
         if "Interrupt" in type(exc).__name__:  # LangGraph pausing for approval: not an error
             self.span.set_attribute("bicameral.interrupted", True)
             return
+        self.span.record_exception(exc)  # as the SDK's own context managers do
         self.span.set_attributes({"error.type": type(exc).__name__})
         self.span.set_status(Status(StatusCode.ERROR, str(exc)[:500]))
 

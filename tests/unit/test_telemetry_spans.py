@@ -22,7 +22,7 @@ from opentelemetry.trace import StatusCode
 
 from agents.agent import make_agent
 from agents.workflows.coding_assistant import coding_assistant_graph
-from orchestrator import FakeChatModel, FunctionChatModel, Pipeline, Price, RunStatus
+from orchestrator import FakeChatModel, FunctionChatModel, Pipeline, Price, RunStatus, telemetry
 from orchestrator.exceptions import ModelConnectionError
 from orchestrator.telemetry import TelemetrySettings
 from tools import ToolContext, build_tools
@@ -131,8 +131,31 @@ def test_standard_run_span_tree_and_genai_attributes() -> None:
     assert tool_span is not None
     assert tool_span["gen_ai.operation.name"] == "execute_tool"
     assert tool_span["gen_ai.tool.name"] == "add"
-    assert str(tool_span["gen_ai.tool.call.id"]).startswith("add")
+    assert tool_span["gen_ai.tool.call.id"] == "c1"  # the model's id, not a made-up one
     assert "gen_ai.tool.call.arguments" not in tool_span
+
+
+def test_figures_the_server_did_not_report_are_left_out_not_zeroed() -> None:
+    trace = Trace()
+    tracing = telemetry.tracing_for(
+        None, tracer_provider=trace.provider, model_names={"planner": "scout"}
+    )
+    with telemetry.run(tracing, pipeline="p", thread_id="t", task="x"):
+        telemetry.model_call("planner", AIMessage("hi"), 0.01)
+        telemetry.model_call(
+            "planner",
+            AIMessage(
+                "hi", usage_metadata={"input_tokens": 4, "output_tokens": 1, "total_tokens": 5}
+            ),
+            0.01,
+        )
+    bare, counted = (s.attributes for s in trace.named("chat"))
+    assert bare is not None and counted is not None
+    assert bare["gen_ai.request.model"] == "scout"
+    for name in ("gen_ai.response.model", "gen_ai.usage.input_tokens"):
+        assert name not in bare  # a guess (the request's model, a 0) would read as reported
+    assert counted["gen_ai.usage.input_tokens"] == 4
+    assert "gen_ai.usage.reasoning.output_tokens" not in counted
 
 
 def test_content_is_recorded_only_when_asked() -> None:
