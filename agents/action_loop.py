@@ -25,6 +25,7 @@ from agents.agent import Agent
 from agents.calls import emit_model_calls, keep_failed_call
 from agents.enforced import EnforcedCall, enforce_role
 from agents.tool_runner import ToolOutcome, run_tool_call, tool_stats
+from orchestrator import telemetry
 from orchestrator.exceptions import BudgetExhaustedError, SchemaValidationError
 from orchestrator.graph.routing import call_signature
 from orchestrator.graph.state import keep_partial, merge_counts
@@ -209,9 +210,12 @@ async def _native(job: _Job, out: LoopOutcome, tools: list[dict[str, Any]]) -> N
         try:
             reply = await bound.ainvoke(messages)
         except Exception as exc:
-            keep_failed_call(exc, agent.name, [], time.perf_counter() - start)
+            failed_after = time.perf_counter() - start
+            telemetry.model_call_failed(agent.name, exc, failed_after)
+            keep_failed_call(exc, agent.name, [], failed_after)
             raise
         latency = time.perf_counter() - start
+        telemetry.model_call(agent.name, reply, latency, messages)
         emit_model_calls(agent.name, [reply], latency)
         if not isinstance(reply, AIMessage) or not reply.tool_calls:
             # The final reply: the schema layer checks it (and re-asks, without tools).

@@ -56,7 +56,9 @@ async def invoke_role(
     try:
         reply = await model.ainvoke(messages, **kwargs)
     except Exception as exc:
-        keep_failed_call(exc, role, [], time.perf_counter() - start)
+        failed_after = time.perf_counter() - start
+        telemetry.model_call_failed(role, exc, failed_after)
+        keep_failed_call(exc, role, [], failed_after)
         raise
     latency = time.perf_counter() - start
     if not isinstance(reply, AIMessage):

@@ -402,11 +402,11 @@ def _tracing(
 def _provider_name(model: BaseChatModel) -> str:
     """``gen_ai.provider.name`` by client: vLLM behind the OpenAI-compatible client,
     llama.cpp for the embedded model, the LangChain type otherwise."""
-    module = type(model).__module__
-    if module.endswith("openai_compat"):
-        return "vllm"
-    if module.endswith("models.local"):
-        return "llama.cpp"
+    for cls in type(model).__mro__:  # a subclass of our clients is still served the same way
+        if cls.__module__.endswith("models.openai_compat"):
+            return "vllm"
+        if cls.__module__.endswith("models.local"):
+            return "llama.cpp"
     return str(getattr(model, "_llm_type", type(model).__name__))
 
 

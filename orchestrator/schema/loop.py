@@ -112,16 +112,19 @@ def enforce(
     if isinstance(request, EnforceResult):
         return request
     while True:
-        try:
-            reply = model.invoke(request, config=config, **loop.invoke_kwargs)
-        except Exception as exc:
-            note_replies(exc, loop.replies)
-            raise
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            result: EnforceResult = done.value
-            return result
+        with telemetry.enforcement_attempt(loop.schema_name, request) as attempt:
+            try:
+                reply = model.invoke(request, config=config, **loop.invoke_kwargs)
+            except Exception as exc:
+                note_replies(exc, loop.replies)
+                attempt.call_failed(exc)
+                raise
+            attempt.replied(reply)
+            try:
+                request = steps.send(reply)
+            except StopIteration as done:
+                result: EnforceResult = done.value
+                return result
 
 
 async def aenforce(
@@ -151,6 +154,7 @@ async def aenforce(
                 reply = await model.ainvoke(request, config=config, **loop.invoke_kwargs)
             except Exception as exc:
                 note_replies(exc, loop.replies)
+                attempt.call_failed(exc)
                 raise
             attempt.replied(reply)
             step = await _astep(steps, reply)

@@ -20,6 +20,7 @@ __all__ = [
     "attempt_rejected",
     "enforcement_attempt",
     "model_call",
+    "model_call_failed",
     "node",
     "role",
     "run",
@@ -40,6 +41,9 @@ class _NullRun:
 
 class _NullAttempt:
     def replied(self, reply: Any) -> None:
+        """Nothing to record."""
+
+    def call_failed(self, error: BaseException) -> None:
         """Nothing to record."""
 
 
@@ -107,6 +111,13 @@ def model_call(
     active = _ACTIVE.get()
     if active is not None:
         active.chat_span(role or _ROLE.get() or "", reply, latency_s, messages)
+
+
+def model_call_failed(role: str, error: BaseException, latency_s: float) -> None:
+    """A ``chat`` span, marked as an error, for a call that raised after ``latency_s``."""
+    active = _ACTIVE.get()
+    if active is not None:
+        active.chat_span(role, None, latency_s, error=error)
 
 
 def tool_call(

@@ -78,6 +78,11 @@ class AttemptSpan:
         latency = time.perf_counter() - self._start
         self._active.chat_span(self._role, reply, latency, self._messages)
 
+    def call_failed(self, error: BaseException) -> None:
+        """The attempt's model call raised ``error`` (no reply)."""
+        latency = time.perf_counter() - self._start
+        self._active.chat_span(self._role, None, latency, self._messages, error=error)
+
 
 class ActiveTracing:
     """Spans for one run; the hooks in ``_hooks`` call into this."""
@@ -110,7 +115,13 @@ class ActiveTracing:
         return _Current(span)
 
     def chat_span(
-        self, role: str, reply: Any, latency_s: float, messages: Sequence[Any] = ()
+        self,
+        role: str,
+        reply: Any,
+        latency_s: float,
+        messages: Sequence[Any] = (),
+        *,
+        error: BaseException | None = None,
     ) -> None:
         end = time.time_ns()
         tracing = self.tracing
@@ -146,15 +157,20 @@ class ActiveTracing:
                     input_tokens * price.input_per_million
                     + output_tokens * price.output_per_million
                 ) / 1e6
+        if error is not None:
+            attributes["error.type"] = type(error).__name__
         if tracing.capture_content:
             attributes["gen_ai.input.messages"] = _messages_json(messages)
-            attributes["gen_ai.output.messages"] = _messages_json([reply])
+            if reply is not None:
+                attributes["gen_ai.output.messages"] = _messages_json([reply])
         span = self.tracer.start_span(
             f"chat {model}" if model else "chat",
             kind=SpanKind.CLIENT,
             start_time=end - int(latency_s * 1e9),
             attributes=attributes,
         )
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
         span.end(end_time=end)
 
     def tool_span(

@@ -22,10 +22,13 @@ from opentelemetry.trace import StatusCode
 
 from agents.agent import make_agent
 from agents.workflows.coding_assistant import coding_assistant_graph
+from agents.workflows.custom import custom_graph_builder
 from orchestrator import FakeChatModel, FunctionChatModel, Pipeline, Price, RunStatus, telemetry
+from orchestrator.config.loading import parse_spec
 from orchestrator.exceptions import ModelConnectionError
 from orchestrator.telemetry import TelemetrySettings
 from tools import ToolContext, build_tools
+from tools.base import Toolset
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "coding_assistant" / "sample_repo"
@@ -250,6 +253,61 @@ def test_failed_run_marks_the_run_span_as_error() -> None:
     assert run.attributes["bicameral.status"] == "failed"
     [node] = trace.named("node plan")
     assert node.status.status_code is StatusCode.ERROR
+    [chat] = trace.named("chat")  # the call that failed, with how long it took to fail
+    assert trace.parent(chat) is node
+    assert chat.status.status_code is StatusCode.ERROR
+    assert chat.attributes is not None
+    assert chat.attributes["error.type"] == "ModelConnectionError"
+    assert "gen_ai.usage.input_tokens" not in chat.attributes
+
+
+def test_a_failed_enforced_call_is_a_failed_chat_under_its_attempt() -> None:
+    trace = Trace()
+
+    def down(messages: list[BaseMessage], options: dict[str, Any]) -> str:
+        raise ModelConnectionError("reasoner server down")
+
+    planner = FakeChatModel(
+        [AIMessage(content="", tool_calls=[call("delegate", {"kind": "math", "task": "1"}, "d")])]
+    )
+    result = Pipeline(
+        planner=planner, reasoner=FunctionChatModel(down), tracer_provider=trace.provider
+    ).run("one")
+    assert result.status is RunStatus.FAILED
+    [attempt] = trace.named("enforce")
+    [chat] = [s for s in trace.spans if trace.parent(s) is attempt]
+    assert chat.attributes is not None
+    assert chat.attributes["bicameral.role"] == "reasoner"
+    assert chat.attributes["error.type"] == "ModelConnectionError"
+
+
+def test_native_tool_turns_of_a_custom_agent_are_chat_spans(tmp_path: Path) -> None:
+    """The native tool loop traced no model call at all (its final reply's attempt said it
+    had been traced where it was received)."""
+    trace = Trace()
+    spec = parse_spec(
+        "models: {planner: {}}\nagents: {calc: {model: planner}}\n"
+        "graph: {steps: {work: {agent: calc}}}\n",
+        base_dir=tmp_path,
+    )
+    assert spec.graph is not None
+    evaluate = {"name": "evaluate", "args": {"expression": "6*7"}, "id": "e1"}
+    model = FakeChatModel([AIMessage("", tool_calls=[evaluate]), '"42"'])
+    tools = build_tools(["evaluate"], ToolContext(tmp_path))
+    calc = make_agent("calc", model, prompt="Compute.", tools=tools, tool_mode="native")
+    result = Pipeline(
+        planner=model,
+        agents=[calc],
+        graph_builder=custom_graph_builder(spec.graph, Toolset()),
+        tracer_provider=trace.provider,
+    ).run("6*7?")
+    assert result.status is RunStatus.COMPLETED, result.error
+    chats = trace.named("chat")
+    assert len(chats) == 2  # the tool turn and the final reply
+    assert all(c.attributes and c.attributes["bicameral.role"] == "calc" for c in chats)
+    [tool_span] = trace.named("execute_tool")
+    assert tool_span.attributes is not None
+    assert tool_span.attributes["gen_ai.tool.call.id"] == "e1"
 
 
 def test_coding_assistant_run_traces_tools_and_enforced_edits(tmp_path: Path) -> None:
@@ -297,3 +355,15 @@ def test_tracing_off_imports_nothing_of_ours() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['orchestrator.telemetry._hooks']"
+
+
+def test_a_subclass_of_the_vllm_client_is_still_named_vllm() -> None:
+    from orchestrator.models.openai_compat import OpenAICompatChatModel
+
+    class Tuned(OpenAICompatChatModel):
+        """A user's own subclass (forcing tool_choice, say): still vLLM behind it."""
+
+    model = Tuned(base_urls=["http://127.0.0.1:9/v1"], model="m")
+    pipeline = Pipeline(planner=model, tracer_provider=Trace().provider)
+    assert pipeline.tracing is not None
+    assert pipeline.tracing.provider_names["planner"] == "vllm"  # was "openai-compat"
