@@ -18,6 +18,8 @@ from orchestrator.usage import Usage, usage_table
 
 __all__ = ["emit_model_calls", "invoke_role", "keep_failed_call"]
 
+_ERROR_CHARS = 300
+
 
 def emit_model_calls(role: str, replies: Sequence[BaseMessage], latency_s: float) -> None:
     """One ``ModelCallEvent`` per reply (latency split evenly when only the total is known)."""
@@ -38,8 +40,17 @@ def keep_failed_call(
     exc: BaseException, role: str, replies: Sequence[BaseMessage], latency_s: float
 ) -> None:
     """Account for calls that ended in ``exc``: events for the ``replies`` received before
-    it, and their usage plus the failed call itself kept on the exception for the result."""
+    it and for the failed call itself, and their usage plus the failed call kept on the
+    exception for the result."""
     emit_model_calls(role, replies, latency_s)
+    before = sum(Usage.of(r).latency_s for r in replies)
+    emit(
+        ModelCallEvent(
+            role=role,
+            latency_s=max(latency_s - before, 0.0),
+            error=f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS],
+        )
+    )
     usage = Usage.of_all(replies) + Usage(calls=1)
     usage = usage.model_copy(update={"latency_s": latency_s})
     keep_partial(exc, {"usage": usage_table(role, usage), "steps": len(replies)})

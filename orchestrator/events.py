@@ -70,7 +70,8 @@ class NodeEnd(Event):
 
 @dataclass(frozen=True)
 class ModelCallEvent(Event):
-    """One model reply: tokens and latency, per role."""
+    """One model call: tokens and latency, per role; ``error`` says why a call that got no
+    reply failed (``"ModelConnectionError: ..."``), and is empty for a reply."""
 
     kind: ClassVar[EventKind] = EventKind.MODEL_CALL
     role: str
@@ -78,6 +79,7 @@ class ModelCallEvent(Event):
     completion_tokens: int = 0
     reasoning_tokens: int = 0
     latency_s: float = 0.0
+    error: str = ""
 
 
 @dataclass(frozen=True)

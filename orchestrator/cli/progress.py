@@ -97,6 +97,8 @@ class ProgressRenderer:
         if isinstance(event, NodeStart):
             self._node = event.node
             self._log(f"node {event.node}")
+        elif isinstance(event, ModelCallEvent) and event.error:
+            self._log(f"{event.role} call failed after {event.latency_s:.2f}s: {event.error}")
         elif isinstance(event, ModelCallEvent):
             self._steps += 1
             used = event.prompt_tokens + event.completion_tokens

@@ -114,6 +114,11 @@ def format_event(event: RunEvent) -> str:
         return f"node {d.get('node')} started (step {d.get('step', 0)})"
     if kind == "node_end":
         return f"node {d.get('node')} ended after {float(d.get('duration_s', 0)):.3f}s"
+    if kind == "model_call" and d.get("error"):
+        return (
+            f"{d.get('role')} model call failed after {float(d.get('latency_s', 0)):.3f}s: "
+            f"{d.get('error')}"
+        )
     if kind == "model_call":
         return (
             f"{d.get('role')} model call: {d.get('prompt_tokens', 0)} prompt + "

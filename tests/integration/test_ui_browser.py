@@ -110,7 +110,23 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Fake
 def ui(setup: tuple[Path, FakeOpenAIServer]) -> Iterator[str]:
     tmp, server = setup
     url = f"sqlite:///{tmp / 'cp.sqlite'}"
-    # A finished run whose reasoner output was re-asked once, and a run paused for approval.
+    # A run whose planner server was down (oldest), a finished run whose reasoner output was
+    # re-asked once, and a run paused for approval.
+    down = _cli(
+        "run",
+        "math.yaml",
+        "-t",
+        "What is 1+1?",
+        "--planner-url",
+        "http://127.0.0.1:9/v1",
+        "--checkpoint",
+        url,
+        "--thread",
+        "down-1",
+        "-q",
+        cwd=tmp,
+    )
+    assert down.returncode != 0 and "Traceback" not in down.stderr, down.stderr
     delegate = ToolCallSpec("delegate", {"kind": "math", "task": "6*7"}, id="d1")
     server.enqueue(
         ChatReply(tool_calls=[delegate]),
@@ -182,13 +198,14 @@ def _wait(driver: WebDriver) -> WebDriverWait[WebDriver]:
 
 def test_runs_list_then_run_page_with_timeline_and_reask(browser: WebDriver, ui: str) -> None:
     browser.get(ui + "/")
-    _wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.run-row")) == 2)
+    _wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.run-row")) == 3)
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.run-row")
-    assert [r.get_attribute("data-thread") for r in rows] == ["paused-1", "math-1"]  # newest first
+    threads = [r.get_attribute("data-thread") for r in rows]
+    assert threads == ["paused-1", "math-1", "down-1"]  # newest first
     Select(browser.find_element(By.ID, "filter-status")).select_by_value("interrupted")
     _wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.run-row")) == 1)
     Select(browser.find_element(By.ID, "filter-status")).select_by_value("")
-    _wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.run-row")) == 2)
+    _wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.run-row")) == 3)
     browser.save_screenshot(str(SHOTS / "runs.png"))
 
     browser.find_element(By.CSS_SELECTOR, "tr.run-row[data-thread='math-1'] a").click()
@@ -206,6 +223,16 @@ def test_runs_list_then_run_page_with_timeline_and_reask(browser: WebDriver, ui:
     assert thinking.get_attribute("open") is None  # collapsed by default
     assert "tokens" in browser.find_element(By.ID, "tokens-chart").text
     browser.save_screenshot(str(SHOTS / "run.png"))
+
+
+def test_a_failed_model_call_is_a_bar_that_says_why(browser: WebDriver, ui: str) -> None:
+    browser.get(ui + "/runs/down-1")
+    _wait(browser).until(ec.presence_of_element_located((By.ID, "gantt")))
+    [bar] = browser.find_elements(By.CSS_SELECTOR, "#gantt .bar.failed")
+    assert bar.text.startswith("planner call failed")
+    assert "ModelConnectionError" in str(bar.get_attribute("title"))
+    assert "ModelConnectionError" in browser.find_element(By.CSS_SELECTOR, "p.errors").text
+    browser.save_screenshot(str(SHOTS / "failed-call.png"))
 
 
 def test_unknown_thread_is_a_404_page(browser: WebDriver, ui: str) -> None:

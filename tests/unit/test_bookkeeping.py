@@ -88,6 +88,28 @@ def test_a_failing_planner_call_is_counted() -> None:
     assert result.usage["planner"].calls == 1  # before: usage was empty
 
 
+def test_a_failing_call_is_an_event_that_says_why() -> None:
+    """The run log, ``bicameral runs show``, the UI and the progress display all read events:
+    a call that failed left none, so they showed a gap where the call had waited."""
+    planner = FakeChatModel([ModelConnectionError("cannot reach http://127.0.0.1:9/v1")])
+    events, result = _events(Pipeline(planner=planner), "x")
+    assert result.status is RunStatus.FAILED
+    [failed] = [e for e in events if isinstance(e, ModelCallEvent)]
+    assert failed.role == "planner"
+    assert failed.error.startswith("ModelConnectionError: cannot reach")
+    assert failed.prompt_tokens == 0 and failed.latency_s >= 0
+
+
+def test_the_failed_call_after_enforced_replies_is_its_own_event() -> None:
+    planner = FakeChatModel([_delegate()])
+    reasoner = FakeChatModel(
+        [AIMessage("no json", usage_metadata=_usage(4, 2)), ModelConnectionError("down")]
+    )
+    events, _ = _events(Pipeline(planner=planner, reasoner=reasoner), "x")
+    calls = [e for e in events if isinstance(e, ModelCallEvent) and e.role == "reasoner"]
+    assert [(e.prompt_tokens, bool(e.error)) for e in calls] == [(4, False), (0, True)]
+
+
 def test_max_steps_holds_inside_the_reasoners_enforcement_loop() -> None:
     planner = FakeChatModel([_delegate()] * 5)
     reasoner = FakeChatModel(["not json"] * 40)

@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 from typer.testing import CliRunner
 
-from orchestrator import FakeChatModel, Pipeline, RunStatus
+from orchestrator import FakeChatModel, ModelConnectionError, Pipeline, RunStatus
 from orchestrator.cli.app import app
 from orchestrator.runlog.redact import REDACTED, Redactor
 from orchestrator.runlog.store import RunLogStore
@@ -113,6 +113,17 @@ def test_runs_cli_lists_and_shows(tmp_path: Path) -> None:
     assert "tool lookup" in timeline.stdout and "finished: completed" in timeline.stdout
     missing = runner.invoke(app, ["runs", "show", "nope", "--checkpoint", url])
     assert missing.exit_code == 2 and missing.stderr.count("\n") == 1
+
+
+def test_a_failed_model_call_is_in_the_timeline_with_its_reason(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cp.sqlite'}"
+    planner = FakeChatModel([ModelConnectionError("cannot reach http://127.0.0.1:9/v1")])
+    result = Pipeline(planner=planner, checkpointer=url).run("x", thread_id="t-down")
+    assert result.status is RunStatus.FAILED
+    timeline = runner.invoke(app, ["runs", "show", "t-down", "--checkpoint", url])
+    assert timeline.exit_code == 0, timeline.output
+    assert "planner model call failed after" in timeline.stdout
+    assert "ModelConnectionError: cannot reach" in timeline.stdout
 
 
 @pytest.mark.parametrize(

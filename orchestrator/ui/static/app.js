@@ -99,6 +99,7 @@ function spans(events) {
   const bars = [];
   for (const e of events) {
     if (e.kind === "node_end") bars.push({ cls: "node", label: e.node, end: e.ts, dur: e.duration_s || 0 });
+    else if (e.kind === "model_call" && e.error) bars.push({ cls: "failed", label: `${e.role} call failed`, detail: e.error, end: e.ts, dur: e.latency_s || 0 });
     else if (e.kind === "model_call") bars.push({ cls: e.role === "planner" || e.role === "reasoner" ? e.role : "other", label: `${e.role} call`, end: e.ts, dur: e.latency_s || 0 });
     else if (e.kind === "tool_call") bars.push({ cls: "tool", label: e.tool, end: e.ts, dur: e.duration_s || 0 });
   }
@@ -123,12 +124,13 @@ function gantt(events) {
   const rows = [];
   for (let i = 0; i < lanes; i++) rows.push(h("div", { class: "lane" }));
   for (const b of bars) {
-    const bar = h("div", { class: `bar ${b.cls}`, title: `${b.label}: ${fmtSecs(b.dur)}`, text: `${b.label} ${fmtSecs(b.dur)}` });
+    const title = `${b.label}: ${fmtSecs(b.dur)}${b.detail ? ` (${b.detail})` : ""}`;
+    const bar = h("div", { class: `bar ${b.cls}`, title, text: `${b.label} ${fmtSecs(b.dur)}` });
     bar.style.left = `${((b.start - t0) / total) * 100}%`;
     bar.style.width = `${Math.max((b.dur / total) * 100, 0.4)}%`;
     rows[b.lane].append(bar);
   }
-  const legend = h("div", { class: "legend" }, [["node", "node"], ["planner", "planner call"], ["reasoner", "reasoner call"], ["tool", "tool call"]]
+  const legend = h("div", { class: "legend" }, [["node", "node"], ["planner", "planner call"], ["reasoner", "reasoner call"], ["tool", "tool call"], ...(bars.some((b) => b.cls === "failed") ? [["failed", "failed call"]] : [])]
     .map(([c, t]) => { const i = h("i", { class: `bar ${c}` }); i.style.position = "static"; return h("span", {}, i, t); }));
   return h("div", {}, h("div", { class: "gantt", id: "gantt" }, rows), legend,
     h("p", { class: "muted", text: `Total ${fmtSecs(total)}` }));
@@ -234,7 +236,9 @@ function describe(e) {
   switch (e.kind) {
     case "node_start": return `node ${e.node} started`;
     case "node_end": return `node ${e.node} ended (${fmtSecs(e.duration_s)})`;
-    case "model_call": return `${e.role} call: ${e.prompt_tokens}+${e.completion_tokens} tokens in ${fmtSecs(e.latency_s)}`;
+    case "model_call": return e.error
+      ? `${e.role} call failed after ${fmtSecs(e.latency_s)}: ${e.error}`
+      : `${e.role} call: ${e.prompt_tokens}+${e.completion_tokens} tokens in ${fmtSecs(e.latency_s)}`;
     case "tool_call": return `tool ${e.tool} ${e.ok === false ? "error" : "ok"}: ${e.summary || ""}`;
     case "enforcement": return `schema ${e.schema_name}: ${e.outcome} after ${e.attempts} attempt(s)`;
     case "text": return `${e.role} ${e.reasoning ? "thinking" : "text"}: ${String(e.text).slice(0, 160)}`;
