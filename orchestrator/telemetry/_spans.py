@@ -142,6 +142,9 @@ class ActiveTracing:
             finish = meta.get("finish_reason")
             if finish:
                 attributes["gen_ai.response.finish_reasons"] = (str(finish),)
+            estimated = meta.get("usage_estimated")
+            if estimated:  # counts the server did not give, estimated from the text
+                attributes["bicameral.usage.estimated"] = tuple(str(f) for f in estimated)
         usage = getattr(reply, "usage_metadata", None)
         if usage:
             input_tokens = int(usage.get("input_tokens") or 0)

@@ -159,6 +159,30 @@ def test_figures_the_server_did_not_report_are_left_out_not_zeroed() -> None:
         assert name not in bare  # a guess (the request's model, a 0) would read as reported
     assert counted["gen_ai.usage.input_tokens"] == 4
     assert "gen_ai.usage.reasoning.output_tokens" not in counted
+    assert "bicameral.usage.estimated" not in counted
+
+
+def test_estimated_counts_say_so() -> None:
+    """llama.cpp's server streams no usage, and vLLM's R1 parser counts an unclosed think
+    block as 0 reasoning tokens: the client estimates them and labels the estimate."""
+    trace = Trace()
+    tracing = telemetry.tracing_for(None, tracer_provider=trace.provider)
+    reply = AIMessage(
+        "x",
+        usage_metadata={
+            "input_tokens": 40,
+            "output_tokens": 9,
+            "total_tokens": 49,
+            "output_token_details": {"reasoning": 7},
+        },
+        response_metadata={"usage_estimated": ["reasoning_tokens"]},
+    )
+    with telemetry.run(tracing, pipeline="p", thread_id="t", task="x"):
+        telemetry.model_call("reasoner", reply, 0.01)
+    [chat] = trace.named("chat")
+    assert chat.attributes is not None
+    assert chat.attributes["gen_ai.usage.reasoning.output_tokens"] == 7
+    assert tuple(chat.attributes["bicameral.usage.estimated"]) == ("reasoning_tokens",)  # type: ignore[arg-type]
 
 
 def test_content_is_recorded_only_when_asked() -> None:
