@@ -391,3 +391,28 @@ def test_a_subclass_of_the_vllm_client_is_still_named_vllm() -> None:
     pipeline = Pipeline(planner=model, tracer_provider=Trace().provider)
     assert pipeline.tracing is not None
     assert pipeline.tracing.provider_names["planner"] == "vllm"  # was "openai-compat"
+
+
+def test_sync_enforce_traces_each_attempt_like_the_async_loop() -> None:
+    """``enforce`` (used directly from Python, inside a traced run) made no spans at all."""
+    from langchain_core.messages import HumanMessage
+
+    from orchestrator.schema import enforce
+
+    trace = Trace()
+    tracing = telemetry.tracing_for(None, tracer_provider=trace.provider)
+    model = FakeChatModel(['{"n": "x"}', '{"n": 3}'])
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    with (
+        telemetry.run(tracing, pipeline="p", thread_id="t", task="x"),
+        telemetry.role("reasoner"),
+    ):
+        result = enforce(model, [HumanMessage("n?")], schema, schema_name="count")
+    assert result.value == {"n": 3}
+    first, second = trace.named("enforce count")
+    assert first.attributes is not None and second.attributes is not None
+    assert first.attributes["bicameral.enforcement.outcome"] == "reasked"
+    assert second.attributes["bicameral.enforcement.outcome"] == "accepted"
+    for attempt in (first, second):
+        [chat] = [s for s in trace.spans if trace.parent(s) is attempt]
+        assert chat.attributes is not None and chat.attributes["bicameral.role"] == "reasoner"
