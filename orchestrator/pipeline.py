@@ -21,14 +21,12 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import StreamMode
 
 import orchestrator._companions  # noqa: F401  (agents/tools are ours: checked before use)
 
@@ -38,14 +36,15 @@ from agents.workflows.standard import build_graph
 from orchestrator import telemetry
 from orchestrator._deadline import until_deadline
 from orchestrator._sync import iterate_in_thread, run_sync
-from orchestrator.events import Event, FinalEvent, InterruptEvent, TokenEvent
-from orchestrator.exceptions import BudgetExhaustedError, ConfigError
+from orchestrator.events import Event, FinalEvent
+from orchestrator.exceptions import ConfigError
 from orchestrator.graph.checkpoint import open_checkpointer, sync_checkpointer
 from orchestrator.graph.kit import Graph
 from orchestrator.graph.resume import ResumeCommand
-from orchestrator.graph.state import RunState, with_partial_work
+from orchestrator.graph.state import RunState
 from orchestrator.limits import Limits
-from orchestrator.result import ErrorInfo, RunResult, result_from_state
+from orchestrator.result import RunResult, result_from_state
+from orchestrator.run_stream import RunOutcome, final_result, stream_modes
 from orchestrator.runlog.recorder import open_recorder
 from orchestrator.types import Role, RunStatus
 from orchestrator.usage import Price
@@ -245,21 +244,8 @@ class Pipeline:
     ) -> AsyncGenerator[Event, None]:
         start = time.perf_counter()
         config = self._config(thread_id)
-        # "updates" carries interrupts. Node events ("custom") cost a cross-thread wake-up of
-        # the loop each (LangGraph's custom writer uses call_soon_threadsafe), about a
-        # quarter of a fast run's orchestration, so callers that drop them ask for none.
-        # "values" hands over the state after each step, so a clean run needs no checkpoint
-        # read (and deserialisation) at the end.
-        modes: list[StreamMode] = (
-            ["custom", "updates", "values"] if events else ["updates", "values"]
-        )
-        if tokens:
-            modes.append("messages")
-        error: ErrorInfo | None = None
-        failure: BaseException | None = None
-        status: RunStatus | None = None
-        pending: dict[str, Any] | None = None
-        values: dict[str, Any] | None = None
+        modes = stream_modes(tokens=tokens, events=events)
+        outcome = RunOutcome()
         async with open_checkpointer(self._checkpointer, memory=self._memory) as saver:
             app = self._app(saver)
             if isinstance(graph_input, ResumeCommand):
@@ -281,42 +267,20 @@ class Pipeline:
                         durability="sync" if durable else "exit",
                     )
                     # the budget also interrupts a model or tool call in flight
-                    bounded = until_deadline(stream, self.limits.max_wall_time_s)
-                    async for mode, chunk in bounded:
-                        if mode == "values":
-                            values = chunk
-                        elif mode == "custom" and isinstance(chunk, Event):
-                            yield chunk
-                        elif mode == "messages":
-                            for event in _token_events(chunk):
-                                yield event
-                        elif mode == "updates" and "__interrupt__" in chunk:
-                            interrupts = chunk["__interrupt__"]
-                            pending = dict(interrupts[0].value) if interrupts else {}
-                            yield InterruptEvent(request=pending)
-            except GraphRecursionError as exc:
-                status = RunStatus.BUDGET_EXHAUSTED
-                limit = BudgetExhaustedError(str(exc).splitlines()[0], limit="recursion_limit")
-                error = ErrorInfo.of(limit)
-            except BudgetExhaustedError as exc:
-                status, error, failure = RunStatus.BUDGET_EXHAUSTED, ErrorInfo.of(exc), exc
-            except Exception as exc:  # the run ends `failed`; the checkpoint stays resumable
-                status, error, failure = RunStatus.FAILED, ErrorInfo.of(exc), exc
-            if values is None or error is not None:
-                values = (await app.aget_state(config)).values
-            if failure is not None:
-                # What the failing node did before it failed (calls made, tools run) counts.
-                values = with_partial_work(values, failure)
-        if pending is not None and status is None:
-            status = RunStatus.INTERRUPTED
+                    async for mode, chunk in until_deadline(stream, self.limits.max_wall_time_s):
+                        for event in outcome.take(mode, chunk):
+                            yield event
+            except Exception as exc:  # a budget or a failure ends the run; nothing is lost
+                outcome.ended_by(exc)
+            values = await outcome.final_values(app, config)
         result = result_from_state(
             values,
             thread_id=thread_id,
             prices=self.prices,
             elapsed_s=time.perf_counter() - start,
-            status=status,
-            error=error,
-            pending_approval=pending,
+            status=outcome.status,
+            error=outcome.error,
+            pending_approval=outcome.pending,
             sandbox=sandbox_isolation().describe(),
         )
         yield FinalEvent(result=result)
@@ -346,7 +310,7 @@ class Pipeline:
             events=False,
             task=task,
         )
-        return await _final(events)
+        return await final_result(events)
 
     async def arun_or_resume(self, task: str, *, thread_id: str) -> RunResult:
         """Run ``task`` on ``thread_id``, or continue it when a persistent checkpoint already
@@ -361,7 +325,7 @@ class Pipeline:
     async def aresume(self, thread_id: str, *, approve: bool | None = None) -> RunResult:
         """Resume ``thread_id``; ``approve`` answers a pending approval (``False`` denies)."""
         events = self._drive(ResumeCommand(approve), thread_id, tokens=False, events=False)
-        return await _final(events)
+        return await final_result(events)
 
     # -- sync doors ---------------------------------------------------------------------------
 
@@ -434,27 +398,3 @@ def _with_tool_resources(
         if resource is not None and not any(resource is r for r in found):
             found.append(resource)
     return tuple(found)
-
-
-async def _final(events: AsyncIterator[Event]) -> RunResult:
-    result: RunResult | None = None
-    async for event in events:
-        if isinstance(event, FinalEvent):
-            result = event.result
-    assert result is not None  # _drive always ends with a FinalEvent
-    return result
-
-
-def _token_events(chunk: Any) -> list[TokenEvent]:
-    message, meta = chunk
-    if not isinstance(message, AIMessageChunk):
-        return []
-    node = str((meta or {}).get("langgraph_node", ""))
-    role = Role.REASONER.value if node == "reason" else Role.PLANNER.value
-    out: list[TokenEvent] = []
-    reasoning = message.additional_kwargs.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
-        out.append(TokenEvent(role=role, text=reasoning, reasoning=True))
-    if isinstance(message.content, str) and message.content:
-        out.append(TokenEvent(role=role, text=message.content))
-    return out

@@ -1,10 +1,10 @@
 """A chat model for vLLM and any other OpenAI-compatible server, over raw HTTP (httpx).
 
-The class is thin glue: :mod:`._wire` turns messages and tools into JSON and replies back
-into ``AIMessage``; :mod:`._sse` decodes streams; :mod:`._endpoint` owns the pooled clients
-(async ones on aiohttp's pool, :mod:`._aiohttp_transport`) and :mod:`._retry` the retries
-and failover. Sync and async paths share all of that and differ only in the call
-that does I/O.
+The class is thin glue: :mod:`._request` builds each call's request (:mod:`._wire` turns
+messages and tools into JSON, :mod:`._reply` turns replies back into ``AIMessage``);
+:mod:`._sse` decodes streams; :mod:`._endpoint` owns the pooled clients (async ones on
+aiohttp's pool, :mod:`._aiohttp_transport`) and :mod:`._retry` the retries and failover.
+Sync and async paths share all of that and differ only in the call that does I/O.
 
 Example:
     >>> model = OpenAICompatChatModel(
@@ -23,7 +23,6 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import httpx
@@ -31,7 +30,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.outputs.chat_generation import merge_chat_generation_chunks
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -40,44 +39,16 @@ from pydantic import Field, PrivateAttr, field_validator
 from orchestrator.exceptions import ConfigError, ModelError
 from orchestrator.models._bounded_io import BoundedLines
 from orchestrator.models._endpoint import DEFAULT_MAX_RESPONSE_BYTES, Endpoint, RetryPolicy
-from orchestrator.models._grammar_fallback import GrammarState, rewrite_constraints
-from orchestrator.models._reply import ReplyContext, decode_completion
+from orchestrator.models._grammar_fallback import GrammarState
+from orchestrator.models._request import Request, build_request
 from orchestrator.models._sse import StreamDecoder
-from orchestrator.models._wire import (
-    dumps,
-    encode_messages,
-    encode_tool_choice,
-    encode_tools,
-    loads,
-    move_guided_fields,
-    tool_names,
-)
+from orchestrator.models._wire import encode_tool_choice, encode_tools, tool_names
 from orchestrator.models.constrained import GrammarBackend
 
 __all__ = ["OpenAICompatChatModel", "RetryPolicy"]
 
 _PATH = "/chat/completions"
 _OFF_LOOP_BYTES = 64 * 1024  # replies larger than this are decoded in a worker thread
-# Call options that configure the client, never sent to the server.
-_CLIENT_OPTIONS = ("timeout", "stream", "strict", "extra_body", "tools", "tool_choice")
-
-
-_PLAIN = ReplyContext()
-_THINK_PREFILLED = ReplyContext(think_prefilled=True)
-
-
-@dataclass(frozen=True)
-class _Request:
-    """One prepared request: the bytes to send and what decoding the reply needs."""
-
-    body: bytes
-    ctx: ReplyContext
-    timeout: float | None
-    constrained: bool = False
-
-    def result(self, raw: bytes, url: str, latency_s: float) -> ChatResult:
-        message = decode_completion(loads(raw, url), self.ctx, url=url, latency_s=latency_s)
-        return ChatResult(generations=[ChatGeneration(message=message)])
 
 
 class OpenAICompatChatModel(BaseChatModel):
@@ -248,42 +219,9 @@ class OpenAICompatChatModel(BaseChatModel):
         kwargs: dict[str, Any],
         *,
         stream: bool,
-    ) -> _Request:
-        strict = kwargs.get("strict")
-        tools = encode_tools(
-            kwargs.get("tools") or (), strict=self.strict_tools if strict is None else strict
-        )
-        choice = encode_tool_choice(kwargs.get("tool_choice")) if tools else None
-        body: dict[str, Any] = {"model": self.model, "messages": encode_messages(messages)}
-        for name in ("temperature", "top_p", "max_tokens"):
-            if (value := getattr(self, name)) is not None:
-                body[name] = value
-        body.update(self.extra_body)
-        body.update(kwargs.get("extra_body") or {})
-        body.update((k, v) for k, v in kwargs.items() if k not in _CLIENT_OPTIONS and v is not None)
-        if stop:
-            body["stop"] = stop
-        if tools:
-            body["tools"] = tools
-            if choice is not None:
-                body["tool_choice"] = choice
-        move_guided_fields(body)
-        fallback = rewrite_constraints(body, self._grammar_state())
-        if stream:
-            body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
-        if tools:
-            ctx = ReplyContext(tool_names(tools), choice != "none", self.think_prefilled)
-        else:
-            ctx = _THINK_PREFILLED if self.think_prefilled else _PLAIN
-        prompt_chars = sum(len(str(m.get("content") or "")) for m in body["messages"])
-        ctx = replace(ctx, grammar_fallback=fallback, prompt_chars=prompt_chars)
-        timeout = kwargs.get("timeout")
-        return _Request(
-            dumps(body),
-            ctx,
-            float(timeout) if timeout is not None else None,
-            constrained="response_format" in body or "structured_outputs" in body,
+    ) -> Request:
+        return build_request(
+            self, messages, stop, kwargs, stream=stream, grammar=self._grammar_state()
         )
 
     def _grammar_state(self) -> GrammarState:
@@ -291,7 +229,7 @@ class OpenAICompatChatModel(BaseChatModel):
             self._grammar = GrammarState(self.grammar_backend)
         return self._grammar
 
-    def _fall_back(self, request: _Request, error: ModelError) -> bool:
+    def _fall_back(self, request: Request, error: ModelError) -> bool:
         """Whether ``error`` rejected the request's response format and a simpler form is
         left to try (the client then uses it from now on)."""
         return request.constrained and self._grammar_state().fall_back(error)

@@ -6,8 +6,8 @@ pythonic parser), and reasoning models asked to call tools often write the call 
 
 * a JSON object ``{"name": ..., "arguments" | "parameters": {...}}`` (also OpenAI's
   ``{"type": "function", "function": {...}}``) or a JSON array of them;
-* the pythonic form ``[get_weather(city="Paris", days=[1, 2])]``, parsed with :mod:`ast`
-  into literals only (never ``eval``);
+* the pythonic form ``[get_weather(city="Paris", days=[1, 2])]``, read into literals only
+  (:mod:`orchestrator.text.python_literal`, never ``eval``);
 * Llama 4 ``<|python_start|>...<|python_end|>``, Llama 3 ``<|python_tag|>...`` and
   ``<function=name>{...}</function>``, Mistral ``[TOOL_CALLS][...]``;
 * Hermes ``<tool_call>...</tool_call>`` (an unterminated last tag is accepted);
@@ -38,9 +38,10 @@ from typing import Any
 
 from orchestrator.models._parse_limits import MAX_HEURISTIC_CHARS, repair_json
 from orchestrator.text.ids import call_id
+from orchestrator.text.python_literal import NotLiteral, literal_tree, literal_value
 from orchestrator.text.scan import balanced_end
 
-__all__ = ["TextToolCall", "find_tool_calls", "parse_python_literal"]
+__all__ = ["TextToolCall", "find_tool_calls"]
 
 
 @dataclass(frozen=True)
@@ -103,25 +104,9 @@ _START_RE = re.compile(
     r"""|\[\s*[A-Za-z_][\w.]*\s*\("""
 )
 _CALL_KEYS = frozenset({"name", "arguments", "parameters", "id", "type", "call_id"})
-_LITERAL_NAMES: dict[str, Any] = {
-    "True": True,
-    "False": False,
-    "None": None,
-    "true": True,
-    "false": False,
-    "null": None,
-}
-# Escapes Python knows; any other backslash is doubled before parsing, which is what Python
-# does with it anyway, minus the warning (an error under ``-W error``).
-_UNKNOWN_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_PY_ESCAPES = frozenset("\\'\"abfnrtvxNuU01234567\n")
 _PARSE_ERRORS = (ValueError, SyntaxError, RecursionError, MemoryError, TypeError)
 
 _Call = _Found
-
-
-class _NotLiteral(Exception):
-    """An AST node that is not a plain literal."""
 
 
 def find_tool_calls(text: str) -> tuple[list[TextToolCall], str]:
@@ -161,31 +146,6 @@ def find_tool_calls(text: str) -> tuple[list[TextToolCall], str]:
             )
     pieces.append(text[pos:])
     return calls, _tidy("".join(pieces))
-
-
-def parse_python_literal(text: str) -> Any:
-    """A JSON value written as a Python literal (``{'a': True, 'b': None, 'c': [1,],}``).
-
-    JSON's ``true``/``false``/``null`` are accepted too, so mixed spellings parse. Only
-    literals are read (the text is parsed with :mod:`ast`, never evaluated); tuples become
-    lists; escapes Python does not know keep their backslash, as Python itself would.
-
-    Raises:
-        ValueError: the text is not such a literal (sets, calls, names, bytes, ...).
-
-    Example:
-        >>> parse_python_literal("{'a': True, 'b': [1, None,],}")
-        {'a': True, 'b': [1, None]}
-    """
-    try:
-        tree = ast.parse(_UNKNOWN_ESCAPE.sub(_keep_backslash, text.strip()), mode="eval")
-        return _literal(tree.body)
-    except (_NotLiteral, SyntaxError, RecursionError, MemoryError) as err:
-        raise ValueError("not a Python literal") from err
-
-
-def _keep_backslash(m: re.Match[str]) -> str:
-    return m.group(0) if m.group(1) in _PY_ESCAPES else "\\" + m.group(0)
 
 
 def _long_spans(text: str) -> list[tuple[int, int, list[_Call]]]:
@@ -307,7 +267,7 @@ def _parse_payload(payload: str, *, lenient: bool, bare: bool, need_args: bool) 
     except _PARSE_ERRORS:
         pass
     try:
-        tree = ast.parse(_UNKNOWN_ESCAPE.sub(_keep_backslash, payload), mode="eval").body
+        tree = literal_tree(payload)
     except _PARSE_ERRORS:
         tree = None
     if tree is not None:
@@ -332,8 +292,8 @@ def _calls_from_ast(node: ast.expr, *, bare: bool, need_args: bool) -> list[_Cal
         items = [node]
     else:
         try:
-            return _calls_from_value(_literal(node), need_args=need_args, complete=True)
-        except _NotLiteral:
+            return _calls_from_value(literal_value(node), need_args=need_args, complete=True)
+        except NotLiteral:
             return []
     return [_pythonic_call(item) for item in items]
 
@@ -355,39 +315,10 @@ def _pythonic_call(node: ast.expr) -> _Call:
         if kw.arg is None:
             return _Found(name, {}, "**kwargs is not allowed in a tool call", raw)
         try:
-            arguments[kw.arg] = _literal(kw.value)
-        except _NotLiteral:
+            arguments[kw.arg] = literal_value(kw.value)
+        except NotLiteral:
             return _Found(name, {}, f"argument {kw.arg!r} is not a JSON value", raw)
     return _Found(name, arguments)
-
-
-def _literal(node: ast.expr) -> Any:
-    """A JSON value from a literal AST node (Python or JSON spelling); never evaluates code."""
-    if isinstance(node, ast.Constant):
-        if node.value is None or isinstance(node.value, str | bool | int | float):
-            return node.value
-        raise _NotLiteral
-    if isinstance(node, ast.List | ast.Tuple):
-        return [_literal(e) for e in node.elts]
-    if isinstance(node, ast.Dict):
-        out: dict[str, Any] = {}
-        for k, v in zip(node.keys, node.values, strict=True):
-            if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
-                raise _NotLiteral
-            out[k.value] = _literal(v)
-        return out
-    if isinstance(node, ast.Name) and node.id in _LITERAL_NAMES:
-        return _LITERAL_NAMES[node.id]
-    if (
-        isinstance(node, ast.UnaryOp)
-        and isinstance(node.op, ast.USub | ast.UAdd)
-        and isinstance(node.operand, ast.Constant)
-        and isinstance(node.operand.value, int | float)
-        and not isinstance(node.operand.value, bool)
-    ):
-        value: int | float = node.operand.value
-        return -value if isinstance(node.op, ast.USub) else value
-    raise _NotLiteral
 
 
 def _calls_from_value(value: Any, *, need_args: bool, complete: bool) -> list[_Call]:

@@ -21,7 +21,6 @@ from pydantic import BaseModel
 
 from orchestrator.exceptions import SchemaValidationError
 from orchestrator.models._parse_limits import MAX_HEURISTIC_CHARS, repair_json
-from orchestrator.models.toolcall_parsers import parse_python_literal
 from orchestrator.schema.extract import Candidate, candidates
 from orchestrator.schema.lenient import coerce_scalars, decode_double_encoded
 from orchestrator.schema.validate import (
@@ -32,6 +31,7 @@ from orchestrator.schema.validate import (
     schema_dict,
     validator_for,
 )
+from orchestrator.text.python_literal import parse_python_literal
 from orchestrator.text.scan import complete
 from orchestrator.text.think import split_reasoning
 from orchestrator.types import SchemaIssue

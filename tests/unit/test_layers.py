@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("agents",),
     (
         "orchestrator.pipeline",
+        "orchestrator.run_stream",
         "orchestrator.loader",
         "orchestrator._companions",
         "orchestrator.integrations.mcp_client",
